@@ -1,0 +1,258 @@
+// One WASM kernel instance (one per thread) and the memory discipline around
+// it. Callers pass and get Uint8Arrays; pointers never leave this file.
+//
+// Linear memory from heapBase upwards is a single arena laid out per call:
+//
+//   arena ─┬─ params (1 KiB): hashes out (48 × u64), parity flags, present flags
+//          └─ fragments: count × stride bytes, fragment i at base + i*stride
+//
+// stride is the fragment length rounded up to 16 and the padding is zero,
+// which is what the SIMD loops require. An ExtentRegion is valid until the
+// next region() call on the same instance (that call may grow memory, which
+// detaches every earlier view).
+import { DfsError } from '../errors.js';
+import { instantiate, type KernelExports, type KernelVariant } from './loader.js';
+import { checkCodeShape, checkStatus } from './status.js';
+
+const PAGE_BYTES = 65536;
+const ARENA_ALIGN = 64;
+const PARAMS_BYTES = 1024;
+const HASHES_OFFSET = 0;
+const PARITY_FLAGS_OFFSET = 512;
+const PRESENT_FLAGS_OFFSET = 576;
+
+export function strideFor(length: number): number {
+  return (length + 15) & ~15;
+}
+
+export interface VerifyResult {
+  /** XXH3-64 of each fragment, in fragment order. */
+  hashes: bigint[];
+  /** Deep mode only: per parity fragment, whether it equals the recomputed parity. */
+  parityOk: boolean[] | null;
+}
+
+/** K+M (or N replica) fragments of equal length laid out in WASM memory. */
+export class ExtentRegion {
+  constructor(
+    private readonly owner: KernelInstance,
+    readonly count: number,
+    readonly length: number,
+    readonly stride: number,
+    /** @internal pointer of fragment 0 */
+    readonly base: number,
+  ) {}
+
+  /** A view of fragment i's `length` bytes, for reading files straight into WASM memory. */
+  fragment(index: number): Uint8Array {
+    if (!Number.isInteger(index) || index < 0 || index >= this.count) {
+      throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `fragment index ${index} outside 0..${this.count - 1}`);
+    }
+    return this.owner.view(this.base + index * this.stride, this.length);
+  }
+
+  /** All fragments as one view (length = count × stride, padding included). */
+  all(): Uint8Array {
+    return this.owner.view(this.base, this.count * this.stride);
+  }
+
+  set(index: number, bytes: Uint8Array): void {
+    if (bytes.length !== this.length) {
+      throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `fragment ${index} is ${bytes.length} bytes, expected ${this.length}`);
+    }
+    this.fragment(index).set(bytes);
+  }
+}
+
+export class KernelInstance {
+  readonly variant: KernelVariant;
+  private readonly wasm: KernelExports;
+  private readonly arena: number;
+  private bytes: Uint8Array;
+  private data: DataView;
+
+  constructor(variant: KernelVariant) {
+    this.variant = variant;
+    this.wasm = instantiate(variant);
+    this.arena = Math.ceil(this.wasm.heapBase() / ARENA_ALIGN) * ARENA_ALIGN;
+    this.bytes = new Uint8Array(this.wasm.memory.buffer);
+    this.data = new DataView(this.wasm.memory.buffer);
+  }
+
+  /** @internal */
+  view(pointer: number, length: number): Uint8Array {
+    this.refreshViews();
+    return this.bytes.subarray(pointer, pointer + length);
+  }
+
+  private refreshViews(): void {
+    if (this.bytes.buffer !== this.wasm.memory.buffer) {
+      this.bytes = new Uint8Array(this.wasm.memory.buffer);
+      this.data = new DataView(this.wasm.memory.buffer);
+    }
+  }
+
+  private reserve(bytes: number): void {
+    const needed = this.arena + PARAMS_BYTES + bytes;
+    const have = this.wasm.memory.buffer.byteLength;
+    if (needed > have) this.wasm.memory.grow(Math.ceil((needed - have) / PAGE_BYTES));
+    this.refreshViews();
+  }
+
+  /** Lays out `count` fragments of `length` bytes; padding is zeroed, contents are not. */
+  region(count: number, length: number): ExtentRegion {
+    if (!Number.isInteger(count) || count < 1 || count > 64) {
+      throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `fragment count ${count} outside 1..64`);
+    }
+    if (!Number.isInteger(length) || length < 0) {
+      throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `fragment length ${length} is not a byte count`);
+    }
+    const stride = strideFor(length);
+    this.reserve(count * stride);
+    const base = this.arena + PARAMS_BYTES;
+    if (stride !== length) {
+      for (let i = 0; i < count; i++) this.bytes.fill(0, base + i * stride + length, base + (i + 1) * stride);
+    }
+    return new ExtentRegion(this, count, length, stride, base);
+  }
+
+  private readHashes(count: number): bigint[] {
+    this.refreshViews();
+    const hashes: bigint[] = new Array(count);
+    for (let i = 0; i < count; i++) hashes[i] = this.data.getBigUint64(this.arena + HASHES_OFFSET + i * 8, true);
+    return hashes;
+  }
+
+  // ---- operations on a region (no copies: the worker reads files into it)
+
+  encodeRegion(region: ExtentRegion, k: number, m: number): void {
+    checkCodeShape(k, m);
+    if (region.count !== k + m) {
+      throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `region holds ${region.count} fragments, code ${k}+${m} needs ${k + m}`);
+    }
+    checkStatus(this.wasm.rs_encode(k, m, region.base, region.stride), `encode ${k}+${m}`);
+  }
+
+  /** Rebuilds in place every fragment whose `present` entry is false, from the first K present ones. */
+  reconstructRegion(region: ExtentRegion, k: number, m: number, present: ArrayLike<boolean>): void {
+    checkCodeShape(k, m);
+    if (region.count !== k + m || present.length !== k + m) {
+      throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `code ${k}+${m} needs ${k + m} fragments and flags`);
+    }
+    this.refreshViews();
+    const flags = this.arena + PRESENT_FLAGS_OFFSET;
+    for (let i = 0; i < k + m; i++) this.bytes[flags + i] = present[i] ? 1 : 0;
+    checkStatus(this.wasm.rs_reconstruct(k, m, region.base, region.stride, flags), `reconstruct ${k}+${m}`);
+  }
+
+  /** XXH3-64 of every fragment of the region (replicas, or a shallow EC check). */
+  hashRegion(region: ExtentRegion): bigint[] {
+    checkStatus(
+      this.wasm.hash_fragments(region.count, region.base, region.stride, region.length, this.arena + HASHES_OFFSET),
+      'hash fragments',
+    );
+    return this.readHashes(region.count);
+  }
+
+  /** Hashes of all fragments and, when deep, the parity recomputed and compared — one pass. */
+  verifyRegion(region: ExtentRegion, k: number, m: number, deep: boolean): VerifyResult {
+    if (!deep) return { hashes: this.hashRegion(region), parityOk: null };
+    checkCodeShape(k, m);
+    if (region.count !== k + m) {
+      throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `region holds ${region.count} fragments, code ${k}+${m} needs ${k + m}`);
+    }
+    const flags = this.arena + PARITY_FLAGS_OFFSET;
+    checkStatus(
+      this.wasm.verify_deep(k, m, region.base, region.stride, region.length, this.arena + HASHES_OFFSET, flags),
+      `verify ${k}+${m}`,
+    );
+    const hashes = this.readHashes(k + m);
+    const parityOk: boolean[] = [];
+    for (let r = 0; r < m; r++) parityOk.push(this.bytes[flags + r] === 1);
+    return { hashes, parityOk };
+  }
+
+  /** XXH3-64 of bytes stored contiguously at the start of a region (e.g. a whole extent). */
+  hashPrefix(region: ExtentRegion, length: number): bigint {
+    if (length > region.count * region.stride) {
+      throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `prefix of ${length} bytes exceeds the region`);
+    }
+    return BigInt.asUintN(64, this.wasm.xxh3_64(region.base, length));
+  }
+
+  // ---- copying conveniences (the public API of dynamicfs/kernels)
+
+  xxh3(bytes: Uint8Array): bigint {
+    const region = this.region(1, bytes.length);
+    region.set(0, bytes);
+    return BigInt.asUintN(64, this.wasm.xxh3_64(region.base, bytes.length));
+  }
+
+  rsEncode(k: number, m: number, data: readonly Uint8Array[]): Uint8Array[] {
+    checkCodeShape(k, m);
+    if (!Array.isArray(data) || data.length !== k) {
+      throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `expected ${k} data fragments, got ${Array.isArray(data) ? data.length : typeof data}`);
+    }
+    const length = commonLength(data);
+    const region = this.region(k + m, length);
+    data.forEach((fragment, i) => region.set(i, fragment));
+    this.encodeRegion(region, k, m);
+    const parity: Uint8Array[] = [];
+    for (let r = 0; r < m; r++) parity.push(region.fragment(k + r).slice());
+    return parity;
+  }
+
+  rsReconstruct(k: number, m: number, fragments: readonly (Uint8Array | null | undefined)[]): Uint8Array[] {
+    checkCodeShape(k, m);
+    if (!Array.isArray(fragments) || fragments.length !== k + m) {
+      throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `expected ${k + m} entries (null for a missing fragment)`);
+    }
+    const present = fragments.map((f) => f instanceof Uint8Array);
+    const available = fragments.filter((f): f is Uint8Array => f instanceof Uint8Array);
+    if (available.length < k) {
+      throw new DfsError('DFS_ERR_KERNEL_TOO_FEW_FRAGMENTS', `${available.length} of ${k + m} present, ${k} needed`);
+    }
+    const length = commonLength(available);
+    const region = this.region(k + m, length);
+    fragments.forEach((f, i) => {
+      if (f instanceof Uint8Array) region.set(i, f);
+    });
+    this.reconstructRegion(region, k, m, present);
+    return fragments.map((f, i) => (f instanceof Uint8Array ? f : region.fragment(i).slice()));
+  }
+
+  verify(k: number, m: number, fragments: readonly Uint8Array[], deep = false): VerifyResult {
+    checkCodeShape(k, m);
+    if (!Array.isArray(fragments) || fragments.length !== k + m) {
+      throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `expected ${k + m} fragments`);
+    }
+    const region = this.region(k + m, commonLength(fragments));
+    fragments.forEach((f, i) => region.set(i, f));
+    return this.verifyRegion(region, k, m, deep);
+  }
+}
+
+function commonLength(fragments: readonly Uint8Array[]): number {
+  if (fragments.length === 0) return 0;
+  const first = fragments[0];
+  if (!(first instanceof Uint8Array)) throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', 'fragments must be Uint8Arrays');
+  for (const f of fragments) {
+    if (!(f instanceof Uint8Array)) throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', 'fragments must be Uint8Arrays');
+    if (f.length !== first.length) {
+      throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `fragments of unequal length (${first.length} and ${f.length})`);
+    }
+  }
+  return first.length;
+}
+
+const threadInstances = new Map<KernelVariant, KernelInstance>();
+
+/** The instance of `variant` for the calling thread, created on first use. */
+export function threadKernels(variant: KernelVariant): KernelInstance {
+  let instance = threadInstances.get(variant);
+  if (!instance) {
+    instance = new KernelInstance(variant);
+    threadInstances.set(variant, instance);
+  }
+  return instance;
+}

@@ -1,0 +1,120 @@
+// Finds, validates and compiles the WASM kernel variants.
+//
+//   relaxed  SIMD + relaxed_swizzle (a bare pshufb on x86)
+//   simd     SIMD with the strict i8x16.swizzle
+//   scalar   no SIMD: table lookups, for runtimes without wasm SIMD
+//
+// `auto` takes the first variant the runtime accepts, judged by
+// WebAssembly.validate on the variant's own bytes. Node 20 (V8 11.3) has
+// relaxed SIMD behind --experimental-wasm-relaxed-simd; when the variant is
+// forced (or DYNAMICFS_RELAXED_SIMD=1) the loader turns that flag on through
+// v8.setFlagsFromString, which only affects modules validated afterwards, and
+// re-validates. Modules are compiled once per thread and cached.
+import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { fileURLToPath } from 'node:url';
+import { DfsError } from '../errors.js';
+
+export type KernelVariant = 'relaxed' | 'simd' | 'scalar';
+export type KernelChoice = KernelVariant | 'auto';
+
+export const KERNEL_VARIANTS: readonly KernelVariant[] = ['relaxed', 'simd', 'scalar'];
+
+const VARIANT_NUMBER: Record<KernelVariant, number> = { scalar: 0, simd: 1, relaxed: 2 };
+
+const bytesCache = new Map<KernelVariant, Uint8Array>();
+const moduleCache = new Map<KernelVariant, WebAssembly.Module>();
+
+export function wasmPath(variant: KernelVariant): string {
+  return fileURLToPath(new URL(`../../wasm/dfs-${variant}.wasm`, import.meta.url));
+}
+
+function variantBytes(variant: KernelVariant): Uint8Array {
+  let bytes = bytesCache.get(variant);
+  if (!bytes) {
+    try {
+      bytes = readFileSync(wasmPath(variant));
+    } catch (cause) {
+      throw new DfsError('DFS_ERR_KERNEL_LOAD', `${wasmPath(variant)} is missing`, { cause });
+    }
+    bytesCache.set(variant, bytes);
+  }
+  return bytes;
+}
+
+let relaxedFlagTried = false;
+
+function enableRelaxedSimdFlag(): void {
+  if (relaxedFlagTried) return;
+  relaxedFlagTried = true;
+  setFlagsFromString('--experimental-wasm-relaxed-simd');
+}
+
+/** True when this runtime accepts the variant (may enable the relaxed-SIMD flag if `allowFlag`). */
+export function isVariantSupported(variant: KernelVariant, allowFlag = true): boolean {
+  const bytes = variantBytes(variant);
+  if (WebAssembly.validate(bytes)) return true;
+  if (variant === 'relaxed' && allowFlag) {
+    enableRelaxedSimdFlag();
+    return WebAssembly.validate(bytes);
+  }
+  return false;
+}
+
+function parseChoice(value: string | undefined, source: string): KernelChoice {
+  const choice = (value ?? 'auto').trim().toLowerCase();
+  if (choice === 'auto' || (KERNEL_VARIANTS as readonly string[]).includes(choice)) return choice as KernelChoice;
+  throw new DfsError('DFS_ERR_CONFIG_INVALID', `${source} must be one of auto, ${KERNEL_VARIANTS.join(', ')} (got "${value}")`);
+}
+
+/** The variant to use: an explicit choice, else DYNAMICFS_KERNEL, else the fastest the runtime accepts. */
+export function resolveVariant(choice?: KernelChoice): KernelVariant {
+  const wanted = choice ?? parseChoice(process.env.DYNAMICFS_KERNEL, 'DYNAMICFS_KERNEL');
+  if (wanted !== 'auto') {
+    if (!isVariantSupported(wanted, true)) {
+      throw new DfsError('DFS_ERR_KERNEL_UNAVAILABLE', `variant "${wanted}"`);
+    }
+    return wanted;
+  }
+  const allowFlag = process.env.DYNAMICFS_RELAXED_SIMD !== '0';
+  for (const variant of KERNEL_VARIANTS) {
+    if (isVariantSupported(variant, allowFlag)) return variant;
+  }
+  throw new DfsError('DFS_ERR_KERNEL_UNAVAILABLE', 'no variant validates on this runtime');
+}
+
+export function compiledModule(variant: KernelVariant): WebAssembly.Module {
+  let module = moduleCache.get(variant);
+  if (!module) {
+    if (!isVariantSupported(variant, true)) throw new DfsError('DFS_ERR_KERNEL_UNAVAILABLE', `variant "${variant}"`);
+    module = new WebAssembly.Module(variantBytes(variant));
+    moduleCache.set(variant, module);
+  }
+  return module;
+}
+
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  variant(): number;
+  xxh3_64(input: number, len: number): bigint;
+  rs_encode(k: number, m: number, base: number, stride: number): number;
+  rs_reconstruct(k: number, m: number, base: number, stride: number, present: number): number;
+  hash_fragments(count: number, base: number, stride: number, len: number, outHashes: number): number;
+  verify_deep(k: number, m: number, base: number, stride: number, len: number, outHashes: number, outParityOk: number): number;
+}
+
+export function instantiate(variant: KernelVariant): KernelExports {
+  const instance = new WebAssembly.Instance(compiledModule(variant), {
+    env: {
+      abort(): never {
+        throw new DfsError('DFS_ERR_INTERNAL_UNEXPECTED', 'kernel assertion failed');
+      },
+    },
+  });
+  const exports = instance.exports as unknown as KernelExports;
+  if (exports.variant() !== VARIANT_NUMBER[variant]) {
+    throw new DfsError('DFS_ERR_KERNEL_LOAD', `build/wasm/dfs-${variant}.wasm reports variant ${exports.variant()}`);
+  }
+  return exports;
+}

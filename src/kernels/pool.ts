@@ -1,0 +1,146 @@
+// The kernel worker pool: piscina running workers/kernel-worker, with typed
+// task methods, coded errors, and the statistics the metrics layer exports.
+//
+//   caller ──task──▶ KernelPool.run ──piscina queue──▶ worker thread
+//                     (extent on a SAB,                 (WASM instance,
+//                      paths for files)                  reads files itself)
+//   caller ◀─result── envelope unwrapped ◀──transfer──── parity / rebuilt bytes
+//
+// Each task is at least one whole extent: piscina costs ~40–60 µs per task,
+// so smaller tasks would be dominated by the hand-off.
+import { Piscina } from 'piscina';
+import { DfsError, deserializeError } from '../errors.js';
+import { resolveVariant, type KernelChoice, type KernelVariant } from './loader.js';
+import { validateWorkerPoolOptions, type WorkerPoolOptions } from './pool-options.js';
+import type {
+  EncodeResult, EncodeTask, KernelTask, KernelTaskResult, ReconstructResult, ReconstructTask,
+  TaskEnvelope, VerifyResult, VerifyTask,
+} from './tasks.js';
+
+const WORKER_FILE = new URL('../../workers/kernel-worker.js', import.meta.url).href;
+
+export interface KernelPoolStats {
+  variant: KernelVariant;
+  options: WorkerPoolOptions;
+  threads: number;
+  queueSize: number;
+  /** Share of the pool's capacity spent running tasks since start (0..1). */
+  utilization: number;
+  completed: number;
+  /** Milliseconds, piscina's histograms summarised. */
+  runTimeMs: { mean: number; p50: number; p99: number };
+  waitTimeMs: { mean: number; p50: number; p99: number };
+}
+
+/** Copies `bytes` onto a SharedArrayBuffer unless they already live on one. */
+export function toShared(bytes: Uint8Array): Uint8Array {
+  if (bytes.buffer instanceof SharedArrayBuffer) return bytes;
+  const shared = new Uint8Array(new SharedArrayBuffer(bytes.length));
+  shared.set(bytes);
+  return shared;
+}
+
+export class KernelPool {
+  readonly variant: KernelVariant;
+  private piscina: Piscina;
+  private settings: WorkerPoolOptions;
+  private closed = false;
+
+  constructor(options?: Partial<WorkerPoolOptions>, kernel: { variant?: KernelChoice } = {}) {
+    this.settings = validateWorkerPoolOptions(options);
+    this.variant = resolveVariant(kernel.variant);
+    this.piscina = this.makePiscina(this.settings);
+  }
+
+  private makePiscina(options: WorkerPoolOptions): Piscina {
+    return new Piscina({
+      filename: WORKER_FILE,
+      minThreads: options.minThreads,
+      maxThreads: options.maxThreads,
+      idleTimeout: options.idleTimeoutMs,
+      concurrentTasksPerWorker: options.concurrentTasksPerWorker,
+      maxQueue: options.maxQueue,
+      workerData: { variant: this.variant },
+      recordTiming: true,
+    });
+  }
+
+  get options(): WorkerPoolOptions {
+    return { ...this.settings };
+  }
+
+  /**
+   * Applies new options live: a fresh piscina takes new tasks at once while
+   * the old one finishes what it holds and then exits.
+   */
+  async reconfigure(options: Partial<WorkerPoolOptions>): Promise<WorkerPoolOptions> {
+    const next = validateWorkerPoolOptions(options, this.settings);
+    if (this.closed) throw new DfsError('DFS_ERR_WORKER_CLOSED');
+    const old = this.piscina;
+    this.piscina = this.makePiscina(next);
+    this.settings = next;
+    await old.close();
+    return { ...next };
+  }
+
+  async run<T extends KernelTask>(task: T): Promise<KernelTaskResult<T>> {
+    if (this.closed) throw new DfsError('DFS_ERR_WORKER_CLOSED');
+    let envelope: TaskEnvelope<KernelTaskResult<T>>;
+    try {
+      envelope = await this.piscina.run(task);
+    } catch (cause) {
+      const message = cause instanceof Error ? cause.message : String(cause);
+      if (/queue is at limit/i.test(message)) throw new DfsError('DFS_ERR_WORKER_QUEUE_FULL', `${this.settings.maxQueue} tasks waiting`, { cause });
+      if (this.closed || /terminat|closed|destroy/i.test(message)) throw new DfsError('DFS_ERR_WORKER_CLOSED', undefined, { cause });
+      throw new DfsError('DFS_ERR_WORKER_FAILED', message, { cause });
+    }
+    if (!envelope.ok) throw deserializeError(envelope.error);
+    return envelope.value;
+  }
+
+  /** Encodes one extent; the bytes are shared with the worker, not copied to it. */
+  encode(k: number, m: number, extent: Uint8Array): Promise<EncodeResult> {
+    const task: EncodeTask = { op: 'encode', k, m, extent: toShared(extent) };
+    return this.run(task);
+  }
+
+  verify(task: Omit<VerifyTask, 'op'>): Promise<VerifyResult> {
+    return this.run({ op: 'verify', ...task });
+  }
+
+  reconstruct(task: Omit<ReconstructTask, 'op'>): Promise<ReconstructResult> {
+    return this.run({ op: 'reconstruct', ...task });
+  }
+
+  hash(data: Uint8Array): Promise<bigint> {
+    return this.run({ op: 'hash', data: toShared(data) });
+  }
+
+  stats(): KernelPoolStats {
+    const p = this.piscina;
+    const summary = (h: { mean: number; p50: number; p99: number } | undefined) => ({ mean: h?.mean ?? 0, p50: h?.p50 ?? 0, p99: h?.p99 ?? 0 });
+    return {
+      variant: this.variant,
+      options: this.options,
+      threads: p.threads.length,
+      queueSize: p.queueSize,
+      utilization: p.utilization,
+      completed: p.completed,
+      runTimeMs: summary(p.histogram.runTime),
+      waitTimeMs: summary(p.histogram.waitTime),
+    };
+  }
+
+  /** Waits for queued and running tasks, then stops every thread. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.piscina.close();
+  }
+
+  /** Stops at once; queued and running tasks fail with DFS_ERR_WORKER_CLOSED. */
+  async destroy(): Promise<void> {
+    this.closed = true;
+    await this.piscina.destroy();
+  }
+}

@@ -1,0 +1,196 @@
+// Runs one kernel task against this thread's kernel instance. The piscina
+// worker calls it; so can the main thread (tests, benchmarks, small pools).
+// Fragment files are read with readSync straight into views of WASM memory:
+// the bytes are touched once by the kernel and never copied in JS.
+import { closeSync, openSync, readSync } from 'node:fs';
+import { DfsError } from '../errors.js';
+import type { ExtentRegion, KernelInstance } from './instance.js';
+import { checkCodeShape } from './status.js';
+import {
+  fragmentLengthFor,
+  type CodeLayout, type EncodeResult, type EncodeTask, type FragmentOutcome, type FragmentSource,
+  type HashTask, type KernelTask, type ReconstructResult, type ReconstructTask, type VerifyResult, type VerifyTask,
+} from './tasks.js';
+
+const MISSING_ERRNOS = new Set(['ENOENT', 'ENOTDIR']);
+
+interface ReadOutcome {
+  outcome: FragmentOutcome;
+  bytes: number;
+}
+
+/** Reads one payload into `into`; a problem becomes an outcome, never an exception. */
+function readPayload(source: FragmentSource | null, into: Uint8Array): ReadOutcome {
+  if (source === null) return { outcome: { status: 'missing', hash: null }, bytes: 0 };
+  let fd: number;
+  try {
+    fd = openSync(source.path, 'r');
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code ?? 'EIO';
+    return { outcome: { status: MISSING_ERRNOS.has(errno) ? 'missing' : 'unreadable', hash: null, errno }, bytes: 0 };
+  }
+  let got = 0;
+  try {
+    while (got < into.length) {
+      const n = readSync(fd, into, got, into.length - got, source.offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code ?? 'EIO';
+    return { outcome: { status: 'unreadable', hash: null, errno }, bytes: got };
+  } finally {
+    closeSync(fd);
+  }
+  if (got < into.length) return { outcome: { status: 'truncated', hash: null }, bytes: got };
+  return { outcome: { status: 'ok', hash: null }, bytes: got };
+}
+
+function layoutCount(layout: CodeLayout): number {
+  if (layout.kind === 'ec') {
+    checkCodeShape(layout.k, layout.m);
+    return layout.k + layout.m;
+  }
+  if (!Number.isInteger(layout.copies) || layout.copies < 1 || layout.copies > 8) {
+    throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `replication copies must be 1..8 (got ${String(layout.copies)})`);
+  }
+  return layout.copies;
+}
+
+function checkSources(fragments: readonly (FragmentSource | null)[], count: number, fragmentLength: number): void {
+  if (!Array.isArray(fragments) || fragments.length !== count) {
+    throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `expected ${count} fragment entries, got ${Array.isArray(fragments) ? fragments.length : typeof fragments}`);
+  }
+  if (!Number.isInteger(fragmentLength) || fragmentLength < 0) {
+    throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `fragment length ${String(fragmentLength)} is not a byte count`);
+  }
+}
+
+/** Reads every source into the region and classifies it against its expected hash. */
+function readAndCheck(kernels: KernelInstance, region: ExtentRegion, fragments: readonly (FragmentSource | null)[], hashes?: bigint[]): { outcomes: FragmentOutcome[]; bytesRead: number } {
+  let bytesRead = 0;
+  const outcomes = fragments.map((source, i) => {
+    const { outcome, bytes } = readPayload(source, region.fragment(i));
+    bytesRead += bytes;
+    return outcome;
+  });
+  const computed = hashes ?? kernels.hashRegion(region);
+  outcomes.forEach((outcome, i) => {
+    if (outcome.status !== 'ok') return;
+    outcome.hash = computed[i]!;
+    if (computed[i] !== fragments[i]!.expected) outcome.status = 'checksum_mismatch';
+  });
+  return { outcomes, bytesRead };
+}
+
+export function runEncode(kernels: KernelInstance, task: EncodeTask): EncodeResult {
+  const { k, m, extent } = task;
+  checkCodeShape(k, m);
+  if (!(extent instanceof Uint8Array)) throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', 'extent must be a Uint8Array');
+  const fragmentLength = fragmentLengthFor(extent.length, k);
+  const region = kernels.region(k + m, fragmentLength);
+  const all = region.all();
+  // stride == fragmentLength (a multiple of 16): the data fragments are the extent's bytes in order.
+  all.set(extent, 0);
+  all.fill(0, extent.length, k * fragmentLength);
+  kernels.encodeRegion(region, k, m);
+  const fragmentHashes = kernels.hashRegion(region);
+  const extentHash = kernels.hashPrefix(region, extent.length);
+  const parity = new Uint8Array(new ArrayBuffer(m * fragmentLength));
+  parity.set(all.subarray(k * fragmentLength, (k + m) * fragmentLength));
+  return { fragmentLength, extentHash, fragmentHashes, parity };
+}
+
+export function runVerify(kernels: KernelInstance, task: VerifyTask): VerifyResult {
+  const count = layoutCount(task.layout);
+  checkSources(task.fragments, count, task.fragmentLength);
+  const region = kernels.region(count, task.fragmentLength);
+  const layout = task.layout;
+  if (layout.kind === 'ec' && task.deep) {
+    // Read first; run the one-pass deep kernel only when every fragment is readable.
+    let bytesRead = 0;
+    const reads = task.fragments.map((source, i) => {
+      const r = readPayload(source, region.fragment(i));
+      bytesRead += r.bytes;
+      return r.outcome;
+    });
+    if (reads.every((o) => o.status === 'ok')) {
+      const deep = kernels.verifyRegion(region, layout.k, layout.m, true);
+      reads.forEach((o, i) => {
+        o.hash = deep.hashes[i]!;
+        if (o.hash !== task.fragments[i]!.expected) o.status = 'checksum_mismatch';
+      });
+      return { fragments: reads, parityConsistent: deep.parityOk!.every(Boolean), bytesRead };
+    }
+    const hashes = kernels.hashRegion(region);
+    reads.forEach((o, i) => {
+      if (o.status !== 'ok') return;
+      o.hash = hashes[i]!;
+      if (o.hash !== task.fragments[i]!.expected) o.status = 'checksum_mismatch';
+    });
+    return { fragments: reads, parityConsistent: null, bytesRead };
+  }
+  const { outcomes, bytesRead } = readAndCheck(kernels, region, task.fragments);
+  return { fragments: outcomes, parityConsistent: null, bytesRead };
+}
+
+export function runReconstruct(kernels: KernelInstance, task: ReconstructTask): ReconstructResult {
+  const count = layoutCount(task.layout);
+  checkSources(task.fragments, count, task.fragmentLength);
+  const wanted = task.wanted;
+  if (!Array.isArray(wanted) || wanted.some((w) => !Number.isInteger(w) || w < 0 || w >= count) || new Set(wanted).size !== wanted.length) {
+    throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `wanted indices must be distinct integers in 0..${count - 1}`);
+  }
+  const region = kernels.region(count, task.fragmentLength);
+  const { outcomes, bytesRead } = readAndCheck(kernels, region, task.fragments);
+  const good = outcomes.map((o) => o.status === 'ok');
+  const goodCount = good.filter(Boolean).length;
+  const layout = task.layout;
+  const length = task.fragmentLength;
+  const rebuilt = new Uint8Array(new ArrayBuffer(wanted.length * length));
+  if (layout.kind === 'ec') {
+    if (goodCount < layout.k) {
+      throw new DfsError('DFS_ERR_KERNEL_TOO_FEW_FRAGMENTS', `${goodCount} of ${count} fragments verified, ${layout.k} needed`);
+    }
+    // Wanted fragments that verified are rebuilt too: the caller asked for fresh copies.
+    const present = good.map((ok, i) => ok && !wanted.includes(i));
+    if (present.filter(Boolean).length < layout.k) present.forEach((_, i) => { present[i] = good[i]!; });
+    kernels.reconstructRegion(region, layout.k, layout.m, present);
+    wanted.forEach((index, j) => rebuilt.set(region.fragment(index), j * length));
+  } else {
+    const source = good.indexOf(true);
+    if (source < 0) throw new DfsError('DFS_ERR_KERNEL_TOO_FEW_FRAGMENTS', `none of ${count} replicas verified`);
+    const bytes = region.fragment(source);
+    wanted.forEach((_, j) => rebuilt.set(bytes, j * length));
+  }
+  const rebuiltHashes = wanted.map((_, j) => kernels.xxh3(rebuilt.subarray(j * length, (j + 1) * length)));
+  return { fragments: outcomes, rebuilt, rebuiltHashes, bytesRead };
+}
+
+export function runHash(kernels: KernelInstance, task: HashTask): bigint {
+  return kernels.xxh3(task.data);
+}
+
+export function runKernelTask(kernels: KernelInstance, task: KernelTask): EncodeResult | VerifyResult | ReconstructResult | bigint {
+  switch (task?.op) {
+    case 'encode':
+      return runEncode(kernels, task);
+    case 'verify':
+      return runVerify(kernels, task);
+    case 'reconstruct':
+      return runReconstruct(kernels, task);
+    case 'hash':
+      return runHash(kernels, task);
+    default:
+      throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `unknown task op ${JSON.stringify((task as { op?: unknown })?.op)}`);
+  }
+}
+
+/** The ArrayBuffers a result can hand over by transfer instead of copy. */
+export function transferablesOf(result: unknown): ArrayBuffer[] {
+  if (result && typeof result === 'object') {
+    if ('parity' in result && (result as EncodeResult).parity instanceof Uint8Array) return [(result as EncodeResult).parity.buffer as ArrayBuffer];
+    if ('rebuilt' in result && (result as ReconstructResult).rebuilt instanceof Uint8Array) return [(result as ReconstructResult).rebuilt.buffer as ArrayBuffer];
+  }
+  return [];
+}

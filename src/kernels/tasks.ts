@@ -1,0 +1,102 @@
+// Message shapes between the main thread and the kernel workers, declared
+// once. Bytes never travel by structured-clone copy: extents go in on a
+// SharedArrayBuffer, fragment files are read by the worker straight into its
+// WASM memory, and rebuilt fragments come back in one transferred buffer.
+import type { SerializedError } from '../errors.js';
+
+/** Where one fragment's payload lives: `length` bytes at `offset` of `path`. */
+export interface FragmentSource {
+  path: string;
+  /** Byte offset of the payload inside the file (the header comes first). */
+  offset: number;
+  /** XXH3-64 the payload must have. */
+  expected: bigint;
+}
+
+export type CodeLayout = { kind: 'ec'; k: number; m: number } | { kind: 'replication'; copies: number };
+
+/** How one fragment fared; corruption is an outcome, not an exception. */
+export type FragmentStatus = 'ok' | 'missing' | 'unreadable' | 'truncated' | 'checksum_mismatch';
+
+export interface FragmentOutcome {
+  status: FragmentStatus;
+  /** The payload's XXH3-64 when it could be read whole. */
+  hash: bigint | null;
+  /** errno code for unreadable fragments (EIO, EACCES, ...). */
+  errno?: string;
+}
+
+export interface EncodeTask {
+  op: 'encode';
+  k: number;
+  m: number;
+  /** The extent's bytes, on a SharedArrayBuffer so that nothing is copied across threads. */
+  extent: Uint8Array;
+}
+
+export interface EncodeResult {
+  fragmentLength: number;
+  extentHash: bigint;
+  /** XXH3-64 of each of the K+M fragments (data fragments zero-padded to fragmentLength). */
+  fragmentHashes: bigint[];
+  /** M parity fragments back to back (M × fragmentLength), in a transferred buffer. */
+  parity: Uint8Array;
+}
+
+export interface VerifyTask {
+  op: 'verify';
+  layout: CodeLayout;
+  fragmentLength: number;
+  /** One entry per fragment index; null where the catalogue knows of no fragment. */
+  fragments: (FragmentSource | null)[];
+  /** EC only: also recompute parity from the data fragments and compare. */
+  deep: boolean;
+}
+
+export interface VerifyResult {
+  fragments: FragmentOutcome[];
+  /** Deep EC verification with every fragment readable: parity matched the data. Otherwise null. */
+  parityConsistent: boolean | null;
+  bytesRead: number;
+}
+
+export interface ReconstructTask {
+  op: 'reconstruct';
+  layout: CodeLayout;
+  fragmentLength: number;
+  fragments: (FragmentSource | null)[];
+  /** Fragment indices to rebuild. */
+  wanted: number[];
+}
+
+export interface ReconstructResult {
+  /** How each source fared; only `ok` ones were used. */
+  fragments: FragmentOutcome[];
+  /** Rebuilt fragments, in `wanted` order, back to back in one transferred buffer. */
+  rebuilt: Uint8Array;
+  rebuiltHashes: bigint[];
+  bytesRead: number;
+}
+
+export interface HashTask {
+  op: 'hash';
+  data: Uint8Array;
+}
+
+export type KernelTask = EncodeTask | VerifyTask | ReconstructTask | HashTask;
+
+export type KernelTaskResult<T extends KernelTask> = T extends EncodeTask
+  ? EncodeResult
+  : T extends VerifyTask
+    ? VerifyResult
+    : T extends ReconstructTask
+      ? ReconstructResult
+      : bigint;
+
+/** What a worker posts back: errors as data, because structured clone drops error codes. */
+export type TaskEnvelope<R> = { ok: true; value: R } | { ok: false; error: SerializedError };
+
+/** Fragment payload length for an extent of `size` bytes split K ways: a multiple of 16. */
+export function fragmentLengthFor(size: number, k: number): number {
+  return ((Math.ceil(size / k) + 15) & ~15) >>> 0;
+}
