@@ -3,13 +3,13 @@
 // Fragment files are read with readSync straight into views of WASM memory:
 // the bytes are touched once by the kernel and never copied in JS.
 import { closeSync, openSync, readSync } from 'node:fs';
-import { DfsError } from '../errors.js';
+import { DfsError, serializeError } from '../errors.js';
 import type { ExtentRegion, KernelInstance } from './instance.js';
 import { checkCodeShape } from './status.js';
 import {
   fragmentLengthFor,
   type CodeLayout, type EncodeResult, type EncodeTask, type FragmentOutcome, type FragmentSource,
-  type HashTask, type KernelTask, type ReconstructResult, type ReconstructTask, type VerifyResult, type VerifyTask,
+  type BatchTask, type HashTask, type KernelTask, type ReconstructResult, type SingleTask, type TaskEnvelope, type ReconstructTask, type VerifyResult, type VerifyTask,
 } from './tasks.js';
 
 const MISSING_ERRNOS = new Set(['ENOENT', 'ENOTDIR']);
@@ -171,7 +171,30 @@ export function runHash(kernels: KernelInstance, task: HashTask): bigint {
   return kernels.xxh3(task.data);
 }
 
-export function runKernelTask(kernels: KernelInstance, task: KernelTask): EncodeResult | VerifyResult | ReconstructResult | bigint {
+type SingleResult = EncodeResult | VerifyResult | ReconstructResult | bigint;
+
+const MAX_BATCH = 256;
+
+export function runBatch(kernels: KernelInstance, task: BatchTask): TaskEnvelope<SingleResult>[] {
+  if (!Array.isArray(task.tasks) || task.tasks.length > MAX_BATCH) {
+    throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `a batch holds 0..${MAX_BATCH} tasks`);
+  }
+  return task.tasks.map((member): TaskEnvelope<SingleResult> => {
+    try {
+      if ((member as KernelTask)?.op === 'batch') throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', 'batches do not nest');
+      return { ok: true, value: runSingle(kernels, member) };
+    } catch (error) {
+      return { ok: false, error: serializeError(error) };
+    }
+  });
+}
+
+export function runKernelTask(kernels: KernelInstance, task: KernelTask): SingleResult | TaskEnvelope<SingleResult>[] {
+  if (task?.op === 'batch') return runBatch(kernels, task);
+  return runSingle(kernels, task);
+}
+
+function runSingle(kernels: KernelInstance, task: SingleTask): SingleResult {
   switch (task?.op) {
     case 'encode':
       return runEncode(kernels, task);
@@ -188,6 +211,7 @@ export function runKernelTask(kernels: KernelInstance, task: KernelTask): Encode
 
 /** The ArrayBuffers a result can hand over by transfer instead of copy. */
 export function transferablesOf(result: unknown): ArrayBuffer[] {
+  if (Array.isArray(result)) return result.flatMap((envelope: TaskEnvelope<unknown>) => (envelope.ok ? transferablesOf(envelope.value) : []));
   if (result && typeof result === 'object') {
     if ('parity' in result && (result as EncodeResult).parity instanceof Uint8Array) return [(result as EncodeResult).parity.buffer as ArrayBuffer];
     if ('rebuilt' in result && (result as ReconstructResult).rebuilt instanceof Uint8Array) return [(result as ReconstructResult).rebuilt.buffer as ArrayBuffer];

@@ -147,6 +147,27 @@ test('an error inside a worker reaches the caller as a coded error', async () =>
   assert.is(await pool.hash(new Uint8Array([1, 2, 3])), kernels.xxh3(new Uint8Array([1, 2, 3])));
 });
 
+test('a batch runs several extents in one task; each member fails on its own', async () => {
+  const good = writeExtent('batch-good', 4, 2, 50_000, 11);
+  const damaged = writeExtent('batch-bad', 4, 2, 50_000, 12);
+  for (const i of [0, 1, 2]) rmSync(damaged.sources[i]!.path);
+  const verify = (e: Extent) => ({ op: 'verify' as const, layout: { kind: 'ec' as const, k: 4, m: 2 }, fragmentLength: e.fragmentLength, fragments: e.sources, deep: false });
+  const outcomes = await pool.batch([
+    verify(good),
+    { op: 'reconstruct', layout: { kind: 'ec', k: 4, m: 2 }, fragmentLength: damaged.fragmentLength, fragments: damaged.sources, wanted: [0] },
+    { op: 'reconstruct', layout: { kind: 'ec', k: 4, m: 2 }, fragmentLength: good.fragmentLength, fragments: good.sources, wanted: [5] },
+    verify(damaged),
+  ]);
+  assert.is(outcomes.length, 4);
+  assert.ok(outcomes[0]!.ok && (outcomes[0]!.value as { fragments: { status: string }[] }).fragments.every((f) => f.status === 'ok'));
+  assert.ok(!outcomes[1]!.ok && isDfsError(outcomes[1]!.error, 'DFS_ERR_KERNEL_TOO_FEW_FRAGMENTS'));
+  assert.ok(outcomes[2]!.ok);
+  const rebuilt = (outcomes[2] as { value: { rebuilt: Uint8Array } }).value.rebuilt;
+  assert.ok(Buffer.from(rebuilt).equals(Buffer.from(good.payloads[5]!)), 'rebuilt parity from a batch');
+  assert.ok(outcomes[3]!.ok);
+  assert.equal((outcomes[3] as { value: { fragments: { status: string }[] } }).value.fragments.map((f) => f.status), ['missing', 'missing', 'missing', 'ok', 'ok', 'ok']);
+});
+
 test('a full queue is refused with a code', async () => {
   const small = new KernelPool({ minThreads: 1, maxThreads: 1, maxQueue: 1 });
   const big = randomBytes(4 << 20, 1);

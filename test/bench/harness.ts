@@ -1,0 +1,90 @@
+// A small interleaved benchmark harness. Machines here are noisy, so every
+// contender of a case runs once per round, in rotating order, and the table
+// reports medians; ratios are the median of per-round ratios, so drift that
+// hits both sides of a round cancels out.
+
+export interface Contender {
+  name: string;
+  /** Runs the work once; returns the bytes it processed. */
+  run(): number | Promise<number>;
+}
+
+export interface Case {
+  name: string;
+  contenders: Contender[];
+  /** Name of the contender the others are compared with (ratio = ours / peer). */
+  peer?: string;
+}
+
+export interface CaseResult {
+  name: string;
+  gbps: Record<string, number>;
+  ratio: Record<string, number>;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+async function timeFor(contender: Contender, minMs: number): Promise<number> {
+  let bytes = 0;
+  const start = process.hrtime.bigint();
+  let elapsedNs = 0n;
+  do {
+    bytes += await contender.run();
+    elapsedNs = process.hrtime.bigint() - start;
+  } while (elapsedNs < BigInt(minMs) * 1_000_000n);
+  return bytes / Number(elapsedNs); // bytes per ns = GB/s
+}
+
+export async function runCases(cases: Case[], rounds: number, minMs: number): Promise<CaseResult[]> {
+  const samples = cases.map((c) => c.contenders.map(() => [] as number[]));
+  for (const c of cases) for (const contender of c.contenders) await timeFor(contender, 20); // warm up JIT and caches
+  for (let round = 0; round < rounds; round++) {
+    cases.forEach((c, ci) => {
+      void ci;
+    });
+    for (let ci = 0; ci < cases.length; ci++) {
+      const c = cases[ci]!;
+      const n = c.contenders.length;
+      for (let step = 0; step < n; step++) {
+        const index = (step + round) % n;
+        samples[ci]![index]!.push(await timeFor(c.contenders[index]!, minMs));
+      }
+    }
+    process.stderr.write(`round ${round + 1}/${rounds}\n`);
+  }
+  return cases.map((c, ci) => {
+    const gbps: Record<string, number> = {};
+    const ratio: Record<string, number> = {};
+    c.contenders.forEach((contender, i) => {
+      gbps[contender.name] = median(samples[ci]![i]!);
+    });
+    const peerIndex = c.peer ? c.contenders.findIndex((x) => x.name === c.peer) : -1;
+    if (peerIndex >= 0) {
+      c.contenders.forEach((contender, i) => {
+        if (i === peerIndex) return;
+        ratio[contender.name] = median(samples[ci]![i]!.map((v, r) => v / samples[ci]![peerIndex]![r]!));
+      });
+    }
+    return { name: c.name, gbps, ratio };
+  });
+}
+
+export function printTable(results: CaseResult[], peerOf: (name: string) => string | undefined): void {
+  const rows: string[][] = [['case', 'contender', 'GB/s', 'ratio vs peer']];
+  for (const r of results) {
+    const peer = peerOf(r.name);
+    for (const [name, value] of Object.entries(r.gbps)) {
+      const ratio = r.ratio[name];
+      rows.push([r.name, name === peer ? `${name} (peer)` : name, value.toFixed(2), ratio === undefined ? '' : `${ratio.toFixed(2)}×`]);
+    }
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const line = (row: string[]) => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(line(rows[0]!));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of rows.slice(1)) console.log(line(row));
+}
