@@ -2,7 +2,7 @@
 // into this module's linear memory, which src/kernels owns from heapBase()
 // upwards; kernels never allocate. Return values are the status codes of
 // assembly/status.ts (0 = OK), except xxh3_64 which returns the hash.
-import { xxh3 } from './xxh3';
+import { longBlocks, longFinish, longInit, xxh3 } from './xxh3';
 import { encode, reconstruct } from './rs';
 import { hashFragments, verifyDeep } from './verify';
 
@@ -19,6 +19,25 @@ export function variant(): i32 {
 
 export function xxh3_64(input: usize, len: usize): u64 {
   return xxh3(input, len);
+}
+
+/**
+ * Streaming XXH3 for inputs that live outside WASM memory: the caller copies
+ * the input through a small window (so the copy stays in L2 and the hash
+ * reads it hot) and feeds whole 1 KiB blocks, then the tail. `base` for the
+ * finish is a virtual pointer: window - offset of the tail's first byte, so
+ * that base + i addresses input byte i (u32 arithmetic wraps).
+ */
+export function xxh3_stream_init(acc: usize): void {
+  longInit(acc);
+}
+
+export function xxh3_stream_blocks(acc: usize, window: usize, blocks: usize): void {
+  longBlocks(acc, window, blocks);
+}
+
+export function xxh3_stream_finish(acc: usize, base: usize, len: usize): u64 {
+  return longFinish(acc, base, len);
 }
 
 export function rs_encode(k: i32, m: i32, base: usize, stride: usize): i32 {

@@ -98,6 +98,9 @@ export interface KernelExports {
   heapBase(): number;
   variant(): number;
   xxh3_64(input: number, len: number): bigint;
+  xxh3_stream_init(acc: number): void;
+  xxh3_stream_blocks(acc: number, window: number, blocks: number): void;
+  xxh3_stream_finish(acc: number, base: number, len: number): bigint;
   rs_encode(k: number, m: number, base: number, stride: number): number;
   rs_reconstruct(k: number, m: number, base: number, stride: number, present: number): number;
   hash_fragments(count: number, base: number, stride: number, len: number, outHashes: number): number;

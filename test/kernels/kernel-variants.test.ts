@@ -44,8 +44,10 @@ for (const variant of KERNEL_VARIANTS) {
     }
   });
 
-  test('xxh3 matches hash-wasm around block and stripe boundaries', () => {
+  test('xxh3 matches hash-wasm around block, stripe and window boundaries', () => {
     const lengths = [239, 240, 241, 255, 256, 257, 1023, 1024, 1025, 1087, 1088, 1089, 2047, 2048, 2049, 4096, 65535, 65536, 65537];
+    // Inputs over 64 KiB stream through a window: its edges and the tail that straddles them.
+    lengths.push(65536 + 63, 65536 + 64, 65536 + 65, 65536 + 1023, 65536 + 1024, 65536 + 1025, 131071, 131072, 131073, 131072 + 1088, 200_000);
     for (const len of lengths) {
       const bytes = randomBytes(len, len);
       assert.is(k.xxh3(bytes), oracleXxh3(bytes), `length ${len}`);
