@@ -13,6 +13,7 @@ export const ERRORS = {
   // configuration and input
   DFS_ERR_CONFIG_INVALID: { message: 'invalid configuration', httpStatus: 400 },
   DFS_ERR_INTERNAL_UNEXPECTED: { message: 'internal error', httpStatus: 500 },
+  DFS_ERR_CLI_USAGE: { message: 'bad command line', httpStatus: 400 },
 
   // kernels (status codes of assembly/status.ts)
   DFS_ERR_KERNEL_K_RANGE: { message: 'K (data fragments) must be an integer from 1 to 32', httpStatus: 400 },

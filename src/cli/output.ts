@@ -1,0 +1,20 @@
+// How every command reports: one JSON document on stdout with --json, a
+// one-line "error: <message> (<code>)" on stderr otherwise, and the exit codes
+// of DESIGN §5 (0 ok, 1 failed, 3 problems remain).
+import { DfsError, serializeError } from '../errors.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_PROBLEMS = 3;
+
+export function printResult(json: boolean, value: unknown, human: () => string): void {
+  if (json) process.stdout.write(`${JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? v.toString(16).padStart(16, '0') : v))}\n`);
+  else process.stdout.write(`${human()}\n`);
+}
+
+export function reportError(json: boolean, error: unknown): number {
+  const { code, message } = error instanceof DfsError ? error : serializeError(error);
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+  process.stderr.write(`error: ${message} (${code})\n`);
+  return EXIT_FAILED;
+}
