@@ -43,9 +43,6 @@ export async function runCases(cases: Case[], rounds: number, minMs: number): Pr
   const samples = cases.map((c) => c.contenders.map(() => [] as number[]));
   for (const c of cases) for (const contender of c.contenders) await timeFor(contender, 20); // warm up JIT and caches
   for (let round = 0; round < rounds; round++) {
-    cases.forEach((c, ci) => {
-      void ci;
-    });
     for (let ci = 0; ci < cases.length; ci++) {
       const c = cases[ci]!;
       const n = c.contenders.length;
