@@ -66,21 +66,30 @@ function checkSources(fragments: readonly (FragmentSource | null)[], count: numb
   }
 }
 
-/** Reads every source into the region and classifies it against its expected hash. */
-function readAndCheck(kernels: KernelInstance, region: ExtentRegion, fragments: readonly (FragmentSource | null)[], hashes?: bigint[]): { outcomes: FragmentOutcome[]; bytesRead: number } {
+/** Reads every source into its slot of the region; problems become outcomes. */
+function readAll(region: ExtentRegion, fragments: readonly (FragmentSource | null)[]): { outcomes: FragmentOutcome[]; bytesRead: number } {
   let bytesRead = 0;
   const outcomes = fragments.map((source, i) => {
     const { outcome, bytes } = readPayload(source, region.fragment(i));
     bytesRead += bytes;
     return outcome;
   });
-  const computed = hashes ?? kernels.hashRegion(region);
+  return { outcomes, bytesRead };
+}
+
+/** Marks each readable fragment ok or checksum_mismatch against its expected hash. */
+function classify(outcomes: FragmentOutcome[], hashes: readonly bigint[], fragments: readonly (FragmentSource | null)[]): void {
   outcomes.forEach((outcome, i) => {
     if (outcome.status !== 'ok') return;
-    outcome.hash = computed[i]!;
-    if (computed[i] !== fragments[i]!.expected) outcome.status = 'checksum_mismatch';
+    outcome.hash = hashes[i]!;
+    if (outcome.hash !== fragments[i]!.expected) outcome.status = 'checksum_mismatch';
   });
-  return { outcomes, bytesRead };
+}
+
+function readAndCheck(kernels: KernelInstance, region: ExtentRegion, fragments: readonly (FragmentSource | null)[]): { outcomes: FragmentOutcome[]; bytesRead: number } {
+  const read = readAll(region, fragments);
+  classify(read.outcomes, kernels.hashRegion(region), fragments);
+  return read;
 }
 
 export function runEncode(kernels: KernelInstance, task: EncodeTask): EncodeResult {
@@ -108,27 +117,14 @@ export function runVerify(kernels: KernelInstance, task: VerifyTask): VerifyResu
   const layout = task.layout;
   if (layout.kind === 'ec' && task.deep) {
     // Read first; run the one-pass deep kernel only when every fragment is readable.
-    let bytesRead = 0;
-    const reads = task.fragments.map((source, i) => {
-      const r = readPayload(source, region.fragment(i));
-      bytesRead += r.bytes;
-      return r.outcome;
-    });
-    if (reads.every((o) => o.status === 'ok')) {
+    const { outcomes, bytesRead } = readAll(region, task.fragments);
+    if (outcomes.every((o) => o.status === 'ok')) {
       const deep = kernels.verifyRegion(region, layout.k, layout.m, true);
-      reads.forEach((o, i) => {
-        o.hash = deep.hashes[i]!;
-        if (o.hash !== task.fragments[i]!.expected) o.status = 'checksum_mismatch';
-      });
-      return { fragments: reads, parityConsistent: deep.parityOk!.every(Boolean), bytesRead };
+      classify(outcomes, deep.hashes, task.fragments);
+      return { fragments: outcomes, parityConsistent: deep.parityOk!.every(Boolean), bytesRead };
     }
-    const hashes = kernels.hashRegion(region);
-    reads.forEach((o, i) => {
-      if (o.status !== 'ok') return;
-      o.hash = hashes[i]!;
-      if (o.hash !== task.fragments[i]!.expected) o.status = 'checksum_mismatch';
-    });
-    return { fragments: reads, parityConsistent: null, bytesRead };
+    classify(outcomes, kernels.hashRegion(region), task.fragments);
+    return { fragments: outcomes, parityConsistent: null, bytesRead };
   }
   const { outcomes, bytesRead } = readAndCheck(kernels, region, task.fragments);
   return { fragments: outcomes, parityConsistent: null, bytesRead };
