@@ -15,6 +15,43 @@ export const ERRORS = {
   DFS_ERR_INTERNAL_UNEXPECTED: { message: 'internal error', httpStatus: 500 },
   DFS_ERR_CLI_USAGE: { message: 'bad command line', httpStatus: 400 },
 
+  // pools
+  DFS_ERR_POOL_NOT_FOUND: { message: 'not a DynamicFS pool (no pool.json)', httpStatus: 404 },
+  DFS_ERR_POOL_EXISTS: { message: 'a pool already exists there', httpStatus: 409 },
+  DFS_ERR_POOL_LOCKED: { message: 'the pool is owned by another live process', httpStatus: 409 },
+  DFS_ERR_POOL_FORMAT: { message: 'pool.json is unreadable or of an unsupported format', httpStatus: 500 },
+  DFS_ERR_POOL_REQUIRED: { message: 'no pool given: pass --pool DIR or set DYNAMICFS_POOL', httpStatus: 400 },
+
+  // policies and sizes
+  DFS_ERR_POLICY_INVALID: { message: 'malformed policy (expected replication:N with N 1..8, or ec:K+M with K 1..32, M 1..16)', httpStatus: 400 },
+  DFS_ERR_POLICY_UNSATISFIABLE: { message: 'too few healthy disks for the policy', httpStatus: 409 },
+  DFS_ERR_SIZE_INVALID: { message: 'invalid size', httpStatus: 400 },
+
+  // disks
+  DFS_ERR_DISK_NOT_FOUND: { message: 'the disk folder does not exist or is not a directory', httpStatus: 404 },
+  DFS_ERR_DISK_UNKNOWN: { message: 'no such disk in this pool', httpStatus: 404 },
+  DFS_ERR_DISK_FOREIGN: { message: 'the disk is labelled for another pool', httpStatus: 409 },
+  DFS_ERR_DISK_DUPLICATE: { message: 'the disk is already part of this pool', httpStatus: 409 },
+  DFS_ERR_DISK_STATE_INVALID: { message: 'invalid disk state (healthy, degraded, suspect, draining, failed)', httpStatus: 400 },
+  DFS_ERR_DISK_IO: { message: 'disk I/O failed', httpStatus: 500 },
+  DFS_ERR_DISK_DRAIN_INCOMPLETE: { message: 'the disk could not be drained completely', httpStatus: 500 },
+
+  // objects and extents
+  DFS_ERR_OBJECT_NOT_FOUND: { message: 'no such object', httpStatus: 404 },
+  DFS_ERR_OBJECT_KEY_INVALID: { message: 'invalid object key (1 to 1024 bytes of UTF-8, no NUL)', httpStatus: 400 },
+  DFS_ERR_OBJECT_CHANGED: { message: 'the object changed while the operation ran', httpStatus: 409 },
+  DFS_ERR_EXTENT_UNRECOVERABLE: { message: 'an extent cannot be reconstructed from its fragments; no bytes were returned for it', httpStatus: 500 },
+  DFS_ERR_WRITE_FAILED: { message: 'the write could not be made durable on enough disks', httpStatus: 503 },
+
+  // input and output files of the CLI
+  DFS_ERR_INPUT_NOT_FOUND: { message: 'input file not found or not readable', httpStatus: 400 },
+  DFS_ERR_INPUT_READ: { message: 'reading the input failed', httpStatus: 400 },
+  DFS_ERR_OUTPUT_WRITE: { message: 'writing the output failed', httpStatus: 500 },
+
+  // catalogue
+  DFS_ERR_CATALOG_CORRUPT: { message: 'the catalogue is unreadable (run `dynamicfs recover-catalog`)', httpStatus: 500 },
+  DFS_ERR_CATALOG_VERSION: { message: 'the catalogue was written by a newer DynamicFS', httpStatus: 500 },
+
   // kernels (status codes of assembly/status.ts)
   DFS_ERR_KERNEL_K_RANGE: { message: 'K (data fragments) must be an integer from 1 to 32', httpStatus: 400 },
   DFS_ERR_KERNEL_M_RANGE: { message: 'M (parity fragments) must be an integer from 1 to 16', httpStatus: 400 },

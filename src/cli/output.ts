@@ -7,14 +7,28 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_PROBLEMS = 3;
 
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? v.toString(16).padStart(16, '0') : v));
+}
+
 export function printResult(json: boolean, value: unknown, human: () => string): void {
-  if (json) process.stdout.write(`${JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? v.toString(16).padStart(16, '0') : v))}\n`);
-  else process.stdout.write(`${human()}\n`);
+  if (json) process.stdout.write(`${toJson(value)}\n`);
+  else {
+    const text = human();
+    if (text) process.stdout.write(`${text}\n`);
+  }
 }
 
 export function reportError(json: boolean, error: unknown): number {
   const { code, message } = error instanceof DfsError ? error : serializeError(error);
   if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
-  process.stderr.write(`error: ${message} (${code})\n`);
+  process.stderr.write(`error: ${message.replace(/\s*\n\s*/g, ' ')} (${code})\n`);
   return EXIT_FAILED;
+}
+
+/** A plain text table: columns padded to their widest cell. */
+export function table(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }

@@ -176,6 +176,12 @@ export class KernelInstance {
     return { hashes, parityOk };
   }
 
+  /** XXH3-64 of one fragment of a region. */
+  hashFragment(region: ExtentRegion, index: number): bigint {
+    region.fragment(index); // bounds check
+    return BigInt.asUintN(64, this.wasm.xxh3_64(region.base + index * region.stride, region.length));
+  }
+
   /** XXH3-64 of bytes stored contiguously at the start of a region (e.g. a whole extent). */
   hashPrefix(region: ExtentRegion, length: number): bigint {
     if (length > region.count * region.stride) {

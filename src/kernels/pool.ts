@@ -13,7 +13,7 @@ import { DfsError, deserializeError, type SerializedError } from '../errors.js';
 import { resolveVariant, type KernelChoice, type KernelVariant } from './loader.js';
 import { validateWorkerPoolOptions, type WorkerPoolOptions } from './pool-options.js';
 import type {
-  EncodeResult, EncodeTask, KernelTask, KernelTaskResult, ReconstructResult, ReconstructTask,
+  EncodeResult, EncodeTask, KernelTask, ReadResult, ReadTask, KernelTaskResult, ReconstructResult, ReconstructTask,
   SingleTask, SingleTaskResult, TaskEnvelope, VerifyResult, VerifyTask,
 } from './tasks.js';
 
@@ -123,6 +123,11 @@ export class KernelPool {
   async batch<T extends SingleTask>(tasks: T[]): Promise<({ ok: true; value: SingleTaskResult<T> } | { ok: false; error: DfsError })[]> {
     const envelopes = (await this.run({ op: 'batch', tasks })) as TaskEnvelope<SingleTaskResult<T>>[];
     return envelopes.map((e) => (e.ok ? e : { ok: false as const, error: deserializeError((e as { error: SerializedError }).error) }));
+  }
+
+  /** Reads one extent for a client; see ReadTask. */
+  read(task: Omit<ReadTask, 'op'>): Promise<ReadResult> {
+    return this.run({ op: 'read', ...task });
   }
 
   hash(data: Uint8Array): Promise<bigint> {

@@ -9,7 +9,7 @@ import { checkCodeShape } from './status.js';
 import {
   fragmentLengthFor,
   type CodeLayout, type EncodeResult, type EncodeTask, type FragmentOutcome, type FragmentSource,
-  type BatchTask, type HashTask, type KernelTask, type ReconstructResult, type SingleTask, type TaskEnvelope, type ReconstructTask, type VerifyResult, type VerifyTask,
+  type BatchTask, type HashTask, type ReadResult, type ReadTask, type KernelTask, type ReconstructResult, type SingleTask, type TaskEnvelope, type ReconstructTask, type VerifyResult, type VerifyTask,
 } from './tasks.js';
 
 const MISSING_ERRNOS = new Set(['ENOENT', 'ENOTDIR']);
@@ -163,11 +163,54 @@ export function runReconstruct(kernels: KernelInstance, task: ReconstructTask): 
   return { fragments: outcomes, rebuilt, rebuiltHashes, bytesRead };
 }
 
+export function runRead(kernels: KernelInstance, task: ReadTask): ReadResult {
+  const count = layoutCount(task.layout);
+  checkSources(task.fragments, count, task.fragmentLength);
+  const { layout, fragmentLength: length, size } = task;
+  if (!Number.isInteger(size) || size < 0 || (layout.kind === 'ec' ? size > layout.k * length : size !== length)) {
+    throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `extent size ${String(size)} does not fit ${count} fragments of ${length} bytes`);
+  }
+  const region = kernels.region(count, length);
+  const outcomes: (FragmentOutcome | null)[] = new Array<FragmentOutcome | null>(count).fill(null);
+  let bytesRead = 0;
+  const tryRead = (i: number): boolean => {
+    const source = task.fragments[i] ?? null;
+    const { outcome, bytes } = readPayload(source, region.fragment(i));
+    bytesRead += bytes;
+    if (outcome.status === 'ok') {
+      outcome.hash = kernels.hashFragment(region, i);
+      if (outcome.hash !== source!.expected) outcome.status = 'checksum_mismatch';
+    }
+    outcomes[i] = outcome;
+    return outcome.status === 'ok';
+  };
+  const copyOut = (from: Uint8Array): Uint8Array => {
+    const data = new Uint8Array(new ArrayBuffer(size));
+    data.set(from.subarray(0, size));
+    return data;
+  };
+  if (layout.kind === 'replication') {
+    for (let i = 0; i < count; i++) {
+      if (tryRead(i) && outcomes[i]!.hash === task.extentHash) return { fragments: outcomes, data: copyOut(region.fragment(i)), reconstructed: i > 0, bytesRead };
+    }
+    return { fragments: outcomes, data: null, reconstructed: false, bytesRead };
+  }
+  let good = 0;
+  for (let i = 0; i < layout.k; i++) if (tryRead(i)) good++;
+  const reconstructed = good < layout.k;
+  for (let i = layout.k; i < count && good < layout.k; i++) if (tryRead(i)) good++;
+  if (good < layout.k) return { fragments: outcomes, data: null, reconstructed: false, bytesRead };
+  if (reconstructed) kernels.reconstructRegion(region, layout.k, layout.m, outcomes.map((o) => o?.status === 'ok'));
+  // stride == length (a multiple of 16): the data fragments are the extent's bytes in order.
+  if (kernels.hashPrefix(region, size) !== task.extentHash) return { fragments: outcomes, data: null, reconstructed, bytesRead };
+  return { fragments: outcomes, data: copyOut(region.all()), reconstructed, bytesRead };
+}
+
 export function runHash(kernels: KernelInstance, task: HashTask): bigint {
   return kernels.xxh3(task.data);
 }
 
-type SingleResult = EncodeResult | VerifyResult | ReconstructResult | bigint;
+type SingleResult = EncodeResult | VerifyResult | ReconstructResult | ReadResult | bigint;
 
 const MAX_BATCH = 256;
 
@@ -198,6 +241,8 @@ function runSingle(kernels: KernelInstance, task: SingleTask): SingleResult {
       return runVerify(kernels, task);
     case 'reconstruct':
       return runReconstruct(kernels, task);
+    case 'read':
+      return runRead(kernels, task);
     case 'hash':
       return runHash(kernels, task);
     default:
@@ -210,6 +255,7 @@ export function transferablesOf(result: unknown): ArrayBuffer[] {
   if (Array.isArray(result)) return result.flatMap((envelope: TaskEnvelope<unknown>) => (envelope.ok ? transferablesOf(envelope.value) : []));
   if (result && typeof result === 'object') {
     if ('parity' in result && (result as EncodeResult).parity instanceof Uint8Array) return [(result as EncodeResult).parity.buffer as ArrayBuffer];
+    if ('data' in result && (result as ReadResult).data instanceof Uint8Array) return [(result as ReadResult).data!.buffer as ArrayBuffer];
     if ('rebuilt' in result && (result as ReconstructResult).rebuilt instanceof Uint8Array) return [(result as ReconstructResult).rebuilt.buffer as ArrayBuffer];
   }
   return [];

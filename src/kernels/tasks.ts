@@ -78,12 +78,38 @@ export interface ReconstructResult {
   bytesRead: number;
 }
 
+/**
+ * Reads one extent for a client: only the fragments it needs (the K data
+ * fragments, or one replica), each checked against its checksum; a bad or
+ * missing one is replaced by reading further fragments and reconstructing.
+ * The assembled bytes are checked against the extent checksum before they
+ * are returned, so wrong bytes never leave the worker.
+ */
+export interface ReadTask {
+  op: 'read';
+  layout: CodeLayout;
+  fragmentLength: number;
+  /** Bytes of object data in the extent. */
+  size: number;
+  extentHash: bigint;
+  fragments: (FragmentSource | null)[];
+}
+
+export interface ReadResult {
+  /** How each fragment fared; null where it was not needed and so not read. */
+  fragments: (FragmentOutcome | null)[];
+  /** The extent's bytes in a transferred buffer, or null when they could not be recovered. */
+  data: Uint8Array | null;
+  reconstructed: boolean;
+  bytesRead: number;
+}
+
 export interface HashTask {
   op: 'hash';
   data: Uint8Array;
 }
 
-export type SingleTask = EncodeTask | VerifyTask | ReconstructTask | HashTask;
+export type SingleTask = EncodeTask | VerifyTask | ReconstructTask | ReadTask | HashTask;
 
 /**
  * Several extents in one hand-off. piscina costs tens of microseconds per task
@@ -103,11 +129,13 @@ export type SingleTaskResult<T extends SingleTask> = T extends EncodeTask
     ? VerifyResult
     : T extends ReconstructTask
       ? ReconstructResult
-      : bigint;
+      : T extends ReadTask
+        ? ReadResult
+        : bigint;
 
 export type KernelTaskResult<T extends KernelTask> = T extends SingleTask
   ? SingleTaskResult<T>
-  : TaskEnvelope<EncodeResult | VerifyResult | ReconstructResult | bigint>[];
+  : TaskEnvelope<EncodeResult | VerifyResult | ReconstructResult | ReadResult | bigint>[];
 
 /** What a worker posts back: errors as data, because structured clone drops error codes. */
 export type TaskEnvelope<R> = { ok: true; value: R } | { ok: false; error: SerializedError };

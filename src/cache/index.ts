@@ -1,0 +1,2 @@
+// Public face of the cache domain.
+export { ExtentCache, type CacheStats } from './extent-cache.js';

@@ -1,0 +1,112 @@
+// Catalogue schema and migrations. PRAGMA user_version is the schema version;
+// each migration runs once, in its own transaction, in order.
+//
+// Counts that callers need often (extents by state, fragments and bytes per
+// disk, objects and logical bytes) are kept by triggers, so that nothing ever
+// scans a table to know them: a scrape reads a handful of rows.
+
+export const SCHEMA_VERSION = 1;
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: the first schema
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+  CREATE TABLE disks (
+    id TEXT PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    state TEXT NOT NULL CHECK (state IN ('healthy','degraded','suspect','draining','failed')),
+    added_at INTEGER NOT NULL,
+    fragments INTEGER NOT NULL DEFAULT 0,
+    stored_bytes INTEGER NOT NULL DEFAULT 0
+  );
+
+  CREATE TABLE objects (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    policy TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    extents INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+
+  -- ord is the scrub order: new extents go to the end, a cursor is an ord.
+  CREATE TABLE extents (
+    ord INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    object_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    policy TEXT NOT NULL,
+    need INTEGER NOT NULL,
+    width INTEGER NOT NULL,
+    fragment_length INTEGER NOT NULL,
+    payload_offset INTEGER NOT NULL,
+    checksum TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'healthy' CHECK (state IN ('healthy','degraded','unrecoverable')),
+    verified_at INTEGER,
+    UNIQUE (object_id, seq)
+  );
+
+  CREATE TABLE fragments (
+    extent_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    disk_id TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'ok',
+    PRIMARY KEY (extent_id, idx)
+  ) WITHOUT ROWID;
+  CREATE INDEX fragments_by_disk ON fragments (disk_id);
+  CREATE INDEX fragments_not_ok ON fragments (state) WHERE state <> 'ok';
+
+  -- Problems found by reads (and later scrubs), one row per bad fragment.
+  CREATE TABLE problems (
+    extent_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    disk_id TEXT,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detected_at INTEGER NOT NULL,
+    PRIMARY KEY (extent_id, idx)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO counters (name, value) VALUES
+    ('objects', 0), ('logical_bytes', 0), ('extents', 0),
+    ('extents_healthy', 0), ('extents_degraded', 0), ('extents_unrecoverable', 0);
+
+  CREATE TRIGGER objects_ins AFTER INSERT ON objects BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'objects';
+    UPDATE counters SET value = value + NEW.size WHERE name = 'logical_bytes';
+  END;
+  CREATE TRIGGER objects_del AFTER DELETE ON objects BEGIN
+    UPDATE counters SET value = value - 1 WHERE name = 'objects';
+    UPDATE counters SET value = value - OLD.size WHERE name = 'logical_bytes';
+  END;
+
+  CREATE TRIGGER extents_ins AFTER INSERT ON extents BEGIN
+    UPDATE counters SET value = value + 1 WHERE name IN ('extents', 'extents_' || NEW.state);
+  END;
+  CREATE TRIGGER extents_del AFTER DELETE ON extents BEGIN
+    UPDATE counters SET value = value - 1 WHERE name IN ('extents', 'extents_' || OLD.state);
+  END;
+  CREATE TRIGGER extents_state AFTER UPDATE OF state ON extents WHEN OLD.state <> NEW.state BEGIN
+    UPDATE counters SET value = value - 1 WHERE name = 'extents_' || OLD.state;
+    UPDATE counters SET value = value + 1 WHERE name = 'extents_' || NEW.state;
+  END;
+
+  CREATE TRIGGER fragments_ins AFTER INSERT ON fragments BEGIN
+    UPDATE disks SET fragments = fragments + 1, stored_bytes = stored_bytes + NEW.bytes WHERE id = NEW.disk_id;
+  END;
+  CREATE TRIGGER fragments_del AFTER DELETE ON fragments BEGIN
+    UPDATE disks SET fragments = fragments - 1, stored_bytes = stored_bytes - OLD.bytes WHERE id = OLD.disk_id;
+  END;
+  CREATE TRIGGER fragments_move AFTER UPDATE OF disk_id, bytes ON fragments BEGIN
+    UPDATE disks SET fragments = fragments - 1, stored_bytes = stored_bytes - OLD.bytes WHERE id = OLD.disk_id;
+    UPDATE disks SET fragments = fragments + 1, stored_bytes = stored_bytes + NEW.bytes WHERE id = NEW.disk_id;
+  END;
+  `,
+];

@@ -1,0 +1,53 @@
+// Pool-level commands: init, status, health.
+import type { Command } from 'commander';
+import { Engine, poolHealth, poolStatus } from '../store/index.js';
+import { formatBytes } from '../pool/index.js';
+import { collect, type CliContext } from './context.js';
+import { printResult } from './output.js';
+
+export function registerPoolCommands(program: Command, ctx: CliContext): void {
+  program
+    .command('init')
+    .description('create a pool: pool.json, catalogue, API token, and the given disks')
+    .option('--policy <policy>', 'default policy for new objects (replication:N or ec:K+M)', 'ec:4+2')
+    .option('--extent-size <size>', 'extent size (e.g. 1MiB, 256KiB)', '1MiB')
+    .option('--disk <dir>', 'a disk folder to add (repeatable)', collect, [])
+    .action(async (opts: { policy: string; extentSize: string; disk: string[] }) => {
+      const engine = Engine.init(ctx.poolDir(), { policy: opts.policy, extentSize: opts.extentSize, disks: opts.disk });
+      try {
+        const disks = engine.catalog.disks();
+        const result = { pool: engine.root, poolId: engine.poolId, defaultPolicy: engine.config.defaultPolicy, extentSize: engine.extentSize, disks: disks.map((d) => ({ id: d.id, path: d.path })), token: engine.paths.token };
+        printResult(ctx.json(), result, () => [
+          `created pool ${engine.poolId} at ${engine.root}`,
+          `default policy ${engine.config.defaultPolicy}, extent size ${formatBytes(engine.extentSize)}`,
+          ...disks.map((d) => `disk ${d.id}  ${d.path}`),
+          `API token in ${engine.paths.token} (mode 0600)`,
+        ].join('\n'));
+      } finally {
+        await engine.close();
+      }
+    });
+
+  program
+    .command('status')
+    .description('pool summary: objects, bytes, disks and extents by state')
+    .action(() => ctx.withEngine((engine) => {
+      const s = poolStatus(engine);
+      printResult(ctx.json(), s, () => [
+        `pool ${s.poolId} at ${s.pool}`,
+        `objects ${s.objects} (${formatBytes(s.logicalBytes)}; ${formatBytes(s.storedBytes)} on disks), default policy ${s.defaultPolicy}, extent size ${formatBytes(s.extentSize)}`,
+        `disks ${s.disks.total}: ${s.disks.healthy} healthy, ${s.disks.degraded} degraded, ${s.disks.suspect} suspect, ${s.disks.draining} draining, ${s.disks.failed} failed`,
+        `extents ${s.extents.total}: ${s.extents.healthy} healthy, ${s.extents.degraded} degraded, ${s.extents.unrecoverable} unrecoverable`,
+        `known problems ${s.problems}`,
+      ].join('\n'));
+    }));
+
+  program
+    .command('health')
+    .description('pool health (healthy, degraded, critical); exit 0 when healthy, 3 otherwise')
+    .action(() => ctx.withEngine((engine) => {
+      const h = poolHealth(engine);
+      if (h.status !== 'healthy') ctx.problemsRemain();
+      printResult(ctx.json(), h, () => `${h.status}: ${h.message}`);
+    }));
+}

@@ -1,0 +1,108 @@
+// pool.json: identity, format version and defaults of a pool. It also keeps a
+// copy of the disk registry (id and path) so that `recover-catalog` can find
+// the disks when catalog.db is gone.
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { DfsError } from '../errors.js';
+import { writeFileDurableSync } from './durable.js';
+import { formatPolicy, parsePolicy } from './policy.js';
+import { parseSize } from './sizes.js';
+
+export const POOL_FORMAT = 1;
+export const MIN_EXTENT_SIZE = 4096;
+export const MAX_EXTENT_SIZE = 64 * 1024 * 1024;
+export const DEFAULT_EXTENT_SIZE = 1024 * 1024;
+
+export interface ScrubScheduleConfig {
+  frequency: 'nightly' | 'continuous' | 'manual';
+  intensity: 'low' | 'medium' | 'high';
+  window: string;
+  dryRun: boolean;
+  autoRepair: boolean;
+}
+
+export interface PoolConfig {
+  format: number;
+  poolId: string;
+  createdAt: string;
+  extentSize: number;
+  defaultPolicy: string;
+  cache: { maxBytes: number };
+  gc: { graceSeconds: number };
+  scrub: ScrubScheduleConfig;
+  disks: { id: string; path: string }[];
+}
+
+export const POOL_FILE = 'pool.json';
+export const CATALOG_FILE = 'catalog.db';
+export const TOKEN_FILE = 'token';
+export const RUN_DIR = 'run';
+
+export function poolPaths(root: string) {
+  const dir = resolve(root);
+  return {
+    dir,
+    config: join(dir, POOL_FILE),
+    catalog: join(dir, CATALOG_FILE),
+    token: join(dir, TOKEN_FILE),
+    run: join(dir, RUN_DIR),
+    lock: join(dir, RUN_DIR, 'owner.lock'),
+  };
+}
+
+export function checkExtentSize(value: unknown): number {
+  const size = parseSize(value as string, 'extent size');
+  if (size < MIN_EXTENT_SIZE || size > MAX_EXTENT_SIZE || size % 16 !== 0) {
+    throw new DfsError('DFS_ERR_SIZE_INVALID', `extent size ${size} must be a multiple of 16 from ${MIN_EXTENT_SIZE} to ${MAX_EXTENT_SIZE} bytes`);
+  }
+  return size;
+}
+
+export function newPoolConfig(options: { policy?: string; extentSize?: string | number }): PoolConfig {
+  return {
+    format: POOL_FORMAT,
+    poolId: randomUUID(),
+    createdAt: new Date().toISOString(),
+    extentSize: options.extentSize === undefined ? DEFAULT_EXTENT_SIZE : checkExtentSize(options.extentSize),
+    defaultPolicy: formatPolicy(parsePolicy(options.policy ?? 'ec:4+2')),
+    cache: { maxBytes: 64 * 1024 * 1024 },
+    gc: { graceSeconds: 3600 },
+    scrub: { frequency: 'nightly', intensity: 'low', window: '01:00-05:00', dryRun: false, autoRepair: true },
+    disks: [],
+  };
+}
+
+export function readPoolConfig(root: string): PoolConfig {
+  const paths = poolPaths(root);
+  if (!existsSync(paths.dir) || !statSync(paths.dir).isDirectory()) {
+    throw new DfsError('DFS_ERR_POOL_NOT_FOUND', `${paths.dir} is not a directory`);
+  }
+  if (!existsSync(paths.config)) throw new DfsError('DFS_ERR_POOL_NOT_FOUND', paths.dir);
+  let parsed: Partial<PoolConfig>;
+  try {
+    parsed = JSON.parse(readFileSync(paths.config, 'utf8')) as Partial<PoolConfig>;
+  } catch (cause) {
+    throw new DfsError('DFS_ERR_POOL_FORMAT', `${paths.config}: ${(cause as Error).message}`, { cause });
+  }
+  if (parsed.format !== POOL_FORMAT || typeof parsed.poolId !== 'string') {
+    throw new DfsError('DFS_ERR_POOL_FORMAT', `${paths.config}: format ${String(parsed.format)} (this build reads ${POOL_FORMAT})`);
+  }
+  const defaults = newPoolConfig({});
+  return {
+    ...defaults,
+    ...parsed,
+    extentSize: checkExtentSize(parsed.extentSize ?? DEFAULT_EXTENT_SIZE),
+    defaultPolicy: formatPolicy(parsePolicy(parsed.defaultPolicy ?? defaults.defaultPolicy)),
+    cache: { ...defaults.cache, ...parsed.cache },
+    gc: { ...defaults.gc, ...parsed.gc },
+    scrub: { ...defaults.scrub, ...parsed.scrub },
+    disks: Array.isArray(parsed.disks) ? parsed.disks : [],
+  } as PoolConfig;
+}
+
+export function writePoolConfig(root: string, config: PoolConfig): void {
+  const paths = poolPaths(root);
+  mkdirSync(paths.dir, { recursive: true });
+  writeFileDurableSync(paths.config, `${JSON.stringify(config, null, 2)}\n`);
+}

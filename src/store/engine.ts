@@ -1,0 +1,269 @@
+// The engine: one open pool. It owns the lock, the catalogue, the extent
+// cache, a main-thread kernel instance (headers, replica checksums) and, on
+// first need, the worker pool. The CLI opens one per command; the daemon
+// keeps one for its lifetime. Object I/O lives in writer.ts and reader.ts,
+// maintenance in maintenance.ts, recovery and gc in their own files.
+import { existsSync, mkdirSync, realpathSync, rmSync, statfsSync, writeFileSync, chmodSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { DfsError } from '../errors.js';
+import { ExtentCache } from '../cache/index.js';
+import { Catalog, DISK_STATES, type DiskRow, type DiskState } from '../catalog/index.js';
+import { KernelPool, resolveVariant, threadKernels, type KernelInstance, type WorkerPoolOptions } from '../kernels/index.js';
+import {
+  chooseDisks, formatPolicy, newPoolConfig, parsePolicy, poolPaths, readLabel, readPoolConfig, requireDirectory, writeLabel, writePoolConfig,
+  PoolLock, labelPath, policyWidth, type Policy, type PoolConfig,
+} from '../pool/index.js';
+import { fragmentPath, prepareDiskLayout } from './fragment-io.js';
+import { IoStats } from './io-stats.js';
+
+export interface OpenOptions {
+  /** Who holds the lock (shown to a second opener). */
+  role?: string;
+  workers?: Partial<WorkerPoolOptions>;
+}
+
+export interface DiskInfo extends DiskRow {
+  capacityBytes: number;
+  freeBytes: number;
+  usedBytes: number;
+  available: boolean;
+}
+
+export class Engine {
+  readonly root: string;
+  readonly paths: ReturnType<typeof poolPaths>;
+  config: PoolConfig;
+  readonly catalog: Catalog;
+  readonly cache: ExtentCache;
+  readonly io = new IoStats();
+  /** Rebuild counters for the metrics of DESIGN §7. */
+  readonly rebuildStats = { attempted: 0, successful: 0, failed: 0, bytesWritten: 0 };
+  private readonly lock: PoolLock;
+  private kernelPool: KernelPool | null = null;
+  private readonly workerOptions: Partial<WorkerPoolOptions> | undefined;
+  private mainKernels: KernelInstance | null = null;
+  /** Free bytes per disk as placement sees them: statfs at open, minus what this process wrote since. */
+  private readonly freeBytes = new Map<string, number>();
+  private closed = false;
+
+  private constructor(root: string, config: PoolConfig, catalog: Catalog, lock: PoolLock, options: OpenOptions) {
+    this.root = root;
+    this.paths = poolPaths(root);
+    this.config = config;
+    this.catalog = catalog;
+    this.lock = lock;
+    this.cache = new ExtentCache(config.cache.maxBytes);
+    this.workerOptions = options.workers;
+  }
+
+  /** Opens an existing pool, taking its lock. */
+  static open(root: string, options: OpenOptions = {}): Engine {
+    const config = readPoolConfig(root);
+    const lock = PoolLock.acquire(root, options.role ?? 'cli');
+    let catalog: Catalog;
+    try {
+      catalog = Catalog.open(poolPaths(root).catalog, { poolId: config.poolId });
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+    const engine = new Engine(poolPaths(root).dir, config, catalog, lock, options);
+    engine.refreshFreeSpace();
+    return engine;
+  }
+
+  /**
+   * Creates a pool: pool.json, catalogue, API token (mode 0600) and the given
+   * disks. Everything is checked before anything is written.
+   */
+  static init(root: string, options: { policy?: string; extentSize?: string | number; disks?: string[] } = {}): Engine {
+    const paths = poolPaths(root);
+    if (existsSync(paths.config)) throw new DfsError('DFS_ERR_POOL_EXISTS', paths.dir);
+    const config = newPoolConfig(options);
+    const diskPaths = (options.disks ?? []).map((d) => {
+      requireDirectory(d);
+      return realpathSync(d);
+    });
+    if (new Set(diskPaths).size !== diskPaths.length) throw new DfsError('DFS_ERR_DISK_DUPLICATE', 'the same folder is given twice');
+    for (const d of diskPaths) checkLabelForAdoption(d, config.poolId);
+    mkdirSync(paths.run, { recursive: true });
+    const lock = PoolLock.acquire(root, 'init');
+    let catalog: Catalog | null = null;
+    try {
+      for (const f of [paths.catalog, `${paths.catalog}-wal`, `${paths.catalog}-shm`]) rmSync(f, { force: true });
+      catalog = Catalog.open(paths.catalog, { create: true, poolId: config.poolId });
+      writeFileSync(paths.token, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+      chmodSync(paths.token, 0o600);
+      writePoolConfig(root, config);
+    } catch (error) {
+      catalog?.close();
+      lock.release();
+      throw error;
+    }
+    const engine = new Engine(paths.dir, config, catalog, lock, {});
+    for (const d of diskPaths) engine.addDisk(d);
+    return engine;
+  }
+
+  get poolId(): string {
+    return this.config.poolId;
+  }
+
+  get extentSize(): number {
+    return this.config.extentSize;
+  }
+
+  defaultPolicy(): Policy {
+    return parsePolicy(this.config.defaultPolicy);
+  }
+
+  /** The worker pool, started on first use. */
+  workers(): KernelPool {
+    if (this.closed) throw new DfsError('DFS_ERR_WORKER_CLOSED');
+    this.kernelPool ??= new KernelPool(this.workerOptions);
+    return this.kernelPool;
+  }
+
+  hasWorkers(): boolean {
+    return this.kernelPool !== null;
+  }
+
+  /** The calling thread's kernels, for headers and replica checksums. */
+  kernels(): KernelInstance {
+    this.mainKernels ??= threadKernels(resolveVariant());
+    return this.mainKernels;
+  }
+
+  hash = (bytes: Uint8Array): bigint => this.kernels().xxh3(bytes);
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.kernelPool?.close();
+    } finally {
+      this.catalog.close();
+      this.lock.release();
+    }
+  }
+
+  // ---- disks
+
+  /** A disk by id or by path. */
+  resolveDisk(ref: string): DiskRow {
+    const byId = this.catalog.disk(ref);
+    if (byId) return byId;
+    const absolute = resolve(ref);
+    const byPath = this.catalog.diskByPath(absolute) ?? (existsSync(absolute) ? this.catalog.diskByPath(realpathSync(absolute)) : null);
+    if (byPath) return byPath;
+    throw new DfsError('DFS_ERR_DISK_UNKNOWN', ref);
+  }
+
+  diskPath(diskId: string): string | null {
+    return this.catalog.disk(diskId)?.path ?? null;
+  }
+
+  addDisk(path: string): DiskRow {
+    requireDirectory(path);
+    const real = realpathSync(path);
+    const existing = this.catalog.diskByPath(real);
+    if (existing) throw new DfsError('DFS_ERR_DISK_DUPLICATE', `${real} is ${existing.id}`);
+    const label = checkLabelForAdoption(real, this.poolId);
+    if (label && this.catalog.disk(label.diskId)) throw new DfsError('DFS_ERR_DISK_DUPLICATE', `${real} carries the label of ${label.diskId}, already in the pool`);
+    const id = label?.diskId ?? `disk-${randomBytes(4).toString('hex')}`;
+    prepareDiskLayout(real);
+    if (!label) writeLabel(real, { format: 1, poolId: this.poolId, diskId: id, createdAt: new Date().toISOString() });
+    this.catalog.addDisk(id, real, 'healthy');
+    this.config.disks = [...this.config.disks.filter((d) => d.id !== id), { id, path: real }];
+    writePoolConfig(this.root, this.config);
+    this.refreshFreeSpace();
+    return this.catalog.disk(id)!;
+  }
+
+  setDiskState(ref: string, state: string): DiskRow {
+    if (!DISK_STATES.includes(state as DiskState)) throw new DfsError('DFS_ERR_DISK_STATE_INVALID', `"${state}"`);
+    const disk = this.resolveDisk(ref);
+    this.catalog.setDiskState(disk.id, state as DiskState);
+    return this.catalog.disk(disk.id)!;
+  }
+
+  /** Forgets a drained disk: catalogue row, pool.json entry and its label. */
+  forgetDisk(diskId: string): void {
+    const disk = this.catalog.disk(diskId);
+    if (!disk) return;
+    this.catalog.removeDisk(diskId);
+    this.config.disks = this.config.disks.filter((d) => d.id !== diskId);
+    writePoolConfig(this.root, this.config);
+    rmSync(labelPath(disk.path), { force: true });
+    this.freeBytes.delete(diskId);
+  }
+
+  diskInfo(disk: DiskRow): DiskInfo {
+    let capacityBytes = 0;
+    let freeBytes = 0;
+    let available = false;
+    try {
+      const s = statfsSync(disk.path);
+      capacityBytes = s.blocks * s.bsize;
+      freeBytes = s.bavail * s.bsize;
+      available = existsSync(labelPath(disk.path));
+    } catch {
+      available = false;
+    }
+    return { ...disk, capacityBytes, freeBytes, usedBytes: Math.max(0, capacityBytes - freeBytes), available };
+  }
+
+  refreshFreeSpace(): void {
+    for (const disk of this.catalog.disks()) {
+      try {
+        const s = statfsSync(disk.path);
+        this.freeBytes.set(disk.id, s.bavail * s.bsize);
+      } catch {
+        this.freeBytes.set(disk.id, 0);
+      }
+    }
+  }
+
+  /** Healthy disks with room, as placement candidates. */
+  placementCandidates(exclude: ReadonlySet<string> = new Set()): { id: string; freeBytes: number }[] {
+    return this.catalog
+      .disks()
+      .filter((d) => d.state === 'healthy' && !exclude.has(d.id))
+      .map((d) => ({ id: d.id, freeBytes: this.freeBytes.get(d.id) ?? 0 }));
+  }
+
+  /** Checks up front that a policy can be placed at all. */
+  checkPlaceable(policy: Policy): void {
+    chooseDisks(this.placementCandidates(), policyWidth(policy), formatPolicy(policy));
+  }
+
+  noteWritten(diskId: string, bytes: number): void {
+    this.freeBytes.set(diskId, Math.max(0, (this.freeBytes.get(diskId) ?? 0) - bytes));
+  }
+
+  /** Reacts to a failed write on a disk: a failed fsync or I/O error makes it suspect, a vanished folder failed. */
+  noteWriteFailure(diskId: string, phase: string, errno: string): DiskState | null {
+    const disk = this.catalog.disk(diskId);
+    if (!disk) return null;
+    this.io.error(diskId);
+    let next: DiskState | null = null;
+    if (errno === 'ENOENT' || errno === 'ENOTDIR') next = 'failed';
+    else if (phase === 'fsync' || errno === 'EIO' || errno === 'EROFS') next = 'suspect';
+    if (next && disk.state !== next && disk.state !== 'failed') this.catalog.setDiskState(diskId, next);
+    return next;
+  }
+
+  fragmentFile(diskId: string, extentId: string, index: number): string | null {
+    const path = this.diskPath(diskId);
+    return path === null ? null : fragmentPath(path, extentId, index);
+  }
+}
+
+/** A folder may join this pool if it has no label or a label of this pool; returns that label. */
+function checkLabelForAdoption(path: string, poolId: string) {
+  const label = readLabel(path);
+  if (label === 'invalid') throw new DfsError('DFS_ERR_DISK_FOREIGN', `${path} has an unreadable ${labelPath(path)}`);
+  if (label && label.poolId !== poolId) throw new DfsError('DFS_ERR_DISK_FOREIGN', `${path} belongs to pool ${label.poolId}`);
+  return label;
+}

@@ -1,0 +1,148 @@
+// Fragment files on disk: where they live and how they are made durable.
+//
+//   <disk>/fragments/<first two hex digits of the extent id>/<extent id>.<index>
+//
+// The 256 fan-out folders are created (and fsynced) when the disk is added,
+// so a write never creates a directory. A fragment is written to a temporary
+// name beside its final one, fdatasync'ed, renamed; the caller fsyncs every
+// touched directory once (DirectorySync) before the catalogue commit that
+// makes the fragment reachable. An fsync that fails is reported as such and
+// never retried: the disk goes `suspect`.
+import { mkdirSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { DfsError } from '../errors.js';
+import { fsyncDirectorySync } from '../pool/durable.js';
+import { FRAGMENT_DIR } from '../pool/labels.js';
+
+export const TEMP_MARKER = '.tmp-';
+
+export function fanoutDir(diskPath: string, extentId: string): string {
+  return join(diskPath, FRAGMENT_DIR, extentId.slice(0, 2));
+}
+
+export function fragmentPath(diskPath: string, extentId: string, index: number): string {
+  return join(fanoutDir(diskPath, extentId), `${extentId}.${index}`);
+}
+
+/** Parses a fragment file name; null for anything else (temp files included). */
+export function parseFragmentName(name: string): { extentId: string; index: number } | null {
+  const match = /^([0-9a-f]{32})\.(\d{1,2})$/.exec(name);
+  return match ? { extentId: match[1]!, index: Number(match[2]) } : null;
+}
+
+export function isTempName(name: string): boolean {
+  return name.startsWith('.') && name.includes(TEMP_MARKER);
+}
+
+/** Creates the fan-out folders of a new disk and makes them durable. */
+export function prepareDiskLayout(diskPath: string): void {
+  const root = join(diskPath, FRAGMENT_DIR);
+  mkdirSync(root, { recursive: true });
+  for (let i = 0; i < 256; i++) mkdirSync(join(root, i.toString(16).padStart(2, '0')), { recursive: true });
+  fsyncDirectorySync(root);
+  fsyncDirectorySync(diskPath);
+}
+
+export type WritePhase = 'open' | 'write' | 'fsync' | 'rename';
+
+/** A failed fragment write, with the phase that failed: a failed fsync makes the disk suspect. */
+export class FragmentWriteError extends DfsError {
+  constructor(readonly diskId: string, readonly phase: WritePhase, readonly errno: string, path: string, cause: unknown) {
+    super('DFS_ERR_DISK_IO', `${phase} of ${path} on disk ${diskId}: ${errno}`, { cause, details: { diskId, phase, errno } });
+  }
+}
+
+/**
+ * Writes header + payload to a temporary file, fdatasyncs and renames it into
+ * place. The directory is not fsynced here: see DirectorySync.
+ */
+export async function writeFragmentFile(diskId: string, path: string, parts: readonly Uint8Array[]): Promise<number> {
+  const slash = path.lastIndexOf('/');
+  const tmp = `${path.slice(0, slash)}/.${path.slice(slash + 1)}${TEMP_MARKER}${randomBytes(4).toString('hex')}`;
+  let phase: WritePhase = 'open';
+  let handle: Awaited<ReturnType<typeof open>> | null = null;
+  let bytes = 0;
+  try {
+    handle = await open(tmp, 'wx', 0o644);
+    phase = 'write';
+    for (const part of parts) bytes += part.length;
+    let written = 0;
+    // writev may write less than asked; loop until every byte is down.
+    let pending = parts.filter((p) => p.length > 0);
+    while (pending.length > 0) {
+      const { bytesWritten } = await handle.writev(pending as Uint8Array[]);
+      written += bytesWritten;
+      let skip = bytesWritten;
+      const rest: Uint8Array[] = [];
+      for (const part of pending) {
+        if (skip >= part.length) skip -= part.length;
+        else {
+          rest.push(skip > 0 ? part.subarray(skip) : part);
+          skip = 0;
+        }
+      }
+      pending = rest;
+      if (bytesWritten === 0 && pending.length > 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
+    }
+    phase = 'fsync';
+    await handle.datasync();
+    await handle.close();
+    handle = null;
+    phase = 'rename';
+    await rename(tmp, path);
+    return written;
+  } catch (error) {
+    if (handle) await handle.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    const errno = (error as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new FragmentWriteError(diskId, phase, errno, path, error);
+  }
+}
+
+/** Directories touched by a write, fsynced once each before the commit. */
+export class DirectorySync {
+  private readonly dirs = new Map<string, string>();
+
+  add(diskId: string, path: string): void {
+    this.dirs.set(path.slice(0, path.lastIndexOf('/')), diskId);
+  }
+
+  get size(): number {
+    return this.dirs.size;
+  }
+
+  /** fsyncs every directory, 16 at a time; the first failure is thrown as a FragmentWriteError (phase fsync). */
+  async syncAll(): Promise<void> {
+    const entries = [...this.dirs];
+    this.dirs.clear();
+    let failure: FragmentWriteError | null = null;
+    const next = async (): Promise<void> => {
+      for (let entry = entries.pop(); entry && !failure; entry = entries.pop()) {
+        const [dir, diskId] = entry;
+        try {
+          const handle = await open(dir, 'r');
+          try {
+            await handle.sync();
+          } finally {
+            await handle.close();
+          }
+        } catch (error) {
+          failure ??= new FragmentWriteError(diskId, 'fsync', (error as NodeJS.ErrnoException).code ?? 'EIO', dir, error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, next));
+    if (failure) throw failure;
+  }
+}
+
+export async function removeFile(path: string): Promise<boolean> {
+  try {
+    await unlink(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

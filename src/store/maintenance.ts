@@ -1,0 +1,255 @@
+// Maintenance that moves fragments: repair of one extent (shared by rebuild,
+// drain and the scrubber), rebuild of everything degraded, draining a disk
+// before it leaves, and re-encoding objects under another policy.
+import { access } from 'node:fs/promises';
+import { DfsError, isDfsError } from '../errors.js';
+import type { ExtentWithFragments, FragmentState } from '../catalog/index.js';
+import { codeLayout, parsePolicy, readLabel, type Policy } from '../pool/index.js';
+import type { Engine } from './engine.js';
+import { DirectorySync, fragmentPath, removeFile } from './fragment-io.js';
+import { parseHex64 } from './fragment-format.js';
+import { fragmentSources, lookupObject, readObject } from './reader.js';
+import { chunkSource } from './sources.js';
+import { putObject, writeExtentFragments, type ExtentIdentity, type PutResult } from './writer.js';
+
+export type RepairOutcome = 'repaired' | 'healthy' | 'unrecoverable' | 'failed' | 'gone';
+
+export interface RepairResult {
+  outcome: RepairOutcome;
+  rebuilt: number;
+  bytesWritten: number;
+  error?: string;
+}
+
+/** Fragments that need a new copy: known bad, on a failed or forgotten disk, or listed in `force`. */
+function badIndices(engine: Engine, extent: ExtentWithFragments, force: ReadonlySet<number>): number[] {
+  const bad: number[] = [];
+  for (let index = 0; index < extent.width; index++) {
+    const f = extent.fragments.find((x) => x.index === index);
+    const disk = f ? engine.catalog.disk(f.diskId) : null;
+    if (!f || !disk || disk.state === 'failed' || f.state !== 'ok' || force.has(index)) bad.push(index);
+  }
+  return bad;
+}
+
+/**
+ * Rebuilds an extent's bad fragments from verified ones (never from an
+ * unverified copy) and commits the new locations in one transaction.
+ * `force` lists fragments to move even though they are good (drain);
+ * `avoid` lists disks that must not receive a fragment.
+ */
+export async function repairExtent(engine: Engine, extentId: string, options: { force?: ReadonlySet<number>; avoid?: ReadonlySet<string> } = {}): Promise<RepairResult> {
+  const force = options.force ?? new Set<number>();
+  for (let round = 0; round < 3; round++) {
+    const extent = engine.catalog.extent(extentId);
+    if (!extent) return { outcome: 'gone', rebuilt: 0, bytesWritten: 0 };
+    let wanted = badIndices(engine, extent, force);
+    if (wanted.length === 0) return { outcome: 'healthy', rebuilt: 0, bytesWritten: 0 };
+    // Where the new copies can go: a bad fragment on a still-healthy disk is
+    // rewritten in place; the others need disks that hold nothing of this extent.
+    const keep = new Set(extent.fragments.filter((f) => !wanted.includes(f.index)).map((f) => f.diskId));
+    const avoid = new Set([...keep, ...(options.avoid ?? [])]);
+    const preferred = new Map<number, string>();
+    for (const f of extent.fragments) {
+      if (wanted.includes(f.index) && !force.has(f.index) && !avoid.has(f.diskId) && engine.catalog.disk(f.diskId)?.state === 'healthy') preferred.set(f.index, f.diskId);
+    }
+    const room = engine.placementCandidates(new Set([...avoid, ...preferred.values()])).length + preferred.size;
+    if (room === 0) return { outcome: 'failed', rebuilt: 0, bytesWritten: 0, error: `no healthy disk can take a fragment of this extent (${extent.policy}; ${keep.size} disks already hold its other fragments)` };
+    // Too few disks for every bad fragment: rebuild as many as fit, those being moved off a disk first.
+    if (room < wanted.length) wanted = [...wanted].sort((a, b) => Number(force.has(b)) - Number(force.has(a)) || Number(preferred.has(b)) - Number(preferred.has(a))).slice(0, room).sort((a, b) => a - b);
+    const policy = parsePolicy(extent.policy);
+    const sources = fragmentSources(engine, extent).map((s, i) => (wanted.includes(i) && !force.has(i) ? null : s));
+    let result;
+    try {
+      result = await engine.workers().reconstruct({ layout: codeLayout(policy), fragmentLength: extent.fragmentLength, fragments: sources, wanted });
+    } catch (error) {
+      if (isDfsError(error, 'DFS_ERR_KERNEL_TOO_FEW_FRAGMENTS')) {
+        engine.catalog.recomputeExtent(extentId);
+        return { outcome: 'unrecoverable', rebuilt: 0, bytesWritten: 0, error: (error as Error).message };
+      }
+      throw error;
+    }
+    // Sources that failed verification now: record them and go round again with them included.
+    const newlyBad: { index: number; diskId: string | null; kind: Exclude<FragmentState, 'ok'> }[] = [];
+    result.fragments.forEach((o, index) => {
+      if (sources[index] && o.status !== 'ok') newlyBad.push({ index, diskId: extent.fragments.find((f) => f.index === index)?.diskId ?? null, kind: o.status });
+    });
+    if (newlyBad.length > 0) {
+      engine.catalog.recordProblems(extentId, newlyBad, 'repair');
+      continue;
+    }
+    const object = engine.catalog.objectById(extent.objectId);
+    if (!object) return { outcome: 'gone', rebuilt: 0, bytesWritten: 0 };
+    const identity: ExtentIdentity = {
+      poolId: engine.poolId, extentId, objectId: object.id, policy, extentSize: extent.size, extentChecksum: parseHex64(extent.checksum),
+      objectSize: object.size, createdAt: object.createdAt, seq: extent.seq, last: extent.seq === object.extents - 1, key: object.key,
+    };
+    for (const index of [...preferred.keys()]) if (!wanted.includes(index)) preferred.delete(index);
+    const length = extent.fragmentLength;
+    const payloads = wanted.map((index, j) => ({ index, payload: result.rebuilt.subarray(j * length, (j + 1) * length), checksum: result.rebuiltHashes[j]! }));
+    const dirs = new DirectorySync();
+    const written: string[] = [];
+    let placed;
+    try {
+      placed = await writeExtentFragments(engine, identity, payloads, { exclude: avoid, preferred, dirs, written });
+      await dirs.syncAll();
+    } catch (error) {
+      await Promise.all(written.filter((p) => !sameAsOld(engine, extent, p)).map(removeFile));
+      return { outcome: 'failed', rebuilt: 0, bytesWritten: 0, error: (error as Error).message };
+    }
+    // The extent may have been deleted or rewritten while we worked: commit only if it is still there.
+    if (!engine.catalog.extent(extentId)) {
+      await Promise.all(written.map(removeFile));
+      return { outcome: 'gone', rebuilt: 0, bytesWritten: 0 };
+    }
+    engine.catalog.replaceFragments(extentId, placed);
+    // Old copies that now live elsewhere are deleted (best effort; gc gets the rest).
+    for (const p of placed) {
+      const old = extent.fragments.find((f) => f.index === p.index);
+      if (old && old.diskId !== p.diskId) {
+        const path = engine.fragmentFile(old.diskId, extentId, old.index);
+        if (path) await removeFile(path);
+      }
+    }
+    const bytesWritten = placed.reduce((n, p) => n + p.bytes, 0);
+    return { outcome: 'repaired', rebuilt: placed.length, bytesWritten };
+  }
+  return { outcome: 'failed', rebuilt: 0, bytesWritten: 0, error: 'fragments kept failing verification' };
+}
+
+function sameAsOld(engine: Engine, extent: ExtentWithFragments, path: string): boolean {
+  return extent.fragments.some((f) => engine.fragmentFile(f.diskId, extent.id, f.index) === path);
+}
+
+export interface RebuildSummary {
+  disksFailed: string[];
+  fragmentsMissing: number;
+  extentsNeedingRepair: number;
+  extentsRepaired: number;
+  fragmentsRebuilt: number;
+  bytesWritten: number;
+  unrecoverable: { key: string; extent: string; seq: number }[];
+  failed: { key: string; extent: string; error: string }[];
+  extents: { healthy: number; degraded: number; unrecoverable: number };
+}
+
+/**
+ * Finds disks that are gone (folder or label missing) and marks them failed,
+ * finds fragment files that are missing, then rebuilds every fragment that
+ * lives on a failed disk or is bad, onto healthy disks.
+ */
+export async function rebuild(engine: Engine, onProgress?: (done: number, total: number) => void): Promise<RebuildSummary> {
+  const disksFailed: string[] = [];
+  for (const disk of engine.catalog.disks()) {
+    if (disk.state === 'failed') continue;
+    const label = readLabel(disk.path);
+    if (label === null || label === 'invalid' || label.diskId !== disk.id || label.poolId !== engine.poolId) {
+      engine.catalog.setDiskState(disk.id, 'failed');
+      disksFailed.push(disk.id);
+    }
+  }
+  let fragmentsMissing = 0;
+  for (const extent of engine.catalog.iterateExtents()) {
+    const missing: { index: number; diskId: string; kind: 'missing' }[] = [];
+    await Promise.all(extent.fragments.map(async (f) => {
+      const disk = engine.catalog.disk(f.diskId);
+      if (!disk || disk.state === 'failed' || f.state !== 'ok') return;
+      try {
+        await access(fragmentPath(disk.path, extent.id, f.index));
+      } catch {
+        missing.push({ index: f.index, diskId: f.diskId, kind: 'missing' });
+      }
+    }));
+    if (missing.length) {
+      fragmentsMissing += missing.length;
+      engine.catalog.recordProblems(extent.id, missing, 'rebuild');
+    }
+  }
+  const targets = engine.catalog.extentIdsNeedingRebuild();
+  const summary: RebuildSummary = {
+    disksFailed, fragmentsMissing, extentsNeedingRepair: targets.length, extentsRepaired: 0, fragmentsRebuilt: 0, bytesWritten: 0,
+    unrecoverable: [], failed: [], extents: { healthy: 0, degraded: 0, unrecoverable: 0 },
+  };
+  let done = 0;
+  await forEachLimited(targets, 2, async (extentId) => {
+    engine.rebuildStats.attempted++;
+    const result = await repairExtent(engine, extentId);
+    const extent = engine.catalog.extent(extentId);
+    const key = extent ? engine.catalog.objectById(extent.objectId)?.key ?? '' : '';
+    if (result.outcome === 'repaired') {
+      engine.rebuildStats.successful++;
+      engine.rebuildStats.bytesWritten += result.bytesWritten;
+      summary.extentsRepaired++;
+      summary.fragmentsRebuilt += result.rebuilt;
+      summary.bytesWritten += result.bytesWritten;
+    } else if (result.outcome === 'unrecoverable') {
+      engine.rebuildStats.failed++;
+      summary.unrecoverable.push({ key, extent: extentId, seq: extent?.seq ?? -1 });
+    } else if (result.outcome === 'failed') {
+      engine.rebuildStats.failed++;
+      summary.failed.push({ key, extent: extentId, error: result.error ?? '' });
+    } else engine.rebuildStats.successful++;
+    onProgress?.(++done, targets.length);
+  });
+  const counts = engine.catalog.extentCounts();
+  summary.extents = { healthy: counts.healthy, degraded: counts.degraded, unrecoverable: counts.unrecoverable };
+  return summary;
+}
+
+export interface DrainSummary {
+  disk: string;
+  path: string;
+  extentsMoved: number;
+  fragmentsMoved: number;
+  bytesWritten: number;
+  removed: boolean;
+}
+
+/** Moves every fragment off a disk onto other healthy disks, then removes the disk from the pool. */
+export async function drainDisk(engine: Engine, ref: string, onProgress?: (done: number, total: number) => void): Promise<DrainSummary> {
+  const disk = engine.resolveDisk(ref);
+  if (disk.state !== 'failed') engine.catalog.setDiskState(disk.id, 'draining');
+  const extentIds = engine.catalog.extentIdsOnDisk(disk.id);
+  const summary: DrainSummary = { disk: disk.id, path: disk.path, extentsMoved: 0, fragmentsMoved: 0, bytesWritten: 0, removed: false };
+  const problems: string[] = [];
+  let done = 0;
+  await forEachLimited(extentIds, 2, async (extentId) => {
+    const extent = engine.catalog.extent(extentId);
+    if (!extent) return;
+    const force = new Set(extent.fragments.filter((f) => f.diskId === disk.id).map((f) => f.index));
+    const result = await repairExtent(engine, extentId, { force, avoid: new Set([disk.id]) });
+    if (result.outcome === 'repaired') {
+      summary.extentsMoved++;
+      summary.fragmentsMoved += result.rebuilt;
+      summary.bytesWritten += result.bytesWritten;
+    } else if (result.outcome !== 'gone' && result.outcome !== 'healthy') problems.push(`${extentId}: ${result.outcome}${result.error ? ` (${result.error})` : ''}`);
+    onProgress?.(++done, extentIds.length);
+  });
+  if (problems.length > 0 || engine.catalog.extentIdsOnDisk(disk.id).length > 0) {
+    throw new DfsError('DFS_ERR_DISK_DRAIN_INCOMPLETE', `${problems.length} extents could not be moved off ${disk.id}; it stays in the pool (${engine.catalog.disk(disk.id)?.state ?? 'gone'})${problems.length ? `: ${problems.slice(0, 3).join('; ')}` : ''}`);
+  }
+  engine.forgetDisk(disk.id);
+  summary.removed = true;
+  return summary;
+}
+
+/**
+ * Re-encodes an object under another policy: its verified bytes are streamed
+ * into a new version, swapped in atomically (only if the object was not
+ * changed meanwhile); the old extents stay readable until the swap.
+ */
+export async function changeObjectPolicy(engine: Engine, key: string, policy: Policy, onProgress?: (done: number, total: number | null) => void): Promise<PutResult & { previousPolicy: string }> {
+  const object = lookupObject(engine, key);
+  const result = await putObject(engine, chunkSource(readObject(engine, object), object.size), key, {
+    policy, expectReplace: object.id, ...(onProgress ? { onProgress } : {}),
+  });
+  return { ...result, previousPolicy: object.policy };
+}
+
+export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

@@ -1,0 +1,102 @@
+// The read path. Each extent is read in the worker pool by a `read` task that
+// reads only the fragments it needs, checks every one against its checksum,
+// reconstructs around bad ones and checks the assembled bytes against the
+// extent checksum. Bad fragments it met are recorded in the catalogue (the
+// extent becomes degraded, the problem is listed for repair). An extent that
+// cannot be rebuilt fails the read with DFS_ERR_EXTENT_UNRECOVERABLE: wrong
+// bytes are never returned. Up to four extents are in flight; output stays
+// in order.
+import { DfsError } from '../errors.js';
+import type { ExtentWithFragments, FragmentState, ObjectRow } from '../catalog/index.js';
+import { codeLayout, parsePolicy } from '../pool/index.js';
+import type { FragmentSource } from '../kernels/index.js';
+import type { Engine } from './engine.js';
+import { fragmentPath } from './fragment-io.js';
+import { parseHex64 } from './fragment-format.js';
+
+const READ_AHEAD = 4;
+
+/** Fragment sources for a task: null where the fragment is known bad or its disk has failed. */
+export function fragmentSources(engine: Engine, extent: ExtentWithFragments, options: { includeKnownBad?: boolean } = {}): (FragmentSource | null)[] {
+  const sources: (FragmentSource | null)[] = new Array<FragmentSource | null>(extent.width).fill(null);
+  for (const f of extent.fragments) {
+    const disk = engine.catalog.disk(f.diskId);
+    if (!disk || disk.state === 'failed') continue;
+    if (f.state !== 'ok' && !options.includeKnownBad) continue;
+    sources[f.index] = { path: fragmentPath(disk.path, extent.id, f.index), offset: extent.payloadOffset, expected: parseHex64(f.checksum) };
+  }
+  return sources;
+}
+
+export interface ExtentReadReport {
+  problems: { index: number; diskId: string | null; kind: Exclude<FragmentState, 'ok'> }[];
+  reconstructed: boolean;
+}
+
+/** Reads one extent's verified bytes (from the cache when it holds them). */
+export async function readExtent(engine: Engine, extent: ExtentWithFragments, key: string): Promise<Uint8Array> {
+  const cached = engine.cache.get(extent.id);
+  if (cached) return cached;
+  const policy = parsePolicy(extent.policy);
+  const sources = fragmentSources(engine, extent);
+  const result = await engine.workers().read({
+    layout: codeLayout(policy),
+    fragmentLength: extent.fragmentLength,
+    size: extent.size,
+    extentHash: parseHex64(extent.checksum),
+    fragments: sources,
+  });
+  const problems: ExtentReadReport['problems'] = [];
+  result.fragments.forEach((outcome, index) => {
+    const fragment = extent.fragments.find((f) => f.index === index);
+    // Fragments not tried (known bad, or on a failed disk) are not news.
+    if (outcome && fragment && sources[index]) {
+      if (outcome.status === 'ok') engine.io.read(fragment.diskId, extent.fragmentLength);
+      else {
+        if (outcome.status === 'unreadable') engine.io.error(fragment.diskId);
+        problems.push({ index, diskId: fragment.diskId, kind: outcome.status });
+      }
+    }
+  });
+  // Only problems newly seen are written; known ones were skipped, not re-read.
+  if (problems.length > 0) engine.catalog.recordProblems(extent.id, problems, 'read');
+  if (!result.data) {
+    engine.catalog.recomputeExtent(extent.id);
+    throw new DfsError('DFS_ERR_EXTENT_UNRECOVERABLE', `"${key}" extent ${extent.seq} (${extent.id}): fewer than ${extent.need} of ${extent.width} fragments verified`, {
+      details: { key, extent: extent.id, seq: extent.seq },
+    });
+  }
+  engine.cache.set(extent.id, result.data);
+  return result.data;
+}
+
+export function lookupObject(engine: Engine, key: string): ObjectRow {
+  const object = engine.catalog.object(key);
+  if (!object) throw new DfsError('DFS_ERR_OBJECT_NOT_FOUND', JSON.stringify(key));
+  return object;
+}
+
+/**
+ * The verified bytes of an object, extent by extent, in order, with up to
+ * READ_AHEAD extents being read at once. The object's extent list is taken
+ * once at the start: an overwrite meanwhile does not mix versions (the old
+ * fragments may vanish, which fails the read rather than mixing).
+ */
+export async function* readObject(engine: Engine, object: ObjectRow): AsyncGenerator<Uint8Array> {
+  const extents = engine.catalog.extentsOfObject(object.id);
+  const pending: Promise<Uint8Array>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (pending.length < READ_AHEAD && next < extents.length) {
+      const p = readExtent(engine, extents[next++]!, object.key);
+      p.catch(() => {}); // observed when awaited below
+      pending.push(p);
+    }
+  };
+  fill();
+  while (pending.length > 0) {
+    const bytes = await pending.shift()!;
+    fill();
+    yield bytes;
+  }
+}

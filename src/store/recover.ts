@@ -1,0 +1,170 @@
+// recover-catalog: rebuilds catalog.db from the fragment headers on the disks
+// alone. Disks come from pool.json's registry (plus any given by hand); every
+// fragment header is read and checked; extents are grouped into objects; an
+// object is restored when all its extents, through the one flagged last, are
+// found; of several versions of a key the newest complete one wins. The old
+// catalogue, if any, is kept beside the new one as catalog.db.bak-<time>.
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { Catalog, type NewExtent } from '../catalog/index.js';
+import { DfsError } from '../errors.js';
+import { resolveVariant, threadKernels } from '../kernels/index.js';
+import { formatPolicy, fsyncDirectorySync, poolPaths, policyNeed, policyWidth, readLabel, readPoolConfig, PoolLock, writePoolConfig } from '../pool/index.js';
+import { decodeHeader, headerLengthFor, hex64, MAX_HEADER_BYTES, type FragmentHeader } from './fragment-format.js';
+import { objectChecksum } from './object-meta.js';
+import { scanDisk } from './scan.js';
+
+export interface RecoverSummary {
+  disks: { id: string; path: string; fragments: number; skipped?: string }[];
+  fragmentsFound: number;
+  fragmentsInvalid: number;
+  extents: number;
+  objectsRecovered: number;
+  objectsIncomplete: { key: string; objectId: string; extentsFound: number }[];
+  olderVersionsIgnored: number;
+  backup: string | null;
+}
+
+interface ExtentFound {
+  header: FragmentHeader;
+  fragments: Map<number, { diskId: string; checksum: string; bytes: number; payloadLength: number }>;
+}
+
+export async function recoverCatalog(root: string, options: { extraDisks?: string[]; onProgress?: (files: number) => void } = {}): Promise<RecoverSummary> {
+  const config = readPoolConfig(root);
+  const paths = poolPaths(root);
+  const lock = PoolLock.acquire(root, 'recover-catalog');
+  try {
+    const kernels = threadKernels(resolveVariant());
+    const hash = (b: Uint8Array) => kernels.xxh3(b);
+    const summary: RecoverSummary = {
+      disks: [], fragmentsFound: 0, fragmentsInvalid: 0, extents: 0, objectsRecovered: 0, objectsIncomplete: [], olderVersionsIgnored: 0, backup: null,
+    };
+    const candidates = [...config.disks.map((d) => d.path), ...(options.extraDisks ?? []).map((p) => resolve(p))];
+    const disks = new Map<string, string>();
+    for (const path of [...new Set(candidates)]) {
+      const label = readLabel(path);
+      if (label === null || label === 'invalid') {
+        summary.disks.push({ id: '', path, fragments: 0, skipped: existsSync(path) ? 'no valid label' : 'folder missing' });
+        continue;
+      }
+      if (label.poolId !== config.poolId) {
+        summary.disks.push({ id: label.diskId, path, fragments: 0, skipped: `labelled for pool ${label.poolId}` });
+        continue;
+      }
+      if (!disks.has(label.diskId)) disks.set(label.diskId, path);
+    }
+    const extents = new Map<string, ExtentFound>();
+    const headerBuf = Buffer.alloc(MAX_HEADER_BYTES);
+    let files = 0;
+    for (const [diskId, diskPath] of disks) {
+      let count = 0;
+      for await (const file of scanDisk(diskPath)) {
+        if (file.kind !== 'fragment') continue;
+        options.onProgress?.(++files);
+        let got = 0;
+        let size = 0;
+        try {
+          const handle = await open(file.path, 'r');
+          try {
+            ({ bytesRead: got } = await handle.read(headerBuf, 0, headerBuf.length, 0));
+            size = (await handle.stat()).size;
+          } finally {
+            await handle.close();
+          }
+        } catch {
+          summary.fragmentsInvalid++;
+          continue;
+        }
+        const decoded = decodeHeader(headerBuf.subarray(0, got), hash);
+        if ('problem' in decoded || decoded.header.poolId !== config.poolId || decoded.header.extentId !== file.extentId || decoded.header.index !== file.index) {
+          summary.fragmentsInvalid++;
+          continue;
+        }
+        const h = decoded.header;
+        count++;
+        summary.fragmentsFound++;
+        let found = extents.get(h.extentId);
+        if (!found) extents.set(h.extentId, (found = { header: h, fragments: new Map() }));
+        if (!found.fragments.has(h.index)) found.fragments.set(h.index, { diskId, checksum: hex64(h.payloadChecksum), bytes: size, payloadLength: h.payloadLength });
+      }
+      summary.disks.push({ id: diskId, path: diskPath, fragments: count });
+    }
+    summary.extents = extents.size;
+
+    // Group extents into object versions.
+    const objects = new Map<string, { key: string; createdAt: number; bySeq: Map<number, ExtentFound>; lastSeq: number | null }>();
+    for (const e of extents.values()) {
+      const h = e.header;
+      let o = objects.get(h.objectId);
+      if (!o) objects.set(h.objectId, (o = { key: h.key, createdAt: h.createdAt, bySeq: new Map(), lastSeq: null }));
+      o.bySeq.set(h.seq, e);
+      if (h.last) o.lastSeq = h.seq;
+    }
+    const newest = new Map<string, string>();
+    for (const [id, o] of objects) {
+      const complete = o.lastSeq !== null && o.bySeq.size === o.lastSeq + 1;
+      if (!complete) {
+        summary.objectsIncomplete.push({ key: o.key, objectId: id, extentsFound: o.bySeq.size });
+        continue;
+      }
+      const current = newest.get(o.key);
+      if (!current) newest.set(o.key, id);
+      else {
+        summary.olderVersionsIgnored++;
+        const other = objects.get(current)!;
+        if (o.createdAt > other.createdAt || (o.createdAt === other.createdAt && id > current)) newest.set(o.key, id);
+      }
+    }
+
+    const fresh = `${paths.catalog}.recovering`;
+    for (const f of [fresh, `${fresh}-wal`, `${fresh}-shm`]) rmSync(f, { force: true });
+    const catalog = Catalog.open(fresh, { create: true, poolId: config.poolId });
+    try {
+      for (const [diskId, diskPath] of disks) catalog.addDisk(diskId, diskPath, 'healthy');
+      for (const [key, objectId] of newest) {
+        const o = objects.get(objectId)!;
+        const seqs = [...o.bySeq.keys()].sort((a, b) => a - b);
+        let size = 0;
+        const rows: NewExtent[] = seqs.map((seq) => {
+          const e = o.bySeq.get(seq)!;
+          const h = e.header;
+          size += h.extentSize;
+          return {
+            id: h.extentId, seq, size: h.extentSize, policy: formatPolicy(h.policy), need: policyNeed(h.policy), width: policyWidth(h.policy),
+            fragmentLength: h.payloadLength, payloadOffset: headerLengthFor(Buffer.byteLength(h.key, 'utf8')), checksum: hex64(h.extentChecksum),
+            fragments: [...e.fragments].map(([index, f]) => ({ index, diskId: f.diskId, checksum: f.checksum, bytes: f.bytes })),
+          };
+        });
+        const checksum = objectChecksum(seqs.map((s) => o.bySeq.get(s)!.header.extentChecksum), hash);
+        const first = o.bySeq.get(0)!.header;
+        catalog.commitObject({ id: objectId, key, size, policy: formatPolicy(first.policy), checksum: hex64(checksum), extents: rows.length, createdAt: o.createdAt }, rows);
+        // Extents with fragments not found at all are degraded or worse: let the states say so.
+        for (const r of rows) if (r.fragments.length < r.width) catalog.recomputeExtent(r.id);
+        summary.objectsRecovered++;
+      }
+      catalog.db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      catalog.close();
+    }
+    if (existsSync(paths.catalog)) {
+      const backup = `${paths.catalog}.bak-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      for (const suffix of ['', '-wal', '-shm']) if (existsSync(paths.catalog + suffix)) renameSync(paths.catalog + suffix, backup + suffix);
+      summary.backup = backup;
+    } else {
+      for (const suffix of ['-wal', '-shm']) rmSync(paths.catalog + suffix, { force: true });
+    }
+    renameSync(fresh, paths.catalog);
+    for (const suffix of ['-wal', '-shm']) rmSync(fresh + suffix, { force: true });
+    fsyncDirectorySync(dirname(paths.catalog));
+    config.disks = [...disks].map(([id, path]) => ({ id, path }));
+    writePoolConfig(root, config);
+    return summary;
+  } catch (error) {
+    if (error instanceof DfsError) throw error;
+    throw new DfsError('DFS_ERR_INTERNAL_UNEXPECTED', `recover-catalog: ${(error as Error).message}`, { cause: error });
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,216 @@
+// Read-only views of a pool for status, health, list-disks, probe-disks,
+// list-extents and show-redundancy. Everything here that a scrape or a health
+// check needs reads counters, not tables.
+import { closeSync, fsyncSync, openSync, readSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { DiskRow, DiskState, ExtentWithFragments } from '../catalog/index.js';
+import { parsePolicy, policyTolerance, policyWidth, readLabel } from '../pool/index.js';
+import type { Engine } from './engine.js';
+import { fragmentPath } from './fragment-io.js';
+
+export function listDisks(engine: Engine) {
+  return {
+    disks: engine.catalog.disks().map((d) => {
+      const info = engine.diskInfo(d);
+      return {
+        id: d.id, path: d.path, state: d.state, capacityBytes: info.capacityBytes, usedBytes: info.usedBytes, freeBytes: info.freeBytes,
+        storedBytes: d.storedBytes, fragments: d.fragments, available: info.available,
+      };
+    }),
+  };
+}
+
+export interface ProbeResult {
+  id: string;
+  path: string;
+  previousState: DiskState;
+  state: DiskState;
+  exists: boolean;
+  labelOk: boolean;
+  probeOk: boolean;
+  capacityBytes: number;
+  freeBytes: number;
+  error: string | null;
+}
+
+/**
+ * Checks each disk: the folder exists, its label names this pool and disk, a
+ * probe file can be written, fsynced, read back and removed, and statfs
+ * answers. A missing folder or wrong label fails the disk; a failed probe
+ * makes it suspect. A probe never promotes a disk: set-disk-health does.
+ */
+export function probeDisks(engine: Engine): { disks: ProbeResult[] } {
+  const results = engine.catalog.disks().map((disk): ProbeResult => {
+    const r: ProbeResult = { id: disk.id, path: disk.path, previousState: disk.state, state: disk.state, exists: false, labelOk: false, probeOk: false, capacityBytes: 0, freeBytes: 0, error: null };
+    try {
+      const s = statfsSync(disk.path);
+      r.exists = true;
+      r.capacityBytes = s.blocks * s.bsize;
+      r.freeBytes = s.bavail * s.bsize;
+    } catch (error) {
+      r.error = `statfs: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+    }
+    const label = r.exists ? readLabel(disk.path) : null;
+    r.labelOk = label !== null && label !== 'invalid' && label.poolId === engine.poolId && label.diskId === disk.id;
+    if (r.exists && r.labelOk) {
+      const path = join(disk.path, `.probe-${randomBytes(4).toString('hex')}`);
+      const data = randomBytes(4096);
+      try {
+        const fd = openSync(path, 'wx+');
+        try {
+          writeSync(fd, data);
+          fsyncSync(fd);
+          const back = Buffer.alloc(data.length);
+          readSync(fd, back, 0, back.length, 0);
+          r.probeOk = back.equals(data);
+          if (!r.probeOk) r.error = 'probe read back different bytes';
+        } finally {
+          closeSync(fd);
+          unlinkSync(path);
+        }
+      } catch (error) {
+        r.error = `probe: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+      }
+    } else if (r.exists && !r.labelOk) r.error = 'label missing or not this disk';
+    let next: DiskState = disk.state;
+    if (!r.exists || !r.labelOk) next = 'failed';
+    else if (!r.probeOk && disk.state !== 'failed') next = 'suspect';
+    if (next !== disk.state) {
+      engine.catalog.setDiskState(disk.id, next);
+      if (next !== 'healthy') engine.io.error(disk.id);
+    }
+    r.state = next;
+    return r;
+  });
+  engine.refreshFreeSpace();
+  return { disks: results };
+}
+
+export function objectView(engine: Engine, key: string) {
+  const object = engine.catalog.object(key);
+  if (!object) return null;
+  const extents = engine.catalog.extentsOfObject(object.id);
+  const states = { healthy: 0, degraded: 0, unrecoverable: 0 };
+  for (const e of extents) states[e.state]++;
+  return {
+    key: object.key, size: object.size, policy: object.policy, extents: object.extents, checksum: object.checksum,
+    objectId: object.id, createdAt: new Date(object.createdAt).toISOString(), extentStates: states,
+  };
+}
+
+export function extentView(engine: Engine, extent: ExtentWithFragments, key: string) {
+  return {
+    id: extent.id, key, seq: extent.seq, size: extent.size, policy: extent.policy, checksum: extent.checksum, state: extent.state,
+    verifiedAt: extent.verifiedAt === null ? null : new Date(extent.verifiedAt).toISOString(),
+    fragments: extent.fragments.map((f) => {
+      const disk = engine.catalog.disk(f.diskId);
+      return { index: f.index, diskId: f.diskId, path: disk ? fragmentPath(disk.path, extent.id, f.index) : null, checksum: f.checksum, state: f.state };
+    }),
+  };
+}
+
+export function* listExtents(engine: Engine, options: { key?: string } = {}) {
+  if (options.key !== undefined) {
+    const object = engine.catalog.object(options.key);
+    if (!object) return;
+    for (const e of engine.catalog.extentsOfObject(object.id)) yield extentView(engine, e, object.key);
+    return;
+  }
+  const keys = new Map<string, string>();
+  for (const e of engine.catalog.iterateExtents()) {
+    let key = keys.get(e.objectId);
+    if (key === undefined) {
+      key = engine.catalog.objectById(e.objectId)?.key ?? '';
+      if (keys.size > 10_000) keys.clear();
+      keys.set(e.objectId, key);
+    }
+    yield extentView(engine, e, key);
+  }
+}
+
+export function poolStatus(engine: Engine) {
+  const counters = engine.catalog.counters();
+  const disks = engine.catalog.disks();
+  const byState: Record<DiskState, number> = { healthy: 0, degraded: 0, suspect: 0, draining: 0, failed: 0 };
+  for (const d of disks) byState[d.state]++;
+  return {
+    pool: engine.root,
+    poolId: engine.poolId,
+    extentSize: engine.extentSize,
+    defaultPolicy: engine.config.defaultPolicy,
+    objects: counters.objects ?? 0,
+    logicalBytes: counters.logical_bytes ?? 0,
+    storedBytes: disks.reduce((n, d) => n + d.storedBytes, 0),
+    disks: { total: disks.length, ...byState },
+    extents: engine.catalog.extentCounts(),
+    problems: engine.catalog.problems().length,
+  };
+}
+
+export type HealthStatus = 'healthy' | 'degraded' | 'critical';
+
+/**
+ * Pool health: critical when any extent is unrecoverable or the healthy disks
+ * cannot hold the default policy; degraded when any extent is degraded or any
+ * disk is not healthy; healthy otherwise. Reads counters only.
+ */
+export function poolHealth(engine: Engine) {
+  const counts = engine.catalog.extentCounts();
+  const disks: DiskRow[] = engine.catalog.disks();
+  const policy = parsePolicy(engine.config.defaultPolicy);
+  const healthyDisks = disks.filter((d) => d.state === 'healthy').length;
+  const unhealthy = disks.filter((d) => d.state !== 'healthy');
+  const checks = {
+    extents: { status: counts.unrecoverable > 0 ? 'critical' : counts.degraded > 0 ? 'degraded' : 'healthy', ...counts },
+    disks: {
+      status: healthyDisks < policyWidth(policy) ? 'critical' : unhealthy.length > 0 ? 'degraded' : 'healthy',
+      total: disks.length, healthy: healthyDisks, notHealthy: unhealthy.map((d) => ({ id: d.id, state: d.state })),
+      neededForDefaultPolicy: policyWidth(policy),
+    },
+  } as const;
+  const statuses = Object.values(checks).map((c) => c.status as HealthStatus);
+  const status: HealthStatus = statuses.includes('critical') ? 'critical' : statuses.includes('degraded') ? 'degraded' : 'healthy';
+  const message = status === 'healthy'
+    ? 'all extents healthy, all disks healthy'
+    : [
+      counts.unrecoverable ? `${counts.unrecoverable} unrecoverable extents` : '',
+      counts.degraded ? `${counts.degraded} degraded extents` : '',
+      healthyDisks < policyWidth(policy) ? `${healthyDisks} healthy disks, ${engine.config.defaultPolicy} needs ${policyWidth(policy)}` : '',
+      unhealthy.length ? `${unhealthy.length} disks not healthy (${unhealthy.map((d) => `${d.id} ${d.state}`).join(', ')})` : '',
+    ].filter(Boolean).join('; ');
+  return { status, message, timestamp: new Date().toISOString(), checks };
+}
+
+/**
+ * Redundancy by policy: how many extents, in which states, and how many more
+ * fragments each could lose (the margin): a full pass over the fragments.
+ */
+export function showRedundancy(engine: Engine) {
+  const rows = engine.catalog.db.prepare(`
+    SELECT e.policy AS policy, e.state AS state, e.need AS need,
+      (SELECT count(*) FROM fragments f LEFT JOIN disks d ON d.id = f.disk_id
+         WHERE f.extent_id = e.id AND f.state = 'ok' AND coalesce(d.state, 'failed') <> 'failed') AS good,
+      e.size AS size
+    FROM extents e`).iterate() as IterableIterator<{ policy: string; state: string; need: number; good: number; size: number }>;
+  const byPolicy = new Map<string, { policy: string; toleratesDiskFailures: number; extents: number; bytes: number; states: Record<string, number>; margins: Record<string, number> }>();
+  for (const r of rows) {
+    let p = byPolicy.get(r.policy);
+    if (!p) byPolicy.set(r.policy, (p = { policy: r.policy, toleratesDiskFailures: policyTolerance(parsePolicy(r.policy)), extents: 0, bytes: 0, states: { healthy: 0, degraded: 0, unrecoverable: 0 }, margins: {} }));
+    p.extents++;
+    p.bytes += r.size;
+    p.states[r.state] = (p.states[r.state] ?? 0) + 1;
+    const margin = String(r.good - r.need);
+    p.margins[margin] = (p.margins[margin] ?? 0) + 1;
+  }
+  const objects = engine.catalog.db.prepare('SELECT policy, count(*) AS n, sum(size) AS bytes FROM objects GROUP BY policy').all() as { policy: string; n: number; bytes: number }[];
+  const policies = [...byPolicy.values()].map((p) => ({ ...p, objects: objects.find((o) => o.policy === p.policy)?.n ?? 0, minMargin: Math.min(...Object.keys(p.margins).map(Number)) }));
+  const healthyDisks = engine.catalog.disks().filter((d) => d.state === 'healthy').length;
+  return {
+    defaultPolicy: engine.config.defaultPolicy,
+    healthyDisks,
+    policies,
+    minMargin: policies.length ? Math.min(...policies.map((p) => p.minMargin)) : null,
+    note: 'margin = verified fragments beyond the minimum needed; 0 means one more loss makes the extent unrecoverable',
+  };
+}

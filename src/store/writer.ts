@@ -1,0 +1,277 @@
+// The write path. A put streams its input one extent at a time through a
+// small ring of SharedArrayBuffers (memory stays bounded whatever the object
+// size), encodes each extent in the worker pool (EC) or checksums it here
+// (replication), writes every fragment durably to its own disk, fsyncs the
+// touched directories, and only then makes the object visible in one
+// catalogue transaction. An overwrite swaps the extents in that same
+// transaction and deletes the old fragment files afterwards.
+//
+//   input ─fill─▶ buffer ring ─encode (workers)─▶ fragments ─tmp+fdatasync+rename─▶ disks
+//                                                          └─ dir fsync ─▶ commit ─▶ delete old
+import { DfsError } from '../errors.js';
+import type { NewExtent, ObjectRow, ExtentWithFragments } from '../catalog/index.js';
+import { chooseDisks, formatPolicy, fragmentPayloadLength, policyNeed, policyWidth, type Policy } from '../pool/index.js';
+import type { Engine } from './engine.js';
+import { encodeHeader, headerLengthFor, hex64, type FragmentHeader } from './fragment-format.js';
+import { DirectorySync, FragmentWriteError, fragmentPath, removeFile, writeFragmentFile } from './fragment-io.js';
+import { checkKey, newId, objectChecksum } from './object-meta.js';
+import type { ExtentSource } from './sources.js';
+
+const EXTENTS_IN_FLIGHT = 4;
+
+export interface PutOptions {
+  policy?: Policy;
+  /** Only replace the object if it is still this one (null: only if absent). */
+  expectReplace?: string | null;
+  onProgress?: (bytesDone: number, bytesTotal: number | null) => void;
+}
+
+export interface PutResult {
+  key: string;
+  size: number;
+  policy: string;
+  extents: number;
+  checksum: string;
+  objectId: string;
+  replaced: boolean;
+}
+
+export interface PlacedFragment {
+  index: number;
+  diskId: string;
+  checksum: string;
+  bytes: number;
+}
+
+export type ExtentIdentity = Omit<FragmentHeader, 'index' | 'payloadLength' | 'payloadChecksum'>;
+
+/**
+ * Writes fragments of one extent, each to a distinct healthy disk: the
+ * `preferred` disk of an index when it is still healthy, otherwise one chosen
+ * by free space. A disk whose write fails is marked (suspect/failed) and the
+ * fragment goes to another disk; when none is left the write fails.
+ */
+export async function writeExtentFragments(
+  engine: Engine,
+  identity: ExtentIdentity,
+  payloads: readonly { index: number; payload: Uint8Array; checksum: bigint }[],
+  options: { exclude?: ReadonlySet<string>; preferred?: ReadonlyMap<number, string>; dirs: DirectorySync; written: string[] },
+): Promise<PlacedFragment[]> {
+  const used = new Set(options.exclude ?? []);
+  const failed = new Set<string>();
+  const policyName = formatPolicy(identity.policy);
+  const targets = new Map<number, string>();
+  for (const { index } of payloads) {
+    const preferred = options.preferred?.get(index);
+    if (preferred && !used.has(preferred) && engine.catalog.disk(preferred)?.state === 'healthy') {
+      targets.set(index, preferred);
+      used.add(preferred);
+    }
+  }
+  const rest = payloads.filter((p) => !targets.has(p.index));
+  const chosen = chooseDisks(engine.placementCandidates(), rest.length, policyName, used);
+  rest.forEach((p, i) => {
+    targets.set(p.index, chosen[i]!);
+    used.add(chosen[i]!);
+  });
+  const settled = await Promise.allSettled(
+    payloads.map(async ({ index, payload, checksum }): Promise<PlacedFragment> => {
+      const header = encodeHeader({ ...identity, index, payloadLength: payload.length, payloadChecksum: checksum }, engine.hash);
+      for (;;) {
+        const diskId = targets.get(index)!;
+        const diskPath = engine.diskPath(diskId);
+        const path = fragmentPath(diskPath ?? '/nonexistent', identity.extentId, index);
+        try {
+          const bytes = await writeFragmentFile(diskId, path, [header, payload]);
+          options.written.push(path);
+          options.dirs.add(diskId, path);
+          engine.io.write(diskId, bytes);
+          engine.noteWritten(diskId, bytes);
+          return { index, diskId, checksum: hex64(checksum), bytes };
+        } catch (error) {
+          if (!(error instanceof FragmentWriteError)) throw error;
+          engine.noteWriteFailure(diskId, error.phase, error.errno);
+          failed.add(diskId);
+          const avoid = new Set([...used, ...failed]);
+          if (engine.placementCandidates(avoid).length === 0) {
+            throw new DfsError('DFS_ERR_WRITE_FAILED', `fragment ${index} of ${policyName}: ${error.message}; no other healthy disk left`, { cause: error });
+          }
+          const [next] = chooseDisks(engine.placementCandidates(), 1, policyName, avoid);
+          targets.set(index, next!);
+          used.add(next!);
+        }
+      }
+    }),
+  );
+  // Every write has ended (none left running to leave a file behind a cleanup).
+  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<PlacedFragment>).value);
+}
+
+/** A ring of extent buffers on SharedArrayBuffers; acquire() waits while all are in use. */
+class BufferRing {
+  private readonly free: Uint8Array[] = [];
+  private readonly waiters: ((b: Uint8Array) => void)[] = [];
+
+  constructor(count: number, bytes: number) {
+    for (let i = 0; i < count; i++) this.free.push(new Uint8Array(new SharedArrayBuffer(bytes)));
+  }
+
+  acquire(): Promise<Uint8Array> {
+    const b = this.free.pop();
+    return b ? Promise.resolve(b) : new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  release(b: Uint8Array): void {
+    const waiter = this.waiters.shift();
+    if (waiter) waiter(b);
+    else this.free.push(b);
+  }
+}
+
+export async function putObject(engine: Engine, source: ExtentSource, keyInput: string, options: PutOptions = {}): Promise<PutResult> {
+  const key = checkKey(keyInput);
+  const policy = options.policy ?? engine.defaultPolicy();
+  const policyName = formatPolicy(policy);
+  engine.checkPlaceable(policy);
+  const extentSize = engine.extentSize;
+  const bufferBytes = policy.kind === 'ec' ? policy.k * fragmentPayloadLength(policy, extentSize) : extentSize;
+  const ring = new BufferRing(EXTENTS_IN_FLIGHT + 2, bufferBytes);
+  const objectId = newId();
+  const createdAt = Date.now();
+  const dirs = new DirectorySync();
+  const written: string[] = [];
+  const extents: NewExtent[] = [];
+  const checksums: bigint[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown = null;
+  let bytesDone = 0;
+  let size = 0;
+
+  const storeExtent = async (seq: number, buffer: Uint8Array, length: number, last: boolean, offset: number): Promise<void> => {
+    try {
+      const fragmentLength = fragmentPayloadLength(policy, length);
+      const data = buffer.subarray(0, length);
+      let payloads: { index: number; payload: Uint8Array; checksum: bigint }[];
+      let extentChecksum: bigint;
+      if (policy.kind === 'ec') {
+        buffer.fill(0, length, policy.k * fragmentLength);
+        const encoded = await engine.workers().encode(policy.k, policy.m, data);
+        extentChecksum = encoded.extentHash;
+        payloads = encoded.fragmentHashes.map((checksum, index) => ({
+          index,
+          checksum,
+          payload: index < policy.k
+            ? buffer.subarray(index * fragmentLength, (index + 1) * fragmentLength)
+            : encoded.parity.subarray((index - policy.k) * fragmentLength, (index - policy.k + 1) * fragmentLength),
+        }));
+      } else {
+        extentChecksum = engine.hash(data);
+        payloads = Array.from({ length: policy.copies }, (_, index) => ({ index, checksum: extentChecksum, payload: data }));
+      }
+      const extentId = newId();
+      const identity: ExtentIdentity = {
+        poolId: engine.poolId, extentId, objectId, policy, extentSize: length, extentChecksum,
+        objectSize: last ? offset + length : null, createdAt, seq, last, key,
+      };
+      const placed = await writeExtentFragments(engine, identity, payloads, { dirs, written });
+      if (failure) return;
+      checksums[seq] = extentChecksum;
+      extents[seq] = {
+        id: extentId, seq, size: length, policy: policyName, need: policyNeed(policy), width: policyWidth(policy),
+        fragmentLength, payloadOffset: headerLengthFor(Buffer.byteLength(key, 'utf8')), checksum: hex64(extentChecksum),
+        fragments: placed.map((p) => ({ index: p.index, diskId: p.diskId, checksum: p.checksum, bytes: p.bytes })),
+      };
+      bytesDone += length;
+      options.onProgress?.(bytesDone, source.sizeHint);
+    } finally {
+      ring.release(buffer);
+    }
+  };
+
+  const launch = (task: Promise<void>) => {
+    const tracked = task.catch((error: unknown) => {
+      failure ??= error;
+    }).finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+  };
+
+  try {
+    let current = await ring.acquire();
+    // A buffer may be longer than an extent (K fragments rounded up to 16 bytes); fill one extent.
+    let currentLength = await source.fill(current.subarray(0, extentSize));
+    for (let seq = 0; !failure; seq++) {
+      if (currentLength === 0 && seq === 0) {
+        ring.release(current);
+        break;
+      }
+      let next: Uint8Array | null = null;
+      let nextLength = 0;
+      if (currentLength === extentSize) {
+        // Read one extent ahead: the last extent says so in its header.
+        next = await ring.acquire();
+        nextLength = await source.fill(next.subarray(0, extentSize));
+        if (nextLength === 0) {
+          ring.release(next);
+          next = null;
+        }
+      }
+      const last = next === null;
+      launch(storeExtent(seq, current, currentLength, last, size));
+      size += currentLength;
+      if (last) break;
+      current = next!;
+      currentLength = nextLength;
+      while (inFlight.size >= EXTENTS_IN_FLIGHT && !failure) await Promise.race(inFlight);
+    }
+  } catch (error) {
+    failure ??= error;
+  } finally {
+    await Promise.allSettled([...inFlight]);
+    await source.close().catch(() => {});
+  }
+
+  let removed: ExtentWithFragments[] = [];
+  let checksum = 0n;
+  let replaced = false;
+  try {
+    if (failure) throw failure;
+    await dirs.syncAll();
+    checksum = objectChecksum(checksums, engine.hash);
+    replaced = engine.catalog.object(key) !== null;
+    const object: ObjectRow = { id: objectId, key, size, policy: policyName, checksum: hex64(checksum), extents: extents.length, createdAt };
+    removed = engine.catalog.commitObject(object, extents, options.expectReplace === undefined ? {} : { expectReplace: options.expectReplace });
+  } catch (error) {
+    if (error instanceof FragmentWriteError) engine.noteWriteFailure(error.diskId, error.phase, error.errno);
+    await Promise.all(written.map(removeFile));
+    if (error instanceof FragmentWriteError) throw new DfsError('DFS_ERR_WRITE_FAILED', error.message, { cause: error });
+    throw error;
+  }
+  await deleteExtentFiles(engine, removed);
+  return { key, size, policy: policyName, extents: extents.length, checksum: hex64(checksum), objectId, replaced };
+}
+
+/** Deletes the files of extents no longer in the catalogue; what cannot be deleted now is left to gc. */
+export async function deleteExtentFiles(engine: Engine, extents: readonly ExtentWithFragments[]): Promise<number> {
+  let removed = 0;
+  for (const extent of extents) {
+    engine.cache.delete(extent.id);
+    await Promise.all(
+      extent.fragments.map(async (f) => {
+        const path = engine.fragmentFile(f.diskId, extent.id, f.index);
+        if (path && (await removeFile(path))) removed++;
+      }),
+    );
+  }
+  return removed;
+}
+
+/** Deletes an object: its rows go in one transaction, then its fragment files. */
+export async function deleteObject(engine: Engine, keyInput: string): Promise<{ key: string; size: number; extents: number; fragmentsRemoved: number }> {
+  const key = checkKey(keyInput);
+  const removed = engine.catalog.deleteObject(key);
+  if (!removed) throw new DfsError('DFS_ERR_OBJECT_NOT_FOUND', JSON.stringify(key));
+  const fragmentsRemoved = await deleteExtentFiles(engine, removed.extents);
+  return { key, size: removed.object.size, extents: removed.extents.length, fragmentsRemoved };
+}

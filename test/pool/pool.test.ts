@@ -1,0 +1,62 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { chooseDisks, formatPolicy, parsePolicy, parseSize, policyTolerance } from '../../src/pool/index.js';
+import { ExtentCache } from '../../src/cache/index.js';
+
+test('policies parse, format and refuse what they should', () => {
+  assert.equal(parsePolicy('ec:4+2'), { kind: 'ec', k: 4, m: 2 });
+  assert.equal(parsePolicy('replication:3'), { kind: 'replication', copies: 3 });
+  assert.is(formatPolicy(parsePolicy(' ec:10+4 ')), 'ec:10+4');
+  assert.is(policyTolerance(parsePolicy('ec:4+2')), 2);
+  assert.is(policyTolerance(parsePolicy('replication:3')), 2);
+  for (const bad of ['ec:0+1', 'ec:33+1', 'ec:1+17', 'replication:0', 'replication:9', 'rs:4+2', 'ec:4-2', 'ec:+2', '', 'replication:3x']) {
+    assert.throws(() => parsePolicy(bad), /malformed policy/, bad);
+  }
+});
+
+test('sizes', () => {
+  assert.is(parseSize('1MiB'), 1048576);
+  assert.is(parseSize('64KiB'), 65536);
+  assert.is(parseSize('1.5GiB'), 1.5 * 1024 ** 3);
+  assert.is(parseSize('4096'), 4096);
+  assert.throws(() => parseSize('lots'), /invalid size/);
+});
+
+test('placement: distinct disks, weighted by free space, clear error when short', () => {
+  const disks = [{ id: 'big', freeBytes: 1000e9 }, { id: 'small', freeBytes: 1e9 }, { id: 'c', freeBytes: 1000e9 }];
+  let smallFirst = 0;
+  for (let i = 0; i < 2000; i++) {
+    const pick = chooseDisks(disks, 2, 'ec:1+1');
+    assert.is(new Set(pick).size, 2);
+    if (pick.includes('small')) smallFirst++;
+  }
+  assert.ok(smallFirst < 40, `the nearly full disk was chosen ${smallFirst} times in 2000`);
+  assert.throws(() => chooseDisks(disks, 4, 'ec:2+2'), /ec:2\+2 needs 4 distinct healthy disks, the pool has 3/);
+  assert.throws(() => chooseDisks(disks, 1, 'ec:2+2', new Set(['big', 'small', 'c'])), /1 more distinct healthy disk besides the 3/);
+});
+
+test('extent cache: bounded by bytes, least recently used first, hits and misses counted', () => {
+  const cache = new ExtentCache(300);
+  const block = (n: number) => new Uint8Array(100).fill(n);
+  cache.set('a', block(1));
+  cache.set('b', block(2));
+  cache.set('c', block(3));
+  assert.ok(cache.get('a')); // a is now most recent
+  cache.set('d', block(4)); // evicts b
+  assert.is(cache.get('b'), undefined);
+  assert.is(cache.get('a')![0], 1);
+  assert.is(cache.get('d')![0], 4);
+  const s = cache.stats();
+  assert.is(s.bytes, 300);
+  assert.is(s.entries, 3);
+  assert.is(s.hits, 3);
+  assert.is(s.misses, 1);
+  assert.is(s.evictions, 1);
+  assert.is(s.hitRate, 0.75);
+  cache.set('huge', new Uint8Array(301));
+  assert.is(cache.get('huge'), undefined);
+  cache.resize(100);
+  assert.is(cache.stats().bytes, 100);
+});
+
+test.run();

@@ -1,0 +1,42 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createKernels } from '../../src/kernels/public.js';
+import { decodeHeader, encodeHeader, headerLengthFor, MAX_HEADER_BYTES, type FragmentHeader } from '../../src/store/fragment-format.js';
+
+const kernels = await createKernels();
+const hash = (b: Uint8Array) => kernels.xxh3(b);
+
+const header: FragmentHeader = {
+  poolId: '3a6e112f-1eba-42c2-9a7f-f789c8c8632e', extentId: '24e467ff1e2b7f6dc5d63d16f8dfc26f', objectId: 'f06d62ca71240ad933b1c72fe043a9bb',
+  index: 5, policy: { kind: 'ec', k: 4, m: 2 }, extentSize: 1048576, payloadLength: 262144, payloadChecksum: 0x0123456789abcdefn,
+  extentChecksum: 0xfedcba9876543210n, objectSize: null, createdAt: 1763970000123, seq: 7, last: false, key: 'photos/2026/ü.jpg',
+};
+
+test('a header round-trips every field', () => {
+  const bytes = encodeHeader(header, hash);
+  assert.is(bytes.length, headerLengthFor(Buffer.byteLength(header.key)));
+  assert.is(bytes.length % 16, 0);
+  const decoded = decodeHeader(bytes, hash);
+  assert.ok('header' in decoded);
+  if ('header' in decoded) assert.equal(decoded.header, header);
+  const last = decodeHeader(encodeHeader({ ...header, objectSize: 7 * 1048576 + 3, last: true, policy: { kind: 'replication', copies: 3 } }, hash), hash);
+  assert.ok('header' in last && last.header.last && last.header.objectSize === 7 * 1048576 + 3 && last.header.policy.kind === 'replication');
+});
+
+test('any flipped bit in a header is caught', () => {
+  const bytes = encodeHeader(header, hash);
+  for (let bit = 0; bit < bytes.length * 8; bit += 7) {
+    const damaged = Buffer.from(bytes);
+    damaged[bit >> 3]! ^= 1 << (bit & 7);
+    assert.ok('problem' in decodeHeader(damaged, hash), `bit ${bit} went unnoticed`);
+  }
+  assert.equal(decodeHeader(bytes.subarray(0, 50), hash), { problem: 'short' });
+});
+
+test('the longest key fits the header bound', () => {
+  const bytes = encodeHeader({ ...header, key: 'k'.repeat(1024) }, hash);
+  assert.is(bytes.length, MAX_HEADER_BYTES);
+  assert.throws(() => encodeHeader({ ...header, key: 'k'.repeat(1025) }, hash), /DFS_ERR_OBJECT_KEY_INVALID|1025 bytes/);
+});
+
+test.run();
