@@ -34,6 +34,11 @@ export class ExtentCache {
     return value;
   }
 
+  /** Whether an entry of this size would be kept (a cache of 0 bytes keeps nothing). */
+  accepts(bytes: number): boolean {
+    return bytes <= this.maxBytes;
+  }
+
   set(id: string, value: Uint8Array): void {
     if (value.length > this.maxBytes) return;
     this.delete(id);

@@ -23,6 +23,12 @@ export interface DiskRow {
   storedBytes: number;
 }
 
+export interface DiskRef {
+  id: string;
+  path: string;
+  state: DiskState;
+}
+
 export interface ObjectRow {
   id: string;
   key: string;
@@ -93,6 +99,8 @@ function prefixBound(prefix: string): Buffer {
 export class Catalog {
   readonly db: Database.Database;
   private readonly stmts;
+  private diskList: DiskRef[] | null = null;
+  private diskRefs = new Map<string, DiskRef>();
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -216,6 +224,25 @@ export class Catalog {
     return this.stmts.diskAll.all() as DiskRow[];
   }
 
+  /**
+   * Ids, paths and states of every disk, cached: read on every extent access
+   * (placement, fragment paths), and changed only through this object.
+   */
+  diskStates(): readonly DiskRef[] {
+    if (!this.diskList) {
+      this.diskList = this.disks().map(({ id, path, state }) => ({ id, path, state }));
+      this.diskRefs = new Map(this.diskList.map((d) => [d.id, d]));
+    }
+    return this.diskList;
+  }
+
+  /** One disk's id, path and state from the same cache; null for a disk not in the pool. */
+  diskRef(id: string): DiskRef | null {
+    this.diskStates();
+    return this.diskRefs.get(id) ?? null;
+  }
+
+  /** A disk by id, with its counters as they are now. */
   disk(id: string): DiskRow | null {
     return (this.stmts.diskById.get(id) as DiskRow | undefined) ?? null;
   }
@@ -226,10 +253,12 @@ export class Catalog {
 
   addDisk(id: string, path: string, state: DiskState = 'healthy'): void {
     this.stmts.diskInsert.run(id, path, state, Date.now());
+    this.diskList = null;
   }
 
   /** Sets a disk's state and recomputes the state of every extent with a fragment on it. */
   setDiskState(id: string, state: DiskState): void {
+    this.diskList = null;
     this.transaction(() => {
       this.stmts.diskState.run(state, id);
       this.stmts.recomputeDisk.run(id);
@@ -240,6 +269,7 @@ export class Catalog {
     const left = (this.stmts.fragmentsOnDiskCount.get(id) as { n: number }).n;
     if (left > 0) throw new DfsError('DFS_ERR_DISK_DRAIN_INCOMPLETE', `${left} fragments still on ${id}`);
     this.stmts.diskDelete.run(id);
+    this.diskList = null;
   }
 
   extentIdsOnDisk(diskId: string): string[] {

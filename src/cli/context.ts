@@ -23,7 +23,8 @@ export class CliContext {
 
   /** Opens the pool for the duration of `fn`; the lock and catalogue are released however it ends. */
   async withEngine<T>(fn: (engine: Engine) => Promise<T> | T): Promise<T> {
-    const engine = Engine.open(this.poolDir(), { role: `cli ${this.program.args[0] ?? ''}`.trim() });
+    // A one-shot command never reads an extent twice: no extent cache.
+    const engine = Engine.open(this.poolDir(), { role: `cli ${this.program.args[0] ?? ''}`.trim(), cacheBytes: 0 });
     try {
       return await fn(engine);
     } finally {

@@ -3,7 +3,6 @@ import type { Command } from 'commander';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { DfsError } from '../errors.js';
 import { formatBytes, parsePolicy } from '../pool/index.js';
 import { deleteObject, fileSource, lookupObject, objectView, putObject, readObject, streamSource } from '../store/index.js';
@@ -52,8 +51,9 @@ export function registerObjectCommands(program: Command, ctx: CliContext): void 
             progress.stop();
             printResult(ctx.json(), { key: object.key, size: object.size, checksum: object.checksum, output: target }, () => `wrote ${formatBytes(object.size)} to ${target}`);
           } else {
+            // Each chunk's buffer is reused for a later extent: wait until stdout is done with it.
             for await (const chunk of readObject(engine, object)) {
-              if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
+              await new Promise<void>((done, fail) => process.stdout.write(chunk, (error) => (error ? fail(new DfsError('DFS_ERR_OUTPUT_WRITE', error.message)) : done())));
             }
           }
         } finally {

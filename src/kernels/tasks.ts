@@ -93,12 +93,21 @@ export interface ReadTask {
   size: number;
   extentHash: bigint;
   fragments: (FragmentSource | null)[];
+  /**
+   * Where the verified bytes go: a view of `size` bytes on a SharedArrayBuffer
+   * the caller owns (nothing is allocated or transferred). Without it they
+   * come back in a transferred buffer.
+   */
+  into?: Uint8Array;
 }
 
 export interface ReadResult {
   /** How each fragment fared; null where it was not needed and so not read. */
   fragments: (FragmentOutcome | null)[];
-  /** The extent's bytes in a transferred buffer, or null when they could not be recovered. */
+  /**
+   * The extent's bytes (`into` itself when given, else a transferred buffer),
+   * or null when they could not be recovered — `into` is then left unspecified.
+   */
   data: Uint8Array | null;
   reconstructed: boolean;
   bytesRead: number;

@@ -21,6 +21,8 @@ export interface OpenOptions {
   /** Who holds the lock (shown to a second opener). */
   role?: string;
   workers?: Partial<WorkerPoolOptions>;
+  /** Extent cache bound in bytes; default pool.json's cache.maxBytes. A one-shot command passes 0. */
+  cacheBytes?: number;
 }
 
 export interface DiskInfo extends DiskRow {
@@ -53,7 +55,7 @@ export class Engine {
     this.config = config;
     this.catalog = catalog;
     this.lock = lock;
-    this.cache = new ExtentCache(config.cache.maxBytes);
+    this.cache = new ExtentCache(options.cacheBytes ?? config.cache.maxBytes);
     this.workerOptions = options.workers;
   }
 
@@ -161,7 +163,7 @@ export class Engine {
   }
 
   diskPath(diskId: string): string | null {
-    return this.catalog.disk(diskId)?.path ?? null;
+    return this.catalog.diskRef(diskId)?.path ?? null;
   }
 
   addDisk(path: string): DiskRow {
@@ -228,7 +230,7 @@ export class Engine {
   /** Healthy disks with room, as placement candidates. */
   placementCandidates(exclude: ReadonlySet<string> = new Set()): { id: string; freeBytes: number }[] {
     return this.catalog
-      .disks()
+      .diskStates()
       .filter((d) => d.state === 'healthy' && !exclude.has(d.id))
       .map((d) => ({ id: d.id, freeBytes: this.freeBytes.get(d.id) ?? 0 }));
   }

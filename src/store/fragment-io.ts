@@ -11,7 +11,6 @@
 import { mkdirSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { DfsError } from '../errors.js';
 import { fsyncDirectorySync } from '../pool/durable.js';
 import { FRAGMENT_DIR } from '../pool/labels.js';
@@ -45,6 +44,9 @@ export function prepareDiskLayout(diskPath: string): void {
   fsyncDirectorySync(diskPath);
 }
 
+/** Temporary names need only be unique among this pool's writers: one process owns a pool. */
+let tempCounter = 0;
+
 export type WritePhase = 'open' | 'write' | 'fsync' | 'rename';
 
 /** A failed fragment write, with the phase that failed: a failed fsync makes the disk suspect. */
@@ -60,7 +62,7 @@ export class FragmentWriteError extends DfsError {
  */
 export async function writeFragmentFile(diskId: string, path: string, parts: readonly Uint8Array[]): Promise<number> {
   const slash = path.lastIndexOf('/');
-  const tmp = `${path.slice(0, slash)}/.${path.slice(slash + 1)}${TEMP_MARKER}${randomBytes(4).toString('hex')}`;
+  const tmp = `${path.slice(0, slash)}/.${path.slice(slash + 1)}${TEMP_MARKER}${process.pid}-${++tempCounter}`;
   let phase: WritePhase = 'open';
   let handle: Awaited<ReturnType<typeof open>> | null = null;
   let bytes = 0;

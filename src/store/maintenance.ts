@@ -26,7 +26,7 @@ function badIndices(engine: Engine, extent: ExtentWithFragments, force: Readonly
   const bad: number[] = [];
   for (let index = 0; index < extent.width; index++) {
     const f = extent.fragments.find((x) => x.index === index);
-    const disk = f ? engine.catalog.disk(f.diskId) : null;
+    const disk = f ? engine.catalog.diskRef(f.diskId) : null;
     if (!f || !disk || disk.state === 'failed' || f.state !== 'ok' || force.has(index)) bad.push(index);
   }
   return bad;
@@ -51,7 +51,7 @@ export async function repairExtent(engine: Engine, extentId: string, options: { 
     const avoid = new Set([...keep, ...(options.avoid ?? [])]);
     const preferred = new Map<number, string>();
     for (const f of extent.fragments) {
-      if (wanted.includes(f.index) && !force.has(f.index) && !avoid.has(f.diskId) && engine.catalog.disk(f.diskId)?.state === 'healthy') preferred.set(f.index, f.diskId);
+      if (wanted.includes(f.index) && !force.has(f.index) && !avoid.has(f.diskId) && engine.catalog.diskRef(f.diskId)?.state === 'healthy') preferred.set(f.index, f.diskId);
     }
     const room = engine.placementCandidates(new Set([...avoid, ...preferred.values()])).length + preferred.size;
     if (room === 0) return { outcome: 'failed', rebuilt: 0, bytesWritten: 0, error: `no healthy disk can take a fragment of this extent (${extent.policy}; ${keep.size} disks already hold its other fragments)` };
@@ -152,7 +152,7 @@ export async function rebuild(engine: Engine, onProgress?: (done: number, total:
   for (const extent of engine.catalog.iterateExtents()) {
     const missing: { index: number; diskId: string; kind: 'missing' }[] = [];
     await Promise.all(extent.fragments.map(async (f) => {
-      const disk = engine.catalog.disk(f.diskId);
+      const disk = engine.catalog.diskRef(f.diskId);
       if (!disk || disk.state === 'failed' || f.state !== 'ok') return;
       try {
         await access(fragmentPath(disk.path, extent.id, f.index));

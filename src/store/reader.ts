@@ -4,7 +4,7 @@
 // extent checksum. Bad fragments it met are recorded in the catalogue (the
 // extent becomes degraded, the problem is listed for repair). An extent that
 // cannot be rebuilt fails the read with DFS_ERR_EXTENT_UNRECOVERABLE: wrong
-// bytes are never returned. Up to four extents are in flight; output stays
+// bytes are never returned. Up to eight extents are in flight; output stays
 // in order.
 import { DfsError } from '../errors.js';
 import type { ExtentWithFragments, FragmentState, ObjectRow } from '../catalog/index.js';
@@ -14,13 +14,13 @@ import type { Engine } from './engine.js';
 import { fragmentPath } from './fragment-io.js';
 import { parseHex64 } from './fragment-format.js';
 
-const READ_AHEAD = 4;
+const READ_AHEAD = 8;
 
 /** Fragment sources for a task: null where the fragment is known bad or its disk has failed. */
 export function fragmentSources(engine: Engine, extent: ExtentWithFragments, options: { includeKnownBad?: boolean } = {}): (FragmentSource | null)[] {
   const sources: (FragmentSource | null)[] = new Array<FragmentSource | null>(extent.width).fill(null);
   for (const f of extent.fragments) {
-    const disk = engine.catalog.disk(f.diskId);
+    const disk = engine.catalog.diskRef(f.diskId);
     if (!disk || disk.state === 'failed') continue;
     if (f.state !== 'ok' && !options.includeKnownBad) continue;
     sources[f.index] = { path: fragmentPath(disk.path, extent.id, f.index), offset: extent.payloadOffset, expected: parseHex64(f.checksum) };
@@ -33,8 +33,12 @@ export interface ExtentReadReport {
   reconstructed: boolean;
 }
 
-/** Reads one extent's verified bytes (from the cache when it holds them). */
-export async function readExtent(engine: Engine, extent: ExtentWithFragments, key: string): Promise<Uint8Array> {
+/**
+ * Reads one extent's verified bytes (from the cache when it holds them).
+ * With `into` (a view of extent.size bytes on a SharedArrayBuffer) the worker
+ * writes the bytes there; the result is then `into` unless the cache answered.
+ */
+export async function readExtent(engine: Engine, extent: ExtentWithFragments, key: string, into?: Uint8Array): Promise<Uint8Array> {
   const cached = engine.cache.get(extent.id);
   if (cached) return cached;
   const policy = parsePolicy(extent.policy);
@@ -45,6 +49,7 @@ export async function readExtent(engine: Engine, extent: ExtentWithFragments, ke
     size: extent.size,
     extentHash: parseHex64(extent.checksum),
     fragments: sources,
+    ...(into ? { into } : {}),
   });
   const problems: ExtentReadReport['problems'] = [];
   result.fragments.forEach((outcome, index) => {
@@ -66,7 +71,8 @@ export async function readExtent(engine: Engine, extent: ExtentWithFragments, ke
       details: { key, extent: extent.id, seq: extent.seq },
     });
   }
-  engine.cache.set(extent.id, result.data);
+  // The cache keeps its own copy: `into` belongs to the caller and will be reused.
+  if (engine.cache.accepts(extent.size)) engine.cache.set(extent.id, into ? result.data.slice() : result.data);
   return result.data;
 }
 
@@ -78,17 +84,24 @@ export function lookupObject(engine: Engine, key: string): ObjectRow {
 
 /**
  * The verified bytes of an object, extent by extent, in order, with up to
- * READ_AHEAD extents being read at once. The object's extent list is taken
- * once at the start: an overwrite meanwhile does not mix versions (the old
- * fragments may vanish, which fails the read rather than mixing).
+ * READ_AHEAD extents being read at once into a small ring of shared buffers.
+ * A yielded chunk is valid until the next one is requested (its buffer is
+ * then reused). The object's extent list is taken once at the start: an
+ * overwrite meanwhile does not mix versions (the old fragments may vanish,
+ * which fails the read rather than mixing).
  */
 export async function* readObject(engine: Engine, object: ObjectRow): AsyncGenerator<Uint8Array> {
   const extents = engine.catalog.extentsOfObject(object.id);
+  if (extents.length === 0) return;
+  const slotBytes = Math.max(...extents.map((e) => e.size));
+  const ring = Array.from({ length: Math.min(READ_AHEAD + 1, extents.length) }, () => new Uint8Array(new SharedArrayBuffer(slotBytes)));
   const pending: Promise<Uint8Array>[] = [];
   let next = 0;
   const fill = () => {
     while (pending.length < READ_AHEAD && next < extents.length) {
-      const p = readExtent(engine, extents[next++]!, object.key);
+      const extent = extents[next]!;
+      const p = readExtent(engine, extent, object.key, ring[next % ring.length]!.subarray(0, extent.size));
+      next++;
       p.catch(() => {}); // observed when awaited below
       pending.push(p);
     }
@@ -96,7 +109,8 @@ export async function* readObject(engine: Engine, object: ObjectRow): AsyncGener
   fill();
   while (pending.length > 0) {
     const bytes = await pending.shift()!;
-    fill();
     yield bytes;
+    // Only now, with the consumer done with `bytes`, may its slot be refilled.
+    fill();
   }
 }

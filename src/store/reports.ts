@@ -104,7 +104,7 @@ export function extentView(engine: Engine, extent: ExtentWithFragments, key: str
     id: extent.id, key, seq: extent.seq, size: extent.size, policy: extent.policy, checksum: extent.checksum, state: extent.state,
     verifiedAt: extent.verifiedAt === null ? null : new Date(extent.verifiedAt).toISOString(),
     fragments: extent.fragments.map((f) => {
-      const disk = engine.catalog.disk(f.diskId);
+      const disk = engine.catalog.diskRef(f.diskId);
       return { index: f.index, diskId: f.diskId, path: disk ? fragmentPath(disk.path, extent.id, f.index) : null, checksum: f.checksum, state: f.state };
     }),
   };

@@ -63,7 +63,7 @@ export async function writeExtentFragments(
   const targets = new Map<number, string>();
   for (const { index } of payloads) {
     const preferred = options.preferred?.get(index);
-    if (preferred && !used.has(preferred) && engine.catalog.disk(preferred)?.state === 'healthy') {
+    if (preferred && !used.has(preferred) && engine.catalog.diskRef(preferred)?.state === 'healthy') {
       targets.set(index, preferred);
       used.add(preferred);
     }

@@ -1,11 +1,18 @@
 // npm run bench:io — put and get of a large object (1 GiB by default) under
-// ec:4+2 and replication:3 through the real CLI, each against a baseline in
-// the same run that writes the same fragment files (same sizes, same disks,
-// same temp+fdatasync+rename+directory-fsync discipline, same concurrency)
-// or reads the same fragment payloads, with no encoding, hashing or
-// catalogue. Rounds alternate which side goes first; the table shows medians
-// and the median of per-round ratios. Peak RSS of the put process is sampled
-// from /proc.
+// ec:4+2 and replication:3, each against a baseline in the same run that
+// does the same I/O with no encoding, hashing or catalogue:
+//
+//   put baseline  reads the same input file extent by extent and writes the
+//                 same fragment files (same sizes, same disks) with the same
+//                 discipline: temp name, fdatasync, rename, directory fsync,
+//                 the same number of extents in flight.
+//   get baseline  reads the payloads a get needs (the K data fragments, or one
+//                 replica) and writes them to /dev/null, as the get does.
+//
+// Both sides run in this process (the engine as the daemon runs it), in
+// rounds that alternate which side goes first; the table shows medians and
+// the median of per-round ratios. Peak RSS is that of a separate
+// `dynamicfs put` process of the same object, sampled from /proc.
 //
 //   DFS_BENCH_IO_BYTES  object size (default 1 GiB)
 //   DFS_BENCH_ROUNDS    rounds (default 3)
@@ -15,6 +22,8 @@ import { open, rename } from 'node:fs/promises';
 import { randomBytes as cryptoRandom } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { BIN, cli, tempDir } from '../helpers/cli.js';
+import { Engine, deleteObject, fileSource, listExtents, lookupObject, putObject, readObject } from '../../src/store/index.js';
+import { parsePolicy } from '../../src/pool/index.js';
 
 const SIZE = Number(process.env.DFS_BENCH_IO_BYTES ?? 1024 ** 3);
 const ROUNDS = Number(process.env.DFS_BENCH_ROUNDS ?? 3);
@@ -22,7 +31,7 @@ const EXTENTS_IN_FLIGHT = 4;
 const MiB = 1024 * 1024;
 
 interface Fragment { path: string; bytes: number; payload: number; offset: number; index: number }
-interface Extent { fragments: Fragment[]; need: number; policy: string }
+interface Extent { fragments: Fragment[]; need: number; size: number }
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -30,102 +39,120 @@ function median(values: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-/** Runs the CLI, sampling the child's resident memory; returns seconds and peak RSS in bytes. */
-function timedCli(args: string[], stdoutTo: number | 'ignore' = 'ignore'): Promise<{ seconds: number; peakRss: number }> {
+function seconds(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/** Peak resident memory of a CLI run, sampled from /proc. */
+function peakRssOf(args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    const start = process.hrtime.bigint();
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', stdoutTo, 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     let peak = 0;
-    const sample = () => {
+    const timer = setInterval(() => {
       try {
-        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-        const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-        peak = Math.max(peak, hwm);
+        peak = Math.max(peak, Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024);
       } catch {
         /* exited */
       }
-    };
-    const timer = setInterval(sample, 25);
+    }, 20);
     child.on('exit', (code) => {
       clearInterval(timer);
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       if (code !== 0) reject(new Error(`dynamicfs ${args.join(' ')} exited ${code}: ${stderr}`));
-      else resolve({ seconds, peakRss: peak });
+      else resolve(peak);
     });
   });
 }
 
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await fn(items[next++]!);
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
   }));
 }
 
-/** The baseline write: the same files, sizes and fsync discipline as a put, from a ready buffer. */
-async function baselinePut(extents: Extent[], source: Buffer): Promise<number> {
+/** Baseline put: input read extent by extent, the same fragment files written the same way. */
+async function baselinePut(extents: Extent[], input: string, extentSize: number): Promise<number> {
   const start = process.hrtime.bigint();
   const dirs = new Set<string>();
-  await forEachLimited(extents, EXTENTS_IN_FLIGHT, async (extent) => {
+  const fd = openSync(input, 'r');
+  const input_ = await open(input, 'r');
+  const parity = cryptoRandom(extentSize);
+  const buffers = Array.from({ length: EXTENTS_IN_FLIGHT }, () => Buffer.alloc(extentSize));
+  let slot = 0;
+  await forEachLimited(extents, EXTENTS_IN_FLIGHT, async (extent, i) => {
+    const buffer = buffers[slot++ % EXTENTS_IN_FLIGHT]!;
+    await input_.read(buffer, 0, extent.size, i * extentSize);
     await Promise.all(extent.fragments.map(async (f) => {
       const path = f.path.replace('/fragments/', '/baseline/');
       const tmp = `${dirname(path)}/.${basename(path)}.tmp`;
-      const handle = await open(tmp, 'w');
+      const handle = await open(tmp, 'wx');
+      // The data fragments' bytes are the input's; parity stands in as ready bytes.
+      const from = f.index < extent.need ? buffer.subarray(f.index * f.payload, (f.index + 1) * f.payload) : parity.subarray(0, f.payload);
       let done = 0;
-      while (done < f.bytes) done += (await handle.write(source, 0, Math.min(source.length, f.bytes - done))).bytesWritten;
+      const header = Buffer.alloc(f.offset);
+      while (done < f.bytes) done += (await handle.writev(done === 0 ? [header, from] : [from.subarray(done - f.offset)])).bytesWritten;
       await handle.datasync();
       await handle.close();
       await rename(tmp, path);
       dirs.add(dirname(path));
     }));
   });
+  await input_.close();
+  closeSync(fd);
   await forEachLimited([...dirs], 16, async (dir) => {
     const handle = await open(dir, 'r');
     await handle.sync();
     await handle.close();
   });
-  return Number(process.hrtime.bigint() - start) / 1e9;
+  return seconds(start);
 }
 
-/** The baseline read: the payloads a get needs (K data fragments, or one replica), nothing checked. */
-async function baselineGet(extents: Extent[]): Promise<number> {
+/** Baseline get: the payloads a get needs, read and written to /dev/null, nothing checked. */
+async function baselineGet(extents: Extent[], devnull: number, extentSize: number): Promise<number> {
   const start = process.hrtime.bigint();
-  const buffers = Array.from({ length: EXTENTS_IN_FLIGHT }, () => Buffer.alloc(2 * MiB));
-  let slot = 0;
-  await forEachLimited(extents, EXTENTS_IN_FLIGHT, async (extent) => {
-    const buffer = buffers[slot++ % EXTENTS_IN_FLIGHT]!;
-    const needed = extent.fragments.filter((f) => f.index < extent.need);
-    let at = 0;
-    await Promise.all(needed.map(async (f) => {
-      const handle = await open(f.path, 'r');
-      const into = at;
-      at += f.payload;
-      let got = 0;
-      while (got < f.payload) {
-        const { bytesRead } = await handle.read(buffer, into + got, f.payload - got, f.offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      await handle.close();
-    }));
-  });
-  return Number(process.hrtime.bigint() - start) / 1e9;
+  const buffers = Array.from({ length: EXTENTS_IN_FLIGHT + 1 }, () => Buffer.alloc(extentSize + 4096));
+  const reads: Promise<Buffer>[] = [];
+  let next = 0;
+  const issue = () => {
+    while (reads.length < EXTENTS_IN_FLIGHT && next < extents.length) {
+      const extent = extents[next]!;
+      const buffer = buffers[next++ % buffers.length]!;
+      const needed = extent.fragments.filter((f) => f.index < extent.need);
+      reads.push(Promise.all(needed.map(async (f, j) => {
+        const handle = await open(f.path, 'r');
+        let got = 0;
+        while (got < f.payload) {
+          const { bytesRead } = await handle.read(buffer, j * f.payload + got, f.payload - got, f.offset + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        await handle.close();
+      })).then(() => buffer.subarray(0, extent.size)));
+    }
+  };
+  issue();
+  while (reads.length > 0) {
+    writeSync(devnull, await reads.shift()!);
+    issue();
+  }
+  return seconds(start);
 }
 
-function layoutOf(pool: string, key: string): Extent[] {
-  const r = cli(['--pool', pool, 'list-extents', '--key', key, '--json']);
-  const extents = r.json.extents as { policy: string; fragments: { path: string; index: number }[] }[];
-  return extents.map((e) => {
+function layoutOf(engine: Engine, key: string): Extent[] {
+  return [...listExtents(engine, { key })].map((e) => {
     const need = e.policy.startsWith('ec:') ? Number(e.policy.slice(3).split('+')[0]) : 1;
     return {
-      policy: e.policy,
       need,
+      size: e.size,
       fragments: e.fragments.map((f) => {
-        const bytes = readFileSync(f.path).length; // (setup only) header + payload
-        const offset = readFileSync(f.path).readUInt16LE(10); // header length
-        return { path: f.path, index: f.index, bytes, offset, payload: bytes - offset };
+        const file = readFileSync(f.path!);
+        const offset = file.readUInt16LE(10); // header length
+        return { path: f.path!, index: f.index, bytes: file.length, offset, payload: file.length - offset };
       }),
     };
   });
@@ -146,73 +173,87 @@ async function main(): Promise<void> {
   const fd = openSync(input, 'w');
   for (let done = 0; done < SIZE; done += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, SIZE - done));
   closeSync(fd);
-  const source = cryptoRandom(4 * MiB);
   const devnull = openSync('/dev/null', 'w');
-  console.log(`bench:io — object of ${(SIZE / MiB).toFixed(0)} MiB, 6 directory disks on one filesystem, ${ROUNDS} rounds, node ${process.version}`);
+  console.log(`bench:io — object of ${(SIZE / MiB).toFixed(0)} MiB, 6 directory disks on one filesystem, ${ROUNDS} rounds, node ${process.version}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4}`);
 
-  const results: Record<string, { ours: number[]; base: number[]; ratio: number[]; rss: number[] }> = {};
-  const record = (name: string, ours: number, base: number, rss = 0) => {
-    const r = (results[name] ??= { ours: [], base: [], ratio: [], rss: [] });
+  const rss: Record<string, number> = {};
+  for (const policy of ['ec:4+2', 'replication:3']) {
+    rss[policy] = await peakRssOf(['--pool', pool, 'put', input, '--key', 'rss', '--policy', policy]);
+    cli(['--pool', pool, 'rm', 'rss']);
+  }
+
+  const engine = Engine.open(pool, { role: 'bench', cacheBytes: 0 });
+  const extentSize = engine.extentSize;
+  const results: Record<string, { ours: number[]; base: number[]; ratio: number[] }> = {};
+  const record = (name: string, ours: number, base: number) => {
+    const r = (results[name] ??= { ours: [], base: [], ratio: [] });
     r.ours.push(SIZE / ours / 1e6);
     r.base.push(SIZE / base / 1e6);
     r.ratio.push(base / ours);
-    if (rss) r.rss.push(rss);
+  };
+  const ourPut = async (key: string, policy: string) => {
+    const start = process.hrtime.bigint();
+    await putObject(engine, await fileSource(input), key, { policy: parsePolicy(policy) });
+    return seconds(start);
+  };
+  const ourGet = async (key: string) => {
+    const start = process.hrtime.bigint();
+    for await (const bytes of readObject(engine, lookupObject(engine, key))) writeSync(devnull, bytes);
+    return seconds(start);
+  };
+  const clearBaseline = () => {
+    for (const d of disks) for (let i = 0; i < 256; i++) {
+      const dir = join(d, 'baseline', i.toString(16).padStart(2, '0'));
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir);
+    }
   };
   for (let round = 0; round < ROUNDS; round++) {
     for (const policy of ['ec:4+2', 'replication:3']) {
       const key = `bench-${policy}`;
-      const oursFirst = round % 2 === 0;
-      // put: ours needs to run first once to know the layout the baseline mirrors.
-      let put!: { seconds: number; peakRss: number };
-      let basePut = 0;
-      let extents: Extent[] = [];
-      if (!oursFirst && round > 0) {
-        // Lay out with a throwaway put, then time the baseline first and ours second.
-        await timedCli(['--pool', pool, 'put', input, '--key', key, '--policy', policy]);
-        extents = layoutOf(pool, key);
-        cli(['--pool', pool, 'rm', key]);
-        basePut = await baselinePut(extents, source);
-        put = await timedCli(['--pool', pool, 'put', input, '--key', key, '--policy', policy]);
+      // The baseline mirrors the layout of a put: lay one out first (untimed when the baseline goes first).
+      let ours: number;
+      let base: number;
+      if (round % 2 === 0) {
+        ours = await ourPut(key, policy);
+        base = await baselinePut(layoutOf(engine, key), input, extentSize);
       } else {
-        put = await timedCli(['--pool', pool, 'put', input, '--key', key, '--policy', policy]);
-        extents = layoutOf(pool, key);
-        basePut = await baselinePut(extents, source);
+        await ourPut(`${key}-layout`, policy);
+        const layout = layoutOf(engine, `${key}-layout`);
+        await deleteObject(engine, `${key}-layout`);
+        base = await baselinePut(layout, input, extentSize);
+        ours = await ourPut(key, policy);
       }
-      extents = layoutOf(pool, key);
-      record(`put ${policy}`, put.seconds, basePut, put.peakRss);
-      let get: { seconds: number; peakRss: number };
-      let baseGet: number;
-      if (oursFirst) {
-        get = await timedCli(['--pool', pool, 'get', key], devnull);
-        baseGet = await baselineGet(extents);
+      record(`put ${policy}`, ours, base);
+      const layout = layoutOf(engine, key);
+      if (round % 2 === 0) {
+        ours = await ourGet(key);
+        base = await baselineGet(layout, devnull, extentSize);
       } else {
-        baseGet = await baselineGet(extents);
-        get = await timedCli(['--pool', pool, 'get', key], devnull);
+        base = await baselineGet(layout, devnull, extentSize);
+        ours = await ourGet(key);
       }
-      record(`get ${policy}`, get.seconds, baseGet, get.peakRss);
-      cli(['--pool', pool, 'rm', key]);
-      for (const d of disks) for (let i = 0; i < 256; i++) {
-        const dir = join(d, 'baseline', i.toString(16).padStart(2, '0'));
-        rmSync(dir, { recursive: true, force: true });
-        mkdirSync(dir);
-      }
+      record(`get ${policy}`, ours, base);
+      await deleteObject(engine, key);
+      clearBaseline();
     }
     process.stderr.write(`round ${round + 1}/${ROUNDS}\n`);
   }
+  await engine.close();
   const targets: Record<string, number> = { put: 0.7, get: 0.8 };
-  const rows = [['case', 'dynamicfs MB/s', 'baseline MB/s', 'ratio', 'target', 'peak RSS MiB']];
+  const rows = [['case', 'dynamicfs MB/s', 'baseline MB/s', 'ratio', 'target', 'peak RSS (CLI put)']];
   for (const [name, r] of Object.entries(results)) {
     const ratio = median(r.ratio);
-    const target = targets[name.split(' ')[0]!]!;
-    rows.push([name, median(r.ours).toFixed(0), median(r.base).toFixed(0), `${ratio.toFixed(2)}×`, `≥ ${target}× ${ratio >= target ? 'met' : 'MISSED'}`, (Math.max(...r.rss) / MiB).toFixed(0)]);
+    const [op, policy] = name.split(' ') as [string, string];
+    rows.push([name, median(r.ours).toFixed(0), median(r.base).toFixed(0), `${ratio.toFixed(2)}×`, `≥ ${targets[op]}× ${ratio >= targets[op]! ? 'met' : 'MISSED'}`, op === 'put' ? `${(rss[policy]! / MiB).toFixed(0)} MiB` : '']);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const line = (row: string[]) => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
   console.log(line(rows[0]!));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const row of rows.slice(1)) console.log(line(row));
-  const putRss = Math.max(...Object.entries(results).filter(([n]) => n.startsWith('put')).flatMap(([, r]) => r.rss));
-  console.log(`peak RSS during put: ${(putRss / MiB).toFixed(0)} MiB (target ≤ 256 MiB: ${putRss <= 256 * MiB ? 'met' : 'MISSED'})`);
+  const peak = Math.max(...Object.values(rss));
+  console.log(`peak RSS of a dynamicfs put of ${(SIZE / MiB).toFixed(0)} MiB: ${(peak / MiB).toFixed(0)} MiB (target ≤ 256 MiB: ${peak <= 256 * MiB ? 'met' : 'MISSED'})`);
   closeSync(devnull);
   rmSync(root, { recursive: true, force: true });
 }
