@@ -24,6 +24,8 @@ const STREAM_ACC_OFFSET = 640;
 /** Inputs longer than this are hashed through a window of this size (see xxh3). */
 const HASH_WINDOW_BYTES = 64 * 1024;
 const XXH3_BLOCK_BYTES = 1024;
+/** Window of xxh3Filling: a multiple of the block size that stays in L2 between read, hash and copy. */
+const FILL_WINDOW_BYTES = 128 * 1024;
 
 export function strideFor(length: number): number {
   return (length + 15) & ~15;
@@ -220,6 +222,43 @@ export class KernelInstance {
     const tailStart = fullBlocksEnd - 64;
     window.set(bytes.subarray(tailStart, length));
     return BigInt.asUintN(64, this.wasm.xxh3_stream_finish(acc, (region.base - tailStart) >>> 0, length));
+  }
+
+  /**
+   * Hashes `into.length` bytes that `fill` produces, window by window: each
+   * window is filled (e.g. read from a file) inside WASM memory, hashed there
+   * while it is in cache, then copied to its place in `into`. Compared with
+   * reading into `into` and hashing afterwards, the bytes cross main memory
+   * once less. `fill(window, offset)` returns how many bytes it wrote; fewer
+   * than asked means the input ended early (hash null, `got` says where).
+   */
+  xxh3Filling(into: Uint8Array, fill: (window: Uint8Array, offset: number) => number): { hash: bigint | null; got: number } {
+    const length = into.length;
+    if (length <= FILL_WINDOW_BYTES) {
+      const region = this.region(1, length);
+      const view = region.fragment(0);
+      const got = fill(view, 0);
+      if (got < length) return { hash: null, got };
+      into.set(view);
+      return { hash: BigInt.asUintN(64, this.wasm.xxh3_64(region.base, length)), got };
+    }
+    const region = this.region(1, FILL_WINDOW_BYTES);
+    const acc = this.arena + STREAM_ACC_OFFSET;
+    const fullBlocksEnd = Math.floor((length - 1) / XXH3_BLOCK_BYTES) * XXH3_BLOCK_BYTES;
+    this.wasm.xxh3_stream_init(acc);
+    for (let start = 0; start < length; start += FILL_WINDOW_BYTES) {
+      const n = Math.min(FILL_WINDOW_BYTES, length - start);
+      const window = region.fragment(0).subarray(0, n);
+      const got = fill(window, start);
+      if (got < n) return { hash: null, got: start + got };
+      const blocksEnd = Math.min(start + n, fullBlocksEnd);
+      if (blocksEnd > start) this.wasm.xxh3_stream_blocks(acc, region.base, (blocksEnd - start) / XXH3_BLOCK_BYTES);
+      into.set(window, start);
+    }
+    // As in xxh3(): the finish reads the partial last block and the 64 bytes before the end.
+    const tailStart = fullBlocksEnd - 64;
+    region.fragment(0).set(into.subarray(tailStart, length));
+    return { hash: BigInt.asUintN(64, this.wasm.xxh3_stream_finish(acc, (region.base - tailStart) >>> 0, length)), got: length };
   }
 
   rsEncode(k: number, m: number, data: readonly Uint8Array[]): Uint8Array[] {

@@ -46,6 +46,36 @@ function readPayload(source: FragmentSource | null, into: Uint8Array): ReadOutco
   return { outcome: { status: 'ok', hash: null }, bytes: got };
 }
 
+/** Like readPayload, hashing as it reads (see KernelInstance.xxh3Filling); the outcome carries the hash. */
+function readPayloadHashed(kernels: KernelInstance, source: FragmentSource | null, into: Uint8Array): ReadOutcome {
+  if (source === null) return { outcome: { status: 'missing', hash: null }, bytes: 0 };
+  let fd: number;
+  try {
+    fd = openSync(source.path, 'r');
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code ?? 'EIO';
+    return { outcome: { status: MISSING_ERRNOS.has(errno) ? 'missing' : 'unreadable', hash: null, errno }, bytes: 0 };
+  }
+  try {
+    const { hash, got } = kernels.xxh3Filling(into, (window, offset) => {
+      let filled = 0;
+      while (filled < window.length) {
+        const n = readSync(fd, window, filled, window.length - filled, source.offset + offset + filled);
+        if (n === 0) break;
+        filled += n;
+      }
+      return filled;
+    });
+    return hash === null ? { outcome: { status: 'truncated', hash: null }, bytes: got } : { outcome: { status: 'ok', hash }, bytes: got };
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code;
+    if (typeof errno !== 'string' || !errno.startsWith('E')) throw error; // not an I/O error: a bug, not a bad fragment
+    return { outcome: { status: 'unreadable', hash: null, errno }, bytes: 0 };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function layoutCount(layout: CodeLayout): number {
   if (layout.kind === 'ec') {
     checkCodeShape(layout.k, layout.m);
@@ -193,12 +223,9 @@ function readDirect(kernels: KernelInstance, task: ReadTask, into: Uint8Array): 
   let bytesRead = 0;
   const check = (i: number, bytes: Uint8Array): boolean => {
     const source = task.fragments[i] ?? null;
-    const read = readPayload(source, bytes);
+    const read = readPayloadHashed(kernels, source, bytes);
     bytesRead += read.bytes;
-    if (read.outcome.status === 'ok') {
-      read.outcome.hash = kernels.xxh3(bytes);
-      if (read.outcome.hash !== source!.expected) read.outcome.status = 'checksum_mismatch';
-    }
+    if (read.outcome.status === 'ok' && read.outcome.hash !== source!.expected) read.outcome.status = 'checksum_mismatch';
     outcomes[i] = read.outcome;
     return read.outcome.status === 'ok';
   };

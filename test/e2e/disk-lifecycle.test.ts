@@ -3,7 +3,7 @@
 // drains a disk before it leaves; fail-disk and set-disk-health; probe-disks.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { makePool, fragmentFiles, type TestPool } from '../helpers/cli.js';
 
@@ -34,6 +34,20 @@ test.before(() => {
   }
 });
 test.after(() => pool.cleanup());
+
+test('init leaves a 0600 API token; list-disks has the fields of DESIGN §5', () => {
+  assert.is(statSync(join(pool.pool, 'token')).mode & 0o777, 0o600);
+  assert.ok(readFileSync(join(pool.pool, 'token'), 'utf8').trim().length >= 32);
+  const disks = pool.run('list-disks', '--json').json.disks as Record<string, unknown>[];
+  assert.is(disks.length, 8);
+  for (const d of disks) {
+    for (const field of ['id', 'path', 'state', 'capacityBytes', 'usedBytes', 'fragments']) assert.ok(field in d, `list-disks lacks ${field}`);
+    assert.is(d.state, 'healthy');
+    assert.ok((d.capacityBytes as number) > 0);
+  }
+  // 5 extents x 6 (ec:4+2) + 6 x 3 (replication:3) + 6 x 3 (ec:2+1)
+  assert.is(disks.reduce((n, d) => n + (d.fragments as number), 0), 30 + 18 + 18);
+});
 
 test('a disk whose folder vanished: reads stay exact, rebuild restores full redundancy elsewhere', () => {
   const victim = pool.disks[1]!;
