@@ -19,35 +19,23 @@ interface ReadOutcome {
   bytes: number;
 }
 
-/** Reads one payload into `into`; a problem becomes an outcome, never an exception. */
-function readPayload(source: FragmentSource | null, into: Uint8Array): ReadOutcome {
-  if (source === null) return { outcome: { status: 'missing', hash: null }, bytes: 0 };
-  let fd: number;
-  try {
-    fd = openSync(source.path, 'r');
-  } catch (error) {
-    const errno = (error as NodeJS.ErrnoException).code ?? 'EIO';
-    return { outcome: { status: MISSING_ERRNOS.has(errno) ? 'missing' : 'unreadable', hash: null, errno }, bytes: 0 };
-  }
+/** Reads `into.length` bytes at `position`, as many as the file has; read errors are thrown. */
+function readFully(fd: number, into: Uint8Array, position: number): number {
   let got = 0;
-  try {
-    while (got < into.length) {
-      const n = readSync(fd, into, got, into.length - got, source.offset + got);
-      if (n === 0) break;
-      got += n;
-    }
-  } catch (error) {
-    const errno = (error as NodeJS.ErrnoException).code ?? 'EIO';
-    return { outcome: { status: 'unreadable', hash: null, errno }, bytes: got };
-  } finally {
-    closeSync(fd);
+  while (got < into.length) {
+    const n = readSync(fd, into, got, into.length - got, position + got);
+    if (n === 0) break;
+    got += n;
   }
-  if (got < into.length) return { outcome: { status: 'truncated', hash: null }, bytes: got };
-  return { outcome: { status: 'ok', hash: null }, bytes: got };
+  return got;
 }
 
-/** Like readPayload, hashing as it reads (see KernelInstance.xxh3Filling); the outcome carries the hash. */
-function readPayloadHashed(kernels: KernelInstance, source: FragmentSource | null, into: Uint8Array): ReadOutcome {
+/**
+ * Opens a fragment's file and hands it to `read`, which returns the outcome.
+ * A missing source or file, and errno errors, become outcomes; anything else
+ * (a bug, not a bad fragment) is thrown.
+ */
+function withFragment(source: FragmentSource | null, read: (fd: number, source: FragmentSource) => ReadOutcome): ReadOutcome {
   if (source === null) return { outcome: { status: 'missing', hash: null }, bytes: 0 };
   let fd: number;
   try {
@@ -57,23 +45,30 @@ function readPayloadHashed(kernels: KernelInstance, source: FragmentSource | nul
     return { outcome: { status: MISSING_ERRNOS.has(errno) ? 'missing' : 'unreadable', hash: null, errno }, bytes: 0 };
   }
   try {
-    const { hash, got } = kernels.xxh3Filling(into, (window, offset) => {
-      let filled = 0;
-      while (filled < window.length) {
-        const n = readSync(fd, window, filled, window.length - filled, source.offset + offset + filled);
-        if (n === 0) break;
-        filled += n;
-      }
-      return filled;
-    });
-    return hash === null ? { outcome: { status: 'truncated', hash: null }, bytes: got } : { outcome: { status: 'ok', hash }, bytes: got };
+    return read(fd, source);
   } catch (error) {
     const errno = (error as NodeJS.ErrnoException).code;
-    if (typeof errno !== 'string' || !errno.startsWith('E')) throw error; // not an I/O error: a bug, not a bad fragment
+    if (typeof errno !== 'string' || !errno.startsWith('E')) throw error;
     return { outcome: { status: 'unreadable', hash: null, errno }, bytes: 0 };
   } finally {
     closeSync(fd);
   }
+}
+
+/** Reads one payload into `into`; a problem becomes an outcome, never an exception. */
+function readPayload(source: FragmentSource | null, into: Uint8Array): ReadOutcome {
+  return withFragment(source, (fd, { offset }) => {
+    const got = readFully(fd, into, offset);
+    return { outcome: { status: got < into.length ? 'truncated' : 'ok', hash: null }, bytes: got };
+  });
+}
+
+/** Like readPayload, hashing as it reads (see KernelInstance.xxh3Filling); the outcome carries the hash. */
+function readPayloadHashed(kernels: KernelInstance, source: FragmentSource | null, into: Uint8Array): ReadOutcome {
+  return withFragment(source, (fd, { offset }) => {
+    const { hash, got } = kernels.xxh3Filling(into, (window, at) => readFully(fd, window, offset + at));
+    return hash === null ? { outcome: { status: 'truncated', hash: null }, bytes: got } : { outcome: { status: 'ok', hash }, bytes: got };
+  });
 }
 
 function layoutCount(layout: CodeLayout): number {
