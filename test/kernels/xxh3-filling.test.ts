@@ -10,8 +10,8 @@ import { KERNEL_VARIANTS, isVariantSupported } from '../../src/kernels/loader.js
 import { randomBytes } from '../helpers/gf-reference.js';
 
 const oracle = await createXXHash3();
-const W = 128 * 1024;
-const LENGTHS = [0, 1, 240, 241, 1024, 1025, 65536, W - 1, W, W + 1, W + 63, W + 64, W + 65, W + 1024, W + 1089, 2 * W, 2 * W + 1, 1 << 20, (1 << 20) + 17, 3 * (1 << 20) - 5];
+const W = 1024 * 1024; // FILL_WINDOW_BYTES
+const LENGTHS = [0, 1, 240, 241, 1024, 1025, 65536, W - 1, W, W + 1, W + 63, W + 64, W + 65, W + 1024, W + 1089, 2 * W, 2 * W + 1, 3 * W - 5, 128 * 1024 + 1];
 
 for (const variant of KERNEL_VARIANTS.filter((v) => isVariantSupported(v))) {
   test(`${variant}: hash and bytes match for lengths around windows and blocks`, () => {
