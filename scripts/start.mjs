@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// npm start: the embedded default pool under ./.dynamicfs/ (six directory
-// disks, ec:4+2), created on first run, then its status and commands to try.
-import { spawnSync } from 'node:child_process';
+// npm start: the daemon on the embedded default pool under ./.dynamicfs/
+// (six directory disks, ec:4+2), created on first run; prints the URLs and a
+// few commands to try.
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,13 +21,20 @@ if (!existsSync(join(pool, 'pool.json'))) {
   console.log('');
 }
 if (run('status') !== 0) process.exit(1);
+const port = process.env.PORT ?? '9090';
+const base = `http://127.0.0.1:${port}`;
 const rel = relative(process.cwd(), pool) || pool;
 console.log(`
-Try:
-  export DYNAMICFS_POOL=${rel}
-  node build/src/cli/main.js put package.json --key hello.json
-  node build/src/cli/main.js get hello.json
-  node build/src/cli/main.js list-extents --key hello.json
-  node build/src/cli/main.js fail-disk --disk ${join(rel, '..', 'disks', 'd2')} && node build/src/cli/main.js get hello.json
-  node build/src/cli/main.js rebuild; node build/src/cli/main.js health
+Starting the daemon on ${base} (Ctrl-C stops it cleanly). Try, from another terminal:
+  curl ${base}/health
+  curl -s ${base}/metrics | grep ^dynamicfs_
+  TOKEN=$(cat ${join(rel, 'token')})
+  curl -H "Authorization: Bearer $TOKEN" -T package.json ${base}/v1/objects/hello.json
+  curl -H "Authorization: Bearer $TOKEN" ${base}/v1/objects/hello.json
+  curl -H "Authorization: Bearer $TOKEN" ${base}/v1/status
+With the daemon stopped, the CLI works on the pool directly:
+  node build/src/cli/main.js --pool ${rel} ls
 `);
+const daemon = spawn(process.execPath, [bin, '--pool', pool, 'serve', '--port', port], { stdio: 'inherit' });
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => daemon.kill(signal));
+daemon.on('exit', (code) => process.exit(code ?? 1));

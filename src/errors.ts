@@ -52,6 +52,15 @@ export const ERRORS = {
   DFS_ERR_CATALOG_CORRUPT: { message: 'the catalogue is unreadable (run `dynamicfs recover-catalog`)', httpStatus: 500 },
   DFS_ERR_CATALOG_VERSION: { message: 'the catalogue was written by a newer DynamicFS', httpStatus: 500 },
 
+  // HTTP API
+  DFS_ERR_API_UNAUTHORIZED: { message: 'missing or wrong bearer token', httpStatus: 401 },
+  DFS_ERR_API_VALIDATION: { message: 'the request does not match the route schema', httpStatus: 400 },
+  DFS_ERR_API_NOT_FOUND: { message: 'no such route', httpStatus: 404 },
+  DFS_ERR_API_BODY_TOO_LARGE: { message: 'the request body is too large', httpStatus: 413 },
+  DFS_ERR_API_BAD_REQUEST: { message: 'malformed request', httpStatus: 400 },
+  DFS_ERR_DAEMON_UNREACHABLE: { message: 'the daemon that owns the pool does not answer', httpStatus: 503 },
+  DFS_ERR_DAEMON_LISTEN: { message: 'the daemon cannot listen on that address', httpStatus: 500 },
+
   // kernels (status codes of assembly/status.ts)
   DFS_ERR_KERNEL_K_RANGE: { message: 'K (data fragments) must be an integer from 1 to 32', httpStatus: 400 },
   DFS_ERR_KERNEL_M_RANGE: { message: 'M (parity fragments) must be an integer from 1 to 16', httpStatus: 400 },

@@ -15,6 +15,10 @@ export class CliContext {
     return Boolean(this.program.opts().json);
   }
 
+  logLevel(): string {
+    return (this.program.opts().logLevel as string | undefined) ?? 'info';
+  }
+
   poolDir(): string {
     const pool = (this.program.opts().pool as string | undefined) ?? process.env.DYNAMICFS_POOL;
     if (!pool) throw new DfsError('DFS_ERR_POOL_REQUIRED');

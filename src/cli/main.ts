@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { DfsError } from '../errors.js';
 import { CliContext } from './context.js';
+import { registerDaemonCommands } from './daemon-commands.js';
 import { registerDiskCommands } from './disk-commands.js';
 import { registerKernelCommands } from './kernels.js';
 import { registerMaintenanceCommands } from './maintenance-commands.js';
@@ -34,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   registerDiskCommands(program, ctx);
   registerObjectCommands(program, ctx);
   registerMaintenanceCommands(program, ctx);
+  registerDaemonCommands(program, ctx);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return ctx.exitCode;

@@ -45,6 +45,8 @@ export class KernelPool {
   private piscina: Piscina;
   private settings: WorkerPoolOptions;
   private closed = false;
+  /** Called with each finished task's operation and its time from submission to result, in seconds. */
+  onTaskDone: ((op: string, seconds: number) => void) | null = null;
 
   constructor(options?: Partial<WorkerPoolOptions>, kernel: { variant?: KernelChoice } = {}) {
     this.settings = validateWorkerPoolOptions(options);
@@ -90,8 +92,10 @@ export class KernelPool {
   async run<T extends KernelTask>(task: T): Promise<KernelTaskResult<T>> {
     if (this.closed) throw new DfsError('DFS_ERR_WORKER_CLOSED');
     let envelope: TaskEnvelope<KernelTaskResult<T>>;
+    const started = process.hrtime.bigint();
     try {
       envelope = await this.piscina.run(task);
+      this.onTaskDone?.(task.op, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (cause) {
       const message = cause instanceof Error ? cause.message : String(cause);
       if (/queue is at limit/i.test(message)) throw new DfsError('DFS_ERR_WORKER_QUEUE_FULL', `${this.settings.maxQueue} tasks waiting`, { cause });

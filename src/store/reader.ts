@@ -51,6 +51,10 @@ export async function readExtent(engine: Engine, extent: ExtentWithFragments, ke
     fragments: sources,
     ...(into ? { into } : {}),
   });
+  // An extent replaced or deleted while it was read is not damaged: its files were removed on purpose.
+  if (!result.data && !engine.catalog.extent(extent.id)) {
+    throw new DfsError('DFS_ERR_OBJECT_CHANGED', `"${key}" was replaced or deleted while it was being read`);
+  }
   const problems: ExtentReadReport['problems'] = [];
   result.fragments.forEach((outcome, index) => {
     const fragment = extent.fragments.find((f) => f.index === index);

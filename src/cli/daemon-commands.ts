@@ -1,0 +1,20 @@
+// serve / metrics-server: the daemon in the foreground (what a systemd unit runs).
+import type { Command } from 'commander';
+import { DfsError } from '../errors.js';
+import { runDaemon } from '../server/daemon.js';
+import type { CliContext } from './context.js';
+
+export function registerDaemonCommands(program: Command, ctx: CliContext): void {
+  for (const name of ['serve', 'metrics-server']) {
+    program
+      .command(name)
+      .description(name === 'serve' ? 'run the daemon: HTTP API, /metrics, /health, worker pool' : 'the same daemon as serve (the seed name)')
+      .option('--port <port>', 'TCP port (0 picks a free one)', '9090')
+      .option('--bind <address>', 'address to listen on', '127.0.0.1')
+      .action(async (opts: { port: string; bind: string }) => {
+        const port = Number(opts.port);
+        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DfsError('DFS_ERR_CLI_USAGE', `--port ${opts.port} is not a TCP port`);
+        await runDaemon(ctx.poolDir(), { port, bind: opts.bind, logLevel: ctx.logLevel() });
+      });
+  }
+}

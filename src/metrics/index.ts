@@ -1,0 +1,138 @@
+// One prom-client registry for the daemon, with every metric name of DESIGN
+// §7 exactly. Values are read from the engine's own counters at scrape time
+// (incrementally maintained: a scrape never scans the catalogue). Counters
+// that mirror an engine counter advance by the difference since the last
+// scrape, so they stay monotonic as Prometheus expects.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Engine } from '../store/index.js';
+import type { DiskState } from '../catalog/index.js';
+
+export interface ScrubCounters {
+  completed: number;
+  issuesFound: number;
+  repairsAttempted: number;
+  repairsSuccessful: number;
+}
+
+export interface MetricsSources {
+  engine: Engine;
+  /** Scrub counters, once the scrubber exists; zero until then. */
+  scrub?: () => ScrubCounters;
+  /** Subscribes the task-duration histogram to the worker pool. */
+  onWorkers?: (observe: (op: string, seconds: number) => void) => void;
+}
+
+type Reading = [labels: Record<string, string>, value: number][];
+
+/** A counter that follows a monotonic value kept elsewhere. */
+function mirroredCounter(registry: Registry, name: string, help: string, labelNames: string[], read: () => Reading): void {
+  const last = new Map<string, number>();
+  new Counter({
+    name, help, labelNames, registers: [registry],
+    collect() {
+      for (const [labels, value] of read()) {
+        const id = JSON.stringify(labels);
+        const delta = value - (last.get(id) ?? 0);
+        if (delta > 0) this.inc(labels, delta);
+        else this.inc(labels, 0); // present from the first scrape on
+        last.set(id, Math.max(value, last.get(id) ?? 0));
+      }
+    },
+  });
+}
+
+function gauge(registry: Registry, name: string, help: string, labelNames: string[], read: () => Reading): void {
+  new Gauge({
+    name, help, labelNames, registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of read()) this.set(labels, value);
+    },
+  });
+}
+
+const DISK_STATES: readonly DiskState[] = ['healthy', 'degraded', 'suspect', 'draining', 'failed'];
+
+export function createMetricsRegistry(sources: MetricsSources): Registry {
+  const registry = new Registry();
+  const { engine } = sources;
+  const perDisk = (pick: (c: { reads: number; writes: number; readBytes: number; writeBytes: number; errors: number }) => number): Reading => {
+    const io = engine.io.snapshot();
+    return engine.catalog.diskStates().map((d) => {
+      const c = io.get(d.id) ?? { reads: 0, writes: 0, readBytes: 0, writeBytes: 0, errors: 0 };
+      return [{ disk: d.id }, pick(c)];
+    });
+  };
+
+  // Disk I/O (DESIGN §7 names; *_bytes without _total are the seed's names).
+  mirroredCounter(registry, 'dynamicfs_disk_reads_total', 'Fragment reads per disk.', ['disk'], () => perDisk((c) => c.reads));
+  mirroredCounter(registry, 'dynamicfs_disk_writes_total', 'Fragment writes per disk.', ['disk'], () => perDisk((c) => c.writes));
+  mirroredCounter(registry, 'dynamicfs_disk_read_bytes', 'Bytes read from fragment files per disk.', ['disk'], () => perDisk((c) => c.readBytes));
+  mirroredCounter(registry, 'dynamicfs_disk_write_bytes', 'Bytes written to fragment files per disk.', ['disk'], () => perDisk((c) => c.writeBytes));
+  mirroredCounter(registry, 'dynamicfs_disk_errors_total', 'I/O errors and failed probes per disk.', ['disk'], () => perDisk((c) => c.errors));
+  mirroredCounter(registry, 'dynamicfs_disk_iops_total', 'Fragment reads and writes per disk.', ['disk'], () => perDisk((c) => c.reads + c.writes));
+
+  // Capacity and state per disk.
+  const infos = () => engine.catalog.disks().map((d) => engine.diskInfo(d));
+  gauge(registry, 'dynamicfs_disk_capacity_bytes', 'Filesystem size under each disk folder (statfs).', ['disk'], () => infos().map((d) => [{ disk: d.id }, d.capacityBytes]));
+  gauge(registry, 'dynamicfs_disk_used_bytes', 'Filesystem bytes in use under each disk folder (statfs).', ['disk'], () => infos().map((d) => [{ disk: d.id }, d.usedBytes]));
+  gauge(registry, 'dynamicfs_disk_stored_bytes', 'Bytes of fragment files on each disk (catalogue).', ['disk'], () => engine.catalog.disks().map((d) => [{ disk: d.id }, d.storedBytes]));
+  gauge(registry, 'dynamicfs_disk_state', 'Disk state: 1 for the state the disk is in.', ['disk', 'state'], () =>
+    engine.catalog.diskStates().flatMap((d) => DISK_STATES.map((s): [Record<string, string>, number] => [{ disk: d.id, state: s }, d.state === s ? 1 : 0])));
+
+  // Extents by state (trigger-maintained counters in the catalogue).
+  const counts = () => engine.catalog.extentCounts();
+  gauge(registry, 'dynamicfs_extents_healthy', 'Extents with every fragment verified good.', [], () => [[{}, counts().healthy]]);
+  gauge(registry, 'dynamicfs_extents_degraded', 'Extents missing fragments but still readable.', [], () => [[{}, counts().degraded]]);
+  gauge(registry, 'dynamicfs_extents_unrecoverable', 'Extents with fewer good fragments than needed to read them.', [], () => [[{}, counts().unrecoverable]]);
+  gauge(registry, 'dynamicfs_objects', 'Objects in the pool.', [], () => [[{}, engine.catalog.counters().objects ?? 0]]);
+  gauge(registry, 'dynamicfs_logical_bytes', 'Bytes of object data in the pool.', [], () => [[{}, engine.catalog.counters().logical_bytes ?? 0]]);
+
+  // Rebuilds.
+  const rb = engine.rebuildStats;
+  mirroredCounter(registry, 'dynamicfs_rebuilds_attempted', 'Extent rebuilds attempted.', [], () => [[{}, rb.attempted]]);
+  mirroredCounter(registry, 'dynamicfs_rebuilds_successful', 'Extent rebuilds that restored redundancy.', [], () => [[{}, rb.successful]]);
+  mirroredCounter(registry, 'dynamicfs_rebuilds_failed', 'Extent rebuilds that failed.', [], () => [[{}, rb.failed]]);
+  mirroredCounter(registry, 'dynamicfs_rebuild_bytes_written', 'Bytes written by rebuilds.', [], () => [[{}, rb.bytesWritten]]);
+
+  // Scrub (the scrubber feeds these; zero until it runs).
+  const scrub = () => sources.scrub?.() ?? { completed: 0, issuesFound: 0, repairsAttempted: 0, repairsSuccessful: 0 };
+  mirroredCounter(registry, 'dynamicfs_scrubs_completed', 'Scrub passes completed.', [], () => [[{}, scrub().completed]]);
+  mirroredCounter(registry, 'dynamicfs_scrub_issues_found', 'Bad fragments found by scrubs.', [], () => [[{}, scrub().issuesFound]]);
+  mirroredCounter(registry, 'dynamicfs_scrub_repairs_attempted', 'Fragment repairs attempted by scrubs.', [], () => [[{}, scrub().repairsAttempted]]);
+  mirroredCounter(registry, 'dynamicfs_scrub_repairs_successful', 'Fragment repairs by scrubs that succeeded.', [], () => [[{}, scrub().repairsSuccessful]]);
+
+  // Extent cache.
+  mirroredCounter(registry, 'dynamicfs_cache_hits', 'Extent cache hits.', [], () => [[{}, engine.cache.stats().hits]]);
+  mirroredCounter(registry, 'dynamicfs_cache_misses', 'Extent cache misses.', [], () => [[{}, engine.cache.stats().misses]]);
+  gauge(registry, 'dynamicfs_cache_hit_rate', 'Extent cache hits / lookups since start (0 before the first lookup).', [], () => [[{}, engine.cache.stats().hitRate]]);
+  gauge(registry, 'dynamicfs_cache_bytes', 'Bytes held by the extent cache.', [], () => [[{}, engine.cache.stats().bytes]]);
+
+  // Worker pool.
+  const pool = () => (engine.hasWorkers() ? engine.workers().stats() : null);
+  gauge(registry, 'dynamicfs_worker_threads', 'Worker threads running.', [], () => [[{}, pool()?.threads ?? 0]]);
+  gauge(registry, 'dynamicfs_worker_queue_size', 'Kernel tasks waiting for a worker.', [], () => [[{}, pool()?.queueSize ?? 0]]);
+  gauge(registry, 'dynamicfs_worker_utilization_ratio', 'Share of worker capacity spent running tasks since start.', [], () => [[{}, pool()?.utilization ?? 0]]);
+  mirroredCounter(registry, 'dynamicfs_worker_tasks_completed_total', 'Kernel tasks completed.', [], () => [[{}, pool()?.completed ?? 0]]);
+  // piscina's own run and wait percentiles (its histograms are not Prometheus ones).
+  for (const [kind, pick] of [['run', (p: NonNullable<ReturnType<typeof pool>>) => p.runTimeMs], ['wait', (p: NonNullable<ReturnType<typeof pool>>) => p.waitTimeMs]] as const) {
+    for (const q of ['p50', 'p99'] as const) {
+      gauge(registry, `dynamicfs_worker_task_${kind}_seconds_${q}`, `Kernel task ${kind === 'run' ? 'run' : 'queue wait'} time, ${q} since start (piscina).`, [], () => {
+        const p = pool();
+        return [[{}, p ? pick(p)[q] / 1000 : 0]];
+      });
+    }
+  }
+  // End to end (queue + run + hand-off) per operation, as a Prometheus histogram.
+  const taskSeconds = new Histogram({
+    name: 'dynamicfs_worker_task_duration_seconds',
+    help: 'Kernel task time from submission to result, by operation.',
+    labelNames: ['op'],
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  sources.onWorkers?.((op, seconds) => taskSeconds.observe({ op }, seconds));
+
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}

@@ -1,0 +1,208 @@
+// The fastify application: /health and /metrics for monitors, /v1 for
+// operators and programs (bearer token, JSON schemas, OpenAPI at /docs/json),
+// errors as {"error":{"code","message"}} with the registry's status and no
+// internals. Object keys travel in the URL path and are data, never paths.
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import fastifyMetricsModule from 'fastify-metrics';
+import swagger from '@fastify/swagger';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { Registry } from 'prom-client';
+import { DfsError, ERRORS, serializeError } from '../errors.js';
+import type { Logger } from '../log/index.js';
+import { parsePolicy } from '../pool/index.js';
+import {
+  deleteObject, listDisks, lookupObject, poolHealth, poolStatus, putObject, readObject, rebuild, streamSource, type Engine,
+} from '../store/index.js';
+
+export interface AppOptions {
+  engine: Engine;
+  registry: Registry;
+  token: string;
+  logger: Logger;
+  /** Largest JSON body accepted (object bodies are streamed, not limited). */
+  bodyLimit?: number;
+}
+
+const HEALTH_STATUS = { healthy: 200, degraded: 202, critical: 503 } as const;
+const errorSchema = {
+  type: 'object',
+  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] } },
+} as const;
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** Constant-time comparison of a presented bearer token with the pool's. */
+export function tokenMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return timingSafeEqual(digest(match?.[1] ?? ''), digest(token)) && match !== null;
+}
+
+function sendError(reply: FastifyReply, error: DfsError | { code: keyof typeof ERRORS; message: string }): FastifyReply {
+  const status = error instanceof DfsError ? error.httpStatus : ERRORS[error.code].httpStatus;
+  return reply.code(status).type('application/json').send({ error: { code: error.code, message: error.message } });
+}
+
+function objectKey(request: FastifyRequest): string {
+  return (request.params as { '*': string })['*'];
+}
+
+// fastify-metrics is CommonJS with `exports.default`: under NodeNext the default import is the module object.
+const fastifyMetrics = fastifyMetricsModule.default;
+
+export type DynamicfsApp = Awaited<ReturnType<typeof buildApp>>;
+
+export async function buildApp(options: AppOptions) {
+  const { engine, registry, token } = options;
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: 'http' }),
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    requestIdHeader: false,
+    // An incoming X-Request-Id is honoured when it is short and plain; otherwise a new one.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+    },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'DynamicFS control and object API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(fastifyMetrics, {
+    endpoint: null,
+    defaultMetrics: { enabled: false },
+    // The histogram only: a summary named *_summary_seconds draws a promtool remark and adds nothing.
+    routeMetrics: { enabled: { histogram: true, summary: false }, overrides: { histogram: { registers: [registry] } } },
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (request.url.startsWith('/v1') && !tokenMatches(request.headers.authorization, token)) {
+      return sendError(reply, new DfsError('DFS_ERR_API_UNAUTHORIZED'));
+    }
+  });
+
+  app.setErrorHandler((error: Error & { code?: string; statusCode?: number; validation?: unknown }, request, reply) => {
+    if (error instanceof DfsError) {
+      if (error.httpStatus >= 500) request.log.error({ code: error.code, err: error.message }, 'request failed');
+      return sendError(reply, error);
+    }
+    if (error.validation) return sendError(reply, { code: 'DFS_ERR_API_VALIDATION', message: `${ERRORS.DFS_ERR_API_VALIDATION.message}: ${error.message}` });
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.statusCode === 413) return sendError(reply, new DfsError('DFS_ERR_API_BODY_TOO_LARGE'));
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return sendError(reply, { code: 'DFS_ERR_API_BAD_REQUEST', message: `${ERRORS.DFS_ERR_API_BAD_REQUEST.message}: ${error.message}` });
+    }
+    request.log.error({ err: error }, 'unexpected error');
+    const serialized = serializeError(error);
+    return sendError(reply, { code: serialized.code, message: ERRORS.DFS_ERR_INTERNAL_UNEXPECTED.message });
+  });
+  app.setNotFoundHandler((request, reply) => sendError(reply, new DfsError('DFS_ERR_API_NOT_FOUND', `${request.method} ${request.url.split('?')[0]}`)));
+
+  // Object bodies are streams of bytes whatever their content type.
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+  app.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
+
+  app.get('/health', { schema: { tags: ['monitoring'], security: [] } }, async (_request, reply) => {
+    const health = poolHealth(engine);
+    return reply.code(HEALTH_STATUS[health.status]).send(health);
+  });
+
+  app.get('/metrics', { schema: { tags: ['monitoring'], security: [] }, config: { disableMetrics: false } }, async (_request, reply) => {
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+
+  app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/v1/status', { schema: { tags: ['pool'] } }, async () => poolStatus(engine));
+  app.get('/v1/disks', { schema: { tags: ['disks'] } }, async () => listDisks(engine));
+
+  app.get('/v1/objects', {
+    schema: {
+      tags: ['objects'],
+      querystring: {
+        type: 'object',
+        properties: { prefix: { type: 'string', maxLength: 1024 }, after: { type: 'string', maxLength: 1024 }, limit: { type: 'string', pattern: '^[1-9][0-9]{0,4}$' } },
+        additionalProperties: false,
+      },
+    },
+  }, async (request) => {
+    const q = request.query as { prefix?: string; after?: string; limit?: string };
+    const limit = Math.min(Number(q.limit ?? 1000), 10_000);
+    const rows = engine.catalog.listObjects({ ...(q.prefix ? { prefix: q.prefix } : {}), ...(q.after ? { after: q.after } : {}), limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    return {
+      objects: page.map((o) => ({ key: o.key, size: o.size, policy: o.policy, extents: o.extents, checksum: o.checksum, createdAt: new Date(o.createdAt).toISOString() })),
+      next: rows.length > limit ? page[page.length - 1]!.key : null,
+    };
+  });
+
+  app.head('/v1/objects/*', { schema: { tags: ['objects'] } }, async (request, reply) => {
+    const object = lookupObject(engine, objectKey(request));
+    return reply.header('content-length', object.size).header('x-dynamicfs-checksum', object.checksum).header('x-dynamicfs-policy', object.policy).code(200).send();
+  });
+
+  app.get('/v1/objects/*', { schema: { tags: ['objects'] } }, async (request, reply) => {
+    const object = lookupObject(engine, objectKey(request));
+    // Chunks live in reused buffers: copy each one as the socket takes it.
+    async function* copies(): AsyncGenerator<Buffer> {
+      for await (const chunk of readObject(engine, object)) yield Buffer.from(chunk);
+    }
+    return reply
+      .header('content-length', object.size)
+      .header('x-dynamicfs-checksum', object.checksum)
+      .type('application/octet-stream')
+      .send(Readable.from(copies()));
+  });
+
+  app.put('/v1/objects/*', {
+    schema: {
+      tags: ['objects'],
+      querystring: { type: 'object', properties: { policy: { type: 'string', maxLength: 32 } }, additionalProperties: false },
+    },
+  }, async (request) => {
+    const { policy } = request.query as { policy?: string };
+    const body = request.body as Readable | undefined;
+    const source = streamSource(body ?? Readable.from([]));
+    const result = await putObject(engine, source, objectKey(request), policy ? { policy: parsePolicy(policy) } : {});
+    const { objectId: _id, ...shape } = result;
+    request.log.info({ key: result.key, size: result.size, extents: result.extents }, 'object stored');
+    return shape;
+  });
+
+  app.delete('/v1/objects/*', { schema: { tags: ['objects'] } }, async (request) => {
+    const r = await deleteObject(engine, objectKey(request));
+    return { key: r.key, deleted: true, size: r.size, extents: r.extents };
+  });
+
+  app.post('/v1/rebuild', { schema: { tags: ['pool'] } }, async (request) => {
+    request.log.info('rebuild started');
+    return rebuild(engine);
+  });
+
+  const workerOptions = {
+    type: 'object',
+    properties: {
+      minThreads: { type: 'integer' }, maxThreads: { type: 'integer' }, idleTimeoutMs: { type: 'integer' },
+      concurrentTasksPerWorker: { type: 'integer' }, maxQueue: { type: 'integer' },
+    },
+    additionalProperties: false,
+  } as const;
+  app.get('/v1/workers', { schema: { tags: ['workers'] } }, async () => {
+    const stats = engine.workers().stats();
+    return { ...stats.options, threads: stats.threads, queueSize: stats.queueSize, utilization: stats.utilization, completed: stats.completed, variant: stats.variant };
+  });
+  app.put('/v1/workers', { schema: { tags: ['workers'], body: workerOptions, response: { 400: errorSchema } } }, async (request) => {
+    const applied = await engine.workers().reconfigure(request.body as Record<string, number>);
+    request.log.info({ workers: applied }, 'worker pool reconfigured');
+    return applied;
+  });
+
+  return app;
+}

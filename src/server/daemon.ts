@@ -1,0 +1,72 @@
+// The daemon: owns the pool (its lock), serves the HTTP API, and keeps the
+// worker pool warm. It writes <pool>/run/daemon.json (pid, url) so that
+// commands can find it, and on SIGTERM/SIGINT stops taking requests, lets
+// in-flight ones finish, closes the worker pool and catalogue, removes
+// daemon.json and exits 0.
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { DfsError } from '../errors.js';
+import { createLogger } from '../log/index.js';
+import { createMetricsRegistry } from '../metrics/index.js';
+import { writeFileDurableSync } from '../pool/index.js';
+import { Engine } from '../store/index.js';
+import { buildApp } from './app.js';
+
+export interface DaemonOptions {
+  port: number;
+  bind: string;
+  logLevel: string;
+}
+
+export interface DaemonInfo {
+  pid: number;
+  url: string;
+  startedAt: string;
+}
+
+export function daemonInfoPath(poolRunDir: string): string {
+  return join(poolRunDir, 'daemon.json');
+}
+
+export async function runDaemon(poolDir: string, options: DaemonOptions): Promise<never> {
+  const logger = createLogger(options.logLevel);
+  const engine = Engine.open(poolDir, { role: 'daemon' });
+  const infoPath = daemonInfoPath(engine.paths.run);
+  let url: string;
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  try {
+    const token = readFileSync(engine.paths.token, 'utf8').trim();
+    const registry = createMetricsRegistry({ engine, onWorkers: (observe) => { engine.workers().onTaskDone = observe; } });
+    app = await buildApp({ engine, registry, token, logger });
+    try {
+      url = await app.listen({ port: options.port, host: options.bind });
+    } catch (cause) {
+      throw new DfsError('DFS_ERR_DAEMON_LISTEN', `${options.bind}:${options.port}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
+    }
+    engine.workers(); // start the worker threads now, not on the first request
+    const info: DaemonInfo = { pid: process.pid, url, startedAt: new Date().toISOString() };
+    writeFileDurableSync(infoPath, `${JSON.stringify(info)}\n`);
+  } catch (error) {
+    await engine.close();
+    throw error;
+  }
+  logger.info({ url, pool: engine.root, poolId: engine.poolId }, 'dynamicfs daemon listening');
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    try {
+      await app.close();
+      await engine.close();
+    } finally {
+      rmSync(infoPath, { force: true });
+      logger.info('stopped');
+      logger.flush();
+      process.exit(0);
+    }
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  return new Promise<never>(() => {});
+}
