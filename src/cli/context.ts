@@ -3,8 +3,10 @@
 // the exit code (3 when problems remain).
 import type { Command } from 'commander';
 import { DfsError } from '../errors.js';
-import { Engine } from '../store/index.js';
+import { resolve } from 'node:path';
+import { Engine, runOp, type OpParams } from '../store/index.js';
 import { ProgressReporter } from './progress.js';
+import { findDaemon, remoteOp, type Daemon } from './remote.js';
 
 export class CliContext {
   exitCode = 0;
@@ -25,6 +27,28 @@ export class CliContext {
     return pool;
   }
 
+  /** The daemon that owns the pool, if one runs: commands then go through its API. */
+  daemon(): Daemon | null {
+    return findDaemon(this.poolDir());
+  }
+
+  /**
+   * Runs a pool operation: through the daemon when one owns the pool,
+   * otherwise on the pool opened for this command (with a progress bar).
+   */
+  async op<T>(name: string, params: OpParams = {}, progressLabel?: string): Promise<T> {
+    const daemon = this.daemon();
+    if (daemon) return (await remoteOp(daemon, name, params)) as T;
+    return this.withEngine(async (engine) => {
+      const progress = progressLabel ? this.progress(progressLabel, 'items') : null;
+      try {
+        return (await runOp(engine, name, params, progress?.update)) as T;
+      } finally {
+        progress?.stop();
+      }
+    });
+  }
+
   /** Opens the pool for the duration of `fn`; the lock and catalogue are released however it ends. */
   async withEngine<T>(fn: (engine: Engine) => Promise<T> | T): Promise<T> {
     // A one-shot command never reads an extent twice: no extent cache.
@@ -43,6 +67,11 @@ export class CliContext {
   problemsRemain(): void {
     this.exitCode = 3;
   }
+}
+
+/** A disk given as a path is made absolute where the command was typed, before it may travel to a daemon. */
+export function diskParam(ref: string): string {
+  return /^disk-[0-9a-f]{8}$/.test(ref) ? ref : resolve(ref);
 }
 
 /** Collects a repeatable option into an array. */

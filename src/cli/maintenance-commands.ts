@@ -3,8 +3,9 @@
 import type { Command } from 'commander';
 import { DfsError } from '../errors.js';
 import { formatBytes, parsePolicy } from '../pool/index.js';
-import { changeObjectPolicy, collectGarbage, listExtents, rebuild, recoverCatalog, showRedundancy } from '../store/index.js';
+import { listExtents, recoverCatalog, type extentView, type GcSummary, type RebuildSummary, type showRedundancy } from '../store/index.js';
 import { collect, type CliContext } from './context.js';
+import { remoteOp } from './remote.js';
 import { printResult, table, toJson } from './output.js';
 
 export function registerMaintenanceCommands(program: Command, ctx: CliContext): void {
@@ -12,29 +13,17 @@ export function registerMaintenanceCommands(program: Command, ctx: CliContext): 
     .command('list-extents')
     .description('every extent with its fragments, disks, paths and states')
     .option('--key <key>', 'only the extents of this object')
-    .action((opts: { key?: string }) => ctx.withEngine((engine) => {
-      const extents = listExtents(engine, opts.key === undefined ? {} : { key: opts.key });
-      if (ctx.json()) {
-        // Streamed: a pool may hold millions of extents.
-        process.stdout.write('{"extents":[');
-        let first = true;
-        for (const e of extents) {
-          process.stdout.write(`${first ? '' : ','}${toJson(e)}`);
-          first = false;
-        }
-        process.stdout.write(']}\n');
-        return;
-      }
-      const rows: string[][] = [];
-      for (const e of extents) rows.push([e.id, String(e.seq), e.policy, e.state, e.fragments.map((f) => `${f.index}@${f.diskId}${f.state === 'ok' ? '' : `(${f.state})`}`).join(' '), e.key]);
-      if (rows.length) process.stdout.write(`${table(['EXTENT', 'SEQ', 'POLICY', 'STATE', 'FRAGMENTS', 'KEY'], rows)}\n`);
-    }));
+    .action(async (opts: { key?: string }) => {
+      const daemon = ctx.daemon();
+      if (daemon) return printExtents(ctx.json(), ((await remoteOp(daemon, 'list-extents', { ...opts })) as { extents: ExtentView[] }).extents);
+      return ctx.withEngine((engine) => printExtents(ctx.json(), listExtents(engine, opts.key === undefined ? {} : { key: opts.key })));
+    });
 
   program
     .command('show-redundancy')
     .description('redundancy by policy: extents by state and how many more fragment losses each survives')
-    .action(() => ctx.withEngine((engine) => {
-      const r = showRedundancy(engine);
+    .action(async () => {
+      const r = await ctx.op<ReturnType<typeof showRedundancy>>('show-redundancy');
       if (r.minMargin !== null && r.minMargin < 0) ctx.problemsRemain();
       printResult(ctx.json(), r, () => [
         `default policy ${r.defaultPolicy}, ${r.healthyDisks} healthy disks`,
@@ -43,7 +32,7 @@ export function registerMaintenanceCommands(program: Command, ctx: CliContext): 
         ])),
         r.note,
       ].join('\n'));
-    }));
+    });
 
   program
     .command('change-policy')
@@ -51,56 +40,31 @@ export function registerMaintenanceCommands(program: Command, ctx: CliContext): 
     .argument('[key]', 'object key')
     .option('--all', 'every object')
     .requiredOption('--policy <policy>', 'replication:N or ec:K+M')
-    .action((key: string | undefined, opts: { all?: boolean; policy: string }) => {
+    .action(async (key: string | undefined, opts: { all?: boolean; policy: string }) => {
       if (Boolean(key) === Boolean(opts.all)) throw new DfsError('DFS_ERR_CLI_USAGE', 'give either a KEY or --all');
-      const policy = parsePolicy(opts.policy);
-      return ctx.withEngine(async (engine) => {
-        engine.checkPlaceable(policy);
-        const keys = key !== undefined ? [key] : engine.catalog.listObjects().map((o) => o.key);
-        const changed: { key: string; from: string; to: string; size: number }[] = [];
-        let unchanged = 0;
-        const progress = ctx.progress('change-policy', 'items');
-        try {
-          for (const [i, k] of keys.entries()) {
-            const current = engine.catalog.object(k);
-            if (current && current.policy === opts.policy.trim() && key === undefined) {
-              unchanged++;
-            } else {
-              const r = await changeObjectPolicy(engine, k, policy);
-              changed.push({ key: k, from: r.previousPolicy, to: r.policy, size: r.size });
-            }
-            progress.update(i + 1, keys.length);
-          }
-        } finally {
-          progress.stop();
-        }
-        printResult(ctx.json(), { policy: opts.policy, changed, unchanged }, () => [
-          ...changed.map((c) => `${JSON.stringify(c.key)}: ${c.from} -> ${c.to} (${formatBytes(c.size)})`),
-          `${changed.length} objects re-encoded, ${unchanged} already ${opts.policy}`,
-        ].join('\n'));
-      });
+      parsePolicy(opts.policy);
+      const r = await ctx.op<{ policy: string; changed: { key: string; from: string; to: string; size: number }[]; unchanged: number }>(
+        'change-policy', { ...(key !== undefined ? { key } : { all: true }), policy: opts.policy }, 'change-policy');
+      printResult(ctx.json(), r, () => [
+        ...r.changed.map((c) => `${JSON.stringify(c.key)}: ${c.from} -> ${c.to} (${formatBytes(c.size)})`),
+        `${r.changed.length} objects re-encoded, ${r.unchanged} already ${opts.policy}`,
+      ].join('\n'));
     });
 
   program
     .command('rebuild')
     .description('re-create every fragment on a failed or missing disk, or missing or bad, onto healthy disks')
-    .action(() => ctx.withEngine(async (engine) => {
-      const progress = ctx.progress('rebuild', 'items');
-      try {
-        const r = await rebuild(engine, progress.update);
-        progress.stop();
-        if (r.unrecoverable.length || r.failed.length || r.extents.degraded || r.extents.unrecoverable) ctx.problemsRemain();
-        printResult(ctx.json(), r, () => [
-          r.disksFailed.length ? `disks found missing and marked failed: ${r.disksFailed.join(', ')}` : '',
-          `${r.extentsNeedingRepair} extents needed repair: ${r.extentsRepaired} repaired (${r.fragmentsRebuilt} fragments, ${formatBytes(r.bytesWritten)} written)`,
-          ...r.unrecoverable.map((u) => `unrecoverable: ${JSON.stringify(u.key)} extent ${u.seq} (${u.extent})`),
-          ...r.failed.map((f) => `failed: ${JSON.stringify(f.key)} ${f.extent}: ${f.error}`),
-          `extents now: ${r.extents.healthy} healthy, ${r.extents.degraded} degraded, ${r.extents.unrecoverable} unrecoverable`,
-        ].filter(Boolean).join('\n'));
-      } finally {
-        progress.stop();
-      }
-    }));
+    .action(async () => {
+      const r = await ctx.op<RebuildSummary>('rebuild', {}, 'rebuild');
+      if (r.unrecoverable.length || r.failed.length || r.extents.degraded || r.extents.unrecoverable) ctx.problemsRemain();
+      printResult(ctx.json(), r, () => [
+        r.disksFailed.length ? `disks found missing and marked failed: ${r.disksFailed.join(', ')}` : '',
+        `${r.extentsNeedingRepair} extents needed repair: ${r.extentsRepaired} repaired (${r.fragmentsRebuilt} fragments, ${formatBytes(r.bytesWritten)} written)`,
+        ...r.unrecoverable.map((u) => `unrecoverable: ${JSON.stringify(u.key)} extent ${u.seq} (${u.extent})`),
+        ...r.failed.map((f) => `failed: ${JSON.stringify(f.key)} ${f.extent}: ${f.error}`),
+        `extents now: ${r.extents.healthy} healthy, ${r.extents.degraded} degraded, ${r.extents.unrecoverable} unrecoverable`,
+      ].filter(Boolean).join('\n'));
+    });
 
   program
     .command('recover-catalog')
@@ -122,12 +86,30 @@ export function registerMaintenanceCommands(program: Command, ctx: CliContext): 
     .description('remove orphaned fragments and temporary files older than the grace period')
     .option('--dry-run', 'report what would be removed, remove nothing')
     .option('--grace <seconds>', 'only files older than this (default: pool.json gc.graceSeconds, 3600)', (v) => Number(v))
-    .action((opts: { dryRun?: boolean; grace?: number }) => ctx.withEngine(async (engine) => {
-      if (opts.grace !== undefined && (!Number.isFinite(opts.grace) || opts.grace < 0)) throw new DfsError('DFS_ERR_CLI_USAGE', '--grace must be a number of seconds ≥ 0');
-      const r = await collectGarbage(engine, { dryRun: Boolean(opts.dryRun), ...(opts.grace !== undefined ? { graceSeconds: opts.grace } : {}) });
+    .action(async (opts: { dryRun?: boolean; grace?: number }) => {
+      const r = await ctx.op<GcSummary>('gc', { dryRun: Boolean(opts.dryRun), ...(opts.grace !== undefined ? { grace: opts.grace } : {}) });
       printResult(ctx.json(), r, () => [
         ...r.removed.map((f) => `${r.dryRun ? 'would remove' : 'removed'} ${f.kind} ${f.path}`),
         `${r.dryRun ? 'would free' : 'freed'} ${formatBytes(r.bytes)}: ${r.tempFiles} temporary files, ${r.orphanFragments} orphaned fragments (${r.filesScanned} files scanned, ${r.skippedYoung} younger than ${r.graceSeconds} s left alone)`,
       ].join('\n'));
-    }));
+    });
+}
+
+type ExtentView = ReturnType<typeof extentView>;
+
+/** list-extents output; with --json streamed, since a pool may hold millions of extents. */
+function printExtents(json: boolean, extents: Iterable<ExtentView>): void {
+  if (json) {
+    process.stdout.write('{"extents":[');
+    let first = true;
+    for (const e of extents) {
+      process.stdout.write(`${first ? '' : ','}${toJson(e)}`);
+      first = false;
+    }
+    process.stdout.write(']}\n');
+    return;
+  }
+  const rows: string[][] = [];
+  for (const e of extents) rows.push([e.id, String(e.seq), e.policy, e.state, e.fragments.map((f) => `${f.index}@${f.diskId}${f.state === 'ok' ? '' : `(${f.state})`}`).join(' '), e.key]);
+  if (rows.length) process.stdout.write(`${table(['EXTENT', 'SEQ', 'POLICY', 'STATE', 'FRAGMENTS', 'KEY'], rows)}\n`);
 }

@@ -1,12 +1,15 @@
 // Object commands: put, get, ls, stat, rm.
 import type { Command } from 'commander';
+import { createReadStream } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DfsError } from '../errors.js';
 import { formatBytes, parsePolicy } from '../pool/index.js';
-import { deleteObject, fileSource, lookupObject, objectView, putObject, readObject, streamSource } from '../store/index.js';
+import { fileSource, lookupObject, putObject, readObject, streamSource, type objectView } from '../store/index.js';
 import type { CliContext } from './context.js';
+import { remoteGet, remotePut } from './remote.js';
 import { printResult, table } from './output.js';
 
 export function registerObjectCommands(program: Command, ctx: CliContext): void {
@@ -16,10 +19,17 @@ export function registerObjectCommands(program: Command, ctx: CliContext): void 
     .argument('<file>', 'input file, or - for stdin')
     .option('--key <key>', 'object key (default: the file name)')
     .option('--policy <policy>', 'replication:N or ec:K+M (default: the pool default)')
-    .action((file: string, opts: { key?: string; policy?: string }) => {
+    .action(async (file: string, opts: { key?: string; policy?: string }) => {
       const key = opts.key ?? (file === '-' ? undefined : basename(file));
       if (key === undefined) throw new DfsError('DFS_ERR_CLI_USAGE', 'reading stdin needs --key');
       const policy = opts.policy === undefined ? undefined : parsePolicy(opts.policy);
+      const daemon = ctx.daemon();
+      if (daemon) {
+        const input = file === '-' ? process.stdin : await openInput(file);
+        const r = await remotePut(daemon, input, key, opts.policy);
+        printResult(ctx.json(), r, () => `${r.replaced ? 'replaced' : 'stored'} ${JSON.stringify(r.key)}: ${formatBytes(r.size as number)} in ${String(r.extents)} extents, ${String(r.policy)}, checksum ${String(r.checksum)}`);
+        return;
+      }
       return ctx.withEngine(async (engine) => {
         const source = file === '-' ? streamSource(process.stdin) : await fileSource(file);
         const progress = ctx.progress(`put ${key}`, 'bytes');
@@ -39,8 +49,20 @@ export function registerObjectCommands(program: Command, ctx: CliContext): void 
     .description('read an object to stdout or to a file (-o); every fragment is verified, nothing partial is left on failure')
     .argument('<key>', 'object key')
     .option('-o, --output <file>', 'write to this file (via a temporary name, renamed when complete)')
-    .action((key: string, opts: { output?: string }) => {
+    .action(async (key: string, opts: { output?: string }) => {
       if (ctx.json() && !opts.output) throw new DfsError('DFS_ERR_CLI_USAGE', '--json prints a report on stdout, so the data needs -o FILE');
+      const daemon = ctx.daemon();
+      if (daemon) {
+        const r = await remoteGet(daemon, key);
+        if (!opts.output) {
+          for await (const chunk of r.body) await writeStdout(chunk as Uint8Array);
+          return;
+        }
+        const target = resolve(opts.output);
+        await writeFileAtomically(target, r.body as AsyncIterable<Uint8Array>, () => {});
+        printResult(ctx.json(), { key, size: r.size, checksum: r.checksum, output: target }, () => `wrote ${formatBytes(r.size)} to ${target}`);
+        return;
+      }
       return ctx.withEngine(async (engine) => {
         const object = lookupObject(engine, key);
         const progress = ctx.progress(`get ${key}`, 'bytes');
@@ -52,9 +74,7 @@ export function registerObjectCommands(program: Command, ctx: CliContext): void 
             printResult(ctx.json(), { key: object.key, size: object.size, checksum: object.checksum, output: target }, () => `wrote ${formatBytes(object.size)} to ${target}`);
           } else {
             // Each chunk's buffer is reused for a later extent: wait until stdout is done with it.
-            for await (const chunk of readObject(engine, object)) {
-              await new Promise<void>((done, fail) => process.stdout.write(chunk, (error) => (error ? fail(new DfsError('DFS_ERR_OUTPUT_WRITE', error.message)) : done())));
-            }
+            for await (const chunk of readObject(engine, object)) await writeStdout(chunk);
           }
         } finally {
           progress.stop();
@@ -68,35 +88,44 @@ export function registerObjectCommands(program: Command, ctx: CliContext): void 
     .option('--prefix <prefix>', 'only keys starting with this')
     .option('--limit <n>', 'at most this many', (v) => Number(v))
     .option('--after <key>', 'start after this key (pagination)')
-    .action((opts: { prefix?: string; limit?: number; after?: string }) => ctx.withEngine((engine) => {
-      if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) throw new DfsError('DFS_ERR_CLI_USAGE', '--limit must be a positive integer');
-      const rows = engine.catalog.listObjects({ ...(opts.prefix ? { prefix: opts.prefix } : {}), ...(opts.after ? { after: opts.after } : {}), ...(opts.limit ? { limit: opts.limit } : {}) });
-      const objects = rows.map((o) => ({ key: o.key, size: o.size, policy: o.policy, extents: o.extents, checksum: o.checksum, createdAt: new Date(o.createdAt).toISOString() }));
-      printResult(ctx.json(), { objects }, () => (objects.length ? table(['SIZE', 'POLICY', 'EXTENTS', 'CREATED', 'KEY'], objects.map((o) => [formatBytes(o.size), o.policy, o.extents, o.createdAt, o.key])) : ''));
-    }));
+    .action(async (opts: { prefix?: string; limit?: number; after?: string }) => {
+      const r = await ctx.op<{ objects: { key: string; size: number; policy: string; extents: number; createdAt: string }[] }>('ls', { ...opts });
+      printResult(ctx.json(), r, () => (r.objects.length ? table(['SIZE', 'POLICY', 'EXTENTS', 'CREATED', 'KEY'], r.objects.map((o) => [formatBytes(o.size), o.policy, o.extents, o.createdAt, o.key])) : ''));
+    });
 
   program
     .command('stat')
     .description('an object: size, policy, extents, checksum and extent states')
     .argument('<key>', 'object key')
-    .action((key: string) => ctx.withEngine((engine) => {
-      const v = objectView(engine, key);
-      if (!v) throw new DfsError('DFS_ERR_OBJECT_NOT_FOUND', JSON.stringify(key));
+    .action(async (key: string) => {
+      const v = await ctx.op<NonNullable<ReturnType<typeof objectView>>>('stat', { key });
       if (v.extentStates.degraded || v.extentStates.unrecoverable) ctx.problemsRemain();
       printResult(ctx.json(), v, () => [
         `key      ${v.key}`, `size     ${v.size} (${formatBytes(v.size)})`, `policy   ${v.policy}`, `extents  ${v.extents} (${v.extentStates.healthy} healthy, ${v.extentStates.degraded} degraded, ${v.extentStates.unrecoverable} unrecoverable)`,
         `checksum ${v.checksum}`, `created  ${v.createdAt}`,
       ].join('\n'));
-    }));
+    });
 
   program
     .command('rm')
     .description('delete an object')
     .argument('<key>', 'object key')
-    .action((key: string) => ctx.withEngine(async (engine) => {
-      const r = await deleteObject(engine, key);
-      printResult(ctx.json(), { key: r.key, deleted: true, size: r.size, extents: r.extents }, () => `deleted ${JSON.stringify(r.key)} (${formatBytes(r.size)})`);
-    }));
+    .action(async (key: string) => {
+      const r = await ctx.op<{ key: string; size: number }>('rm', { key });
+      printResult(ctx.json(), r, () => `deleted ${JSON.stringify(r.key)} (${formatBytes(r.size)})`);
+    });
+}
+
+/** Writes to stdout and waits until stdout is done with the bytes (their buffer is reused). */
+function writeStdout(chunk: Uint8Array): Promise<void> {
+  return new Promise<void>((done, fail) => process.stdout.write(chunk, (error) => (error ? fail(new DfsError('DFS_ERR_OUTPUT_WRITE', error.message)) : done())));
+}
+
+/** The input file of a put through the daemon, with the same checks as a local put. */
+async function openInput(path: string): Promise<Readable> {
+  const source = await fileSource(path); // validates: exists, is a file
+  await source.close();
+  return createReadStream(path);
 }
 
 /** Writes chunks to a temporary file beside `target`, fsyncs and renames it; on failure nothing is left. */

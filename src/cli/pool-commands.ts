@@ -1,6 +1,6 @@
 // Pool-level commands: init, status, health.
 import type { Command } from 'commander';
-import { Engine, poolHealth, poolStatus } from '../store/index.js';
+import { Engine, type poolHealth, type poolStatus } from '../store/index.js';
 import { formatBytes } from '../pool/index.js';
 import { collect, type CliContext } from './context.js';
 import { printResult } from './output.js';
@@ -31,8 +31,8 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
   program
     .command('status')
     .description('pool summary: objects, bytes, disks and extents by state')
-    .action(() => ctx.withEngine((engine) => {
-      const s = poolStatus(engine);
+    .action(async () => {
+      const s = await ctx.op<ReturnType<typeof poolStatus>>('status');
       printResult(ctx.json(), s, () => [
         `pool ${s.poolId} at ${s.pool}`,
         `objects ${s.objects} (${formatBytes(s.logicalBytes)}; ${formatBytes(s.storedBytes)} on disks), default policy ${s.defaultPolicy}, extent size ${formatBytes(s.extentSize)}`,
@@ -40,14 +40,14 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
         `extents ${s.extents.total}: ${s.extents.healthy} healthy, ${s.extents.degraded} degraded, ${s.extents.unrecoverable} unrecoverable`,
         `known problems ${s.problems}`,
       ].join('\n'));
-    }));
+    });
 
   program
     .command('health')
     .description('pool health (healthy, degraded, critical); exit 0 when healthy, 3 otherwise')
-    .action(() => ctx.withEngine((engine) => {
-      const h = poolHealth(engine);
+    .action(async () => {
+      const h = await ctx.op<ReturnType<typeof poolHealth>>('health');
       if (h.status !== 'healthy') ctx.problemsRemain();
       printResult(ctx.json(), h, () => `${h.status}: ${h.message}`);
-    }));
+    });
 }

@@ -12,7 +12,7 @@ import { DfsError, ERRORS, serializeError } from '../errors.js';
 import type { Logger } from '../log/index.js';
 import { parsePolicy } from '../pool/index.js';
 import {
-  deleteObject, listDisks, lookupObject, poolHealth, poolStatus, putObject, readObject, rebuild, streamSource, type Engine,
+  deleteObject, listDisks, lookupObject, poolHealth, poolStatus, putObject, readObject, rebuild, runOp, streamSource, OPS, type Engine, type OpParams,
 } from '../store/index.js';
 
 export interface AppOptions {
@@ -179,6 +179,19 @@ export async function buildApp(options: AppOptions) {
   app.delete('/v1/objects/*', { schema: { tags: ['objects'] } }, async (request) => {
     const r = await deleteObject(engine, objectKey(request));
     return { key: r.key, deleted: true, size: r.size, extents: r.extents };
+  });
+
+  // The CLI's operations, run here when the daemon owns the pool (see src/store/ops.ts).
+  app.post('/v1/ops/:name', {
+    schema: {
+      tags: ['operations'],
+      params: { type: 'object', properties: { name: { type: 'string', enum: Object.keys(OPS) } }, required: ['name'] },
+      body: { type: 'object' },
+    },
+  }, async (request) => {
+    const { name } = request.params as { name: string };
+    request.log.info({ op: name }, 'operation');
+    return runOp(engine, name, (request.body ?? {}) as OpParams);
   });
 
   app.post('/v1/rebuild', { schema: { tags: ['pool'] } }, async (request) => {

@@ -10,3 +10,4 @@ export { checkKey, objectChecksum } from './object-meta.js';
 export * from './reports.js';
 export * from './fragment-format.js';
 export { fragmentPath, fanoutDir, parseFragmentName } from './fragment-io.js';
+export { OPS, runOp, type OpParams, type Progress } from './ops.js';

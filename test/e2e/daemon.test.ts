@@ -23,7 +23,8 @@ async function waitFor<T>(what: string, probe: () => T | null, ms = 15_000): Pro
 }
 
 test.before(async () => {
-  pool = makePool({ disks: 6, extentSize: '64KiB' });
+  // Seven disks: one failed leaves room for ec:4+2, so health says degraded rather than critical.
+  pool = makePool({ disks: 7, extentSize: '64KiB' });
   token = readFileSync(join(pool.pool, 'token'), 'utf8').trim();
   daemon = spawn(process.execPath, [BIN, '--pool', pool.pool, 'serve', '--port', '0', '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
   daemon.stderr!.on('data', (d) => (stderr += d));
@@ -80,6 +81,38 @@ test('promtool accepts a real scrape', async () => {
   assert.equal(unexpected, [], `promtool remarks beyond the seed's names:\n${remarks.join('\n')}`);
 });
 
+test('the CLI works the same through the running daemon', () => {
+  const f = pool.file('via-daemon', 200_000, 21);
+  const put = pool.run('put', f.path, '--key', 'cli/one', '--policy', 'replication:2', '--json');
+  assert.is(put.code, 0, put.stderr);
+  assert.is(put.json.policy, 'replication:2');
+  assert.is(put.json.extents, 4);
+  const fromStdin = pool.runWith({ input: 'hello' }, 'put', '-', '--key', 'cli/two', '--json');
+  assert.is(fromStdin.code, 0, fromStdin.stderr);
+  assert.equal(pool.run('ls', '--prefix', 'cli/', '--json').json.objects.map((o: { key: string }) => o.key), ['cli/one', 'cli/two']);
+  assert.ok(Buffer.compare(pool.run('get', 'cli/one').raw, Buffer.from(f.bytes)) === 0);
+  const out = join(pool.root, 'out.bin');
+  assert.is(pool.run('get', 'cli/one', '-o', out).code, 0);
+  assert.ok(readFileSync(out).equals(Buffer.from(f.bytes)));
+  assert.is(pool.run('stat', 'cli/one', '--json').json.extents, 4);
+  assert.is(pool.run('status', '--json').json.objects, 3);
+  const disk = pool.run('list-disks', '--json').json.disks[0];
+  assert.is(pool.run('fail-disk', '--disk', disk.path, '--json').json.state, 'failed');
+  const health = pool.run('health', '--json');
+  assert.is(health.code, 3);
+  assert.is(health.json.status, 'degraded');
+  assert.is(pool.run('set-disk-health', '--disk', disk.id, '--state', 'healthy').code, 0);
+  assert.is(pool.run('health').code, 0);
+  assert.is(pool.run('rebuild', '--json').code, 0);
+  assert.ok(pool.run('list-extents', '--key', 'cli/one', '--json').json.extents.length === 4);
+  const missing = pool.run('get', 'nope');
+  assert.match(missing.stderr, /DFS_ERR_OBJECT_NOT_FOUND/);
+  assert.is(missing.code, 1);
+  assert.is(pool.run('rm', 'cli/two').code, 0);
+  // It really went through the daemon: the daemon still owns the pool.
+  assert.is(JSON.parse(readFileSync(join(pool.pool, 'run', 'owner.lock'), 'utf8')).pid, daemon.pid);
+});
+
 test('a second daemon on the same pool is refused, naming the owner', () => {
   const r = spawnSync(process.execPath, [BIN, '--pool', pool.pool, 'serve', '--port', '0'], { encoding: 'utf8' });
   assert.is(r.status, 1);
@@ -94,7 +127,7 @@ test('SIGTERM: exit 0, daemon.json removed, the pool free again', async () => {
   assert.not.ok(existsSync(join(pool.pool, 'run', 'owner.lock')));
   const ls = pool.run('ls', '--json');
   assert.is(ls.code, 0, ls.stderr);
-  assert.equal(ls.json.objects.map((o: { key: string }) => o.key), ['a/b']);
+  assert.equal(ls.json.objects.map((o: { key: string }) => o.key), ['a/b', 'cli/one']);
 });
 
 test.run();

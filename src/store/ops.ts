@@ -1,0 +1,105 @@
+// The pool operations behind the CLI commands, by name, as data in and data
+// out. A command runs its operation here on a pool it opened itself, or, when
+// a daemon owns the pool, the daemon runs the same operation (POST
+// /v1/ops/<name>) on its own engine: one implementation, two ways in.
+// Object bytes do not pass through here (put and get use the object routes).
+import { DfsError } from '../errors.js';
+import { parsePolicy } from '../pool/index.js';
+import type { Engine } from './engine.js';
+import { collectGarbage } from './gc.js';
+import { changeObjectPolicy, drainDisk, rebuild } from './maintenance.js';
+import { listDisks, listExtents, objectView, poolHealth, poolStatus, probeDisks, showRedundancy } from './reports.js';
+import { deleteObject } from './writer.js';
+
+export type Progress = (done: number, total: number | null) => void;
+export type OpParams = Record<string, unknown>;
+type Op = (engine: Engine, params: OpParams, progress?: Progress) => unknown;
+
+function str(params: OpParams, name: string, required = true): string | undefined {
+  const value = params[name];
+  if (value === undefined && !required) return undefined;
+  if (typeof value !== 'string') throw new DfsError('DFS_ERR_CLI_USAGE', `${name} must be a string`);
+  return value;
+}
+
+function num(params: OpParams, name: string): number | undefined {
+  const value = params[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new DfsError('DFS_ERR_CLI_USAGE', `${name} must be a number`);
+  return value;
+}
+
+export const OPS: Record<string, Op> = {
+  status: (engine) => poolStatus(engine),
+  health: (engine) => poolHealth(engine),
+  'add-disk': (engine, p) => {
+    const d = engine.addDisk(str(p, 'disk')!);
+    return { id: d.id, path: d.path, state: d.state };
+  },
+  'remove-disk': (engine, p, progress) => drainDisk(engine, str(p, 'disk')!, progress),
+  'fail-disk': (engine, p) => {
+    const d = engine.setDiskState(str(p, 'disk')!, 'failed');
+    return { id: d.id, path: d.path, state: d.state, extents: engine.catalog.extentCounts() };
+  },
+  'set-disk-health': (engine, p) => {
+    const d = engine.setDiskState(str(p, 'disk')!, str(p, 'state')!);
+    return { id: d.id, path: d.path, state: d.state };
+  },
+  'list-disks': (engine) => listDisks(engine),
+  'probe-disks': (engine) => probeDisks(engine),
+  ls: (engine, p) => {
+    const limit = num(p, 'limit');
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new DfsError('DFS_ERR_CLI_USAGE', '--limit must be a positive integer');
+    const prefix = str(p, 'prefix', false);
+    const after = str(p, 'after', false);
+    const rows = engine.catalog.listObjects({ ...(prefix ? { prefix } : {}), ...(after ? { after } : {}), ...(limit ? { limit } : {}) });
+    return { objects: rows.map((o) => ({ key: o.key, size: o.size, policy: o.policy, extents: o.extents, checksum: o.checksum, createdAt: new Date(o.createdAt).toISOString() })) };
+  },
+  stat: (engine, p) => {
+    const key = str(p, 'key')!;
+    const v = objectView(engine, key);
+    if (!v) throw new DfsError('DFS_ERR_OBJECT_NOT_FOUND', JSON.stringify(key));
+    return v;
+  },
+  rm: async (engine, p) => {
+    const r = await deleteObject(engine, str(p, 'key')!);
+    return { key: r.key, deleted: true, size: r.size, extents: r.extents };
+  },
+  'list-extents': (engine, p) => {
+    const key = str(p, 'key', false);
+    return { extents: [...listExtents(engine, key === undefined ? {} : { key })] };
+  },
+  'show-redundancy': (engine) => showRedundancy(engine),
+  'change-policy': async (engine, p, progress) => {
+    const policyText = str(p, 'policy')!;
+    const policy = parsePolicy(policyText);
+    const key = str(p, 'key', false);
+    if (Boolean(key) === Boolean(p.all)) throw new DfsError('DFS_ERR_CLI_USAGE', 'give either a KEY or --all');
+    engine.checkPlaceable(policy);
+    const keys = key !== undefined ? [key] : engine.catalog.listObjects().map((o) => o.key);
+    const changed: { key: string; from: string; to: string; size: number }[] = [];
+    let unchanged = 0;
+    for (const [i, k] of keys.entries()) {
+      const current = engine.catalog.object(k);
+      if (current && current.policy === policyText.trim() && key === undefined) unchanged++;
+      else {
+        const r = await changeObjectPolicy(engine, k, policy);
+        changed.push({ key: k, from: r.previousPolicy, to: r.policy, size: r.size });
+      }
+      progress?.(i + 1, keys.length);
+    }
+    return { policy: policyText, changed, unchanged };
+  },
+  rebuild: (engine, _p, progress) => rebuild(engine, progress),
+  gc: (engine, p) => {
+    const grace = num(p, 'grace');
+    if (grace !== undefined && grace < 0) throw new DfsError('DFS_ERR_CLI_USAGE', '--grace must be a number of seconds ≥ 0');
+    return collectGarbage(engine, { dryRun: Boolean(p.dryRun), ...(grace !== undefined ? { graceSeconds: grace } : {}) });
+  },
+};
+
+export async function runOp(engine: Engine, name: string, params: OpParams, progress?: Progress): Promise<unknown> {
+  const op = Object.hasOwn(OPS, name) ? OPS[name] : undefined;
+  if (!op) throw new DfsError('DFS_ERR_API_NOT_FOUND', `no operation "${name}"`);
+  return op(engine, params, progress);
+}
