@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { DfsError } from '../errors.js';
 import { resolve } from 'node:path';
+import { createLogger, setRootLogger } from '../log/index.js';
 import { Engine, runOp, type OpParams } from '../store/index.js';
 import { ProgressReporter } from './progress.js';
 import { findDaemon, remoteOp, type Daemon } from './remote.js';
@@ -17,8 +18,9 @@ export class CliContext {
     return Boolean(this.program.opts().json);
   }
 
-  logLevel(): string {
-    return (this.program.opts().logLevel as string | undefined) ?? 'info';
+  /** The --log-level given, or the default: `info` for the daemon, silent for one-shot commands. */
+  logLevel(fallback = 'silent'): string {
+    return (this.program.opts().logLevel as string | undefined) ?? fallback;
   }
 
   poolDir(): string {
@@ -51,6 +53,8 @@ export class CliContext {
 
   /** Opens the pool for the duration of `fn`; the lock and catalogue are released however it ends. */
   async withEngine<T>(fn: (engine: Engine) => Promise<T> | T): Promise<T> {
+    const level = this.logLevel();
+    if (level !== 'silent') setRootLogger(createLogger(level));
     // A one-shot command never reads an extent twice: no extent cache.
     const engine = Engine.open(this.poolDir(), { role: `cli ${this.program.args[0] ?? ''}`.trim(), cacheBytes: 0 });
     try {

@@ -14,7 +14,7 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       .action(async (opts: { port: string; bind: string }) => {
         const port = Number(opts.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DfsError('DFS_ERR_CLI_USAGE', `--port ${opts.port} is not a TCP port`);
-        await runDaemon(ctx.poolDir(), { port, bind: opts.bind, logLevel: ctx.logLevel() });
+        await runDaemon(ctx.poolDir(), { port, bind: opts.bind, logLevel: ctx.logLevel('info') });
       });
   }
 }

@@ -25,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
     .version(version)
     .option('--pool <dir>', 'the pool folder (default: $DYNAMICFS_POOL)')
     .option('--json', 'print one JSON document on stdout and nothing else there')
-    .option('--log-level <level>', 'log level for JSON logs on stderr', 'info')
+    .option('--log-level <level>', 'JSON logs on stderr at this level (default: info for the daemon, none for other commands)')
     .exitOverride()
     .configureOutput({ writeErr: () => {} });
   const ctx = new CliContext(program);

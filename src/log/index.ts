@@ -1,6 +1,7 @@
 // Logs: pino JSON lines on stderr. Child loggers per component (`store`,
 // `scrub`, `workers`, `http`); the authorization header and the token never
 // reach a log line, nor do object contents (bodies are never logged).
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import { DfsError } from '../errors.js';
 
@@ -21,4 +22,25 @@ export function createLogger(level: string = 'info', destination: NodeJS.Writabl
     },
     typeof destination === 'number' ? pino.destination({ fd: destination, sync: false }) : destination,
   );
+}
+
+// The logger of the work in progress: an HTTP request's (with its reqId)
+// while that request's work runs, else the process's root logger. Engine code
+// asks for log('store') and so carries the request id into the work a request
+// starts, without passing loggers through every call.
+const current = new AsyncLocalStorage<Logger>();
+let root: Logger = pino({ level: 'silent' });
+
+export function setRootLogger(logger: Logger): void {
+  root = logger;
+}
+
+/** Makes `logger` the current one for the rest of this async flow (an HTTP request's). */
+export function enterLogContext(logger: Logger): void {
+  current.enterWith(logger);
+}
+
+/** A child of the current logger for a component (`store`, `scrub`, `workers`, `http`). */
+export function log(component: string): Logger {
+  return (current.getStore() ?? root).child({ component });
 }

@@ -108,8 +108,14 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
   gauge(registry, 'dynamicfs_cache_hit_rate', 'Extent cache hits / lookups since start (0 before the first lookup).', [], () => [[{}, engine.cache.stats().hitRate]]);
   gauge(registry, 'dynamicfs_cache_bytes', 'Bytes held by the extent cache.', [], () => [[{}, engine.cache.stats().bytes]]);
 
-  // Worker pool.
-  const pool = () => (engine.hasWorkers() ? engine.workers().stats() : null);
+  // Worker pool. piscina computes its percentiles from a full histogram on every
+  // read (~2 ms here): one snapshot serves every worker gauge of a scrape.
+  let poolSnapshot: { at: number; stats: ReturnType<ReturnType<Engine['workers']>['stats']> | null } = { at: 0, stats: null };
+  const pool = () => {
+    const now = Date.now();
+    if (now - poolSnapshot.at > 500) poolSnapshot = { at: now, stats: engine.hasWorkers() ? engine.workers().stats() : null };
+    return poolSnapshot.stats;
+  };
   gauge(registry, 'dynamicfs_worker_threads', 'Worker threads running.', [], () => [[{}, pool()?.threads ?? 0]]);
   gauge(registry, 'dynamicfs_worker_queue_size', 'Kernel tasks waiting for a worker.', [], () => [[{}, pool()?.queueSize ?? 0]]);
   gauge(registry, 'dynamicfs_worker_utilization_ratio', 'Share of worker capacity spent running tasks since start.', [], () => [[{}, pool()?.utilization ?? 0]]);

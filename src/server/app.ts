@@ -9,7 +9,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { DfsError, ERRORS, serializeError } from '../errors.js';
-import type { Logger } from '../log/index.js';
+import { enterLogContext, type Logger } from '../log/index.js';
 import { parsePolicy } from '../pool/index.js';
 import {
   deleteObject, listDisks, lookupObject, poolHealth, poolStatus, putObject, readObject, rebuild, runOp, streamSource, OPS, type Engine, type OpParams,
@@ -83,6 +83,7 @@ export async function buildApp(options: AppOptions) {
   });
 
   app.addHook('onRequest', async (request, reply) => {
+    enterLogContext(request.log as unknown as Logger);
     reply.header('x-request-id', request.id);
     if (request.url.startsWith('/v1') && !tokenMatches(request.headers.authorization, token)) {
       return sendError(reply, new DfsError('DFS_ERR_API_UNAUTHORIZED'));

@@ -6,7 +6,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DfsError } from '../errors.js';
-import { createLogger } from '../log/index.js';
+import { createLogger, setRootLogger } from '../log/index.js';
 import { createMetricsRegistry } from '../metrics/index.js';
 import { writeFileDurableSync } from '../pool/index.js';
 import { Engine } from '../store/index.js';
@@ -30,6 +30,7 @@ export function daemonInfoPath(poolRunDir: string): string {
 
 export async function runDaemon(poolDir: string, options: DaemonOptions): Promise<never> {
   const logger = createLogger(options.logLevel);
+  setRootLogger(logger);
   const engine = Engine.open(poolDir, { role: 'daemon' });
   const infoPath = daemonInfoPath(engine.paths.run);
   let url: string;

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, realpathSync, rmSync, statfsSync, writeFileSync,
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { DfsError } from '../errors.js';
+import { log } from '../log/index.js';
 import { ExtentCache } from '../cache/index.js';
 import { Catalog, DISK_STATES, type DiskRow, type DiskState } from '../catalog/index.js';
 import { KernelPool, resolveVariant, threadKernels, type KernelInstance, type WorkerPoolOptions } from '../kernels/index.js';
@@ -252,7 +253,10 @@ export class Engine {
     let next: DiskState | null = null;
     if (errno === 'ENOENT' || errno === 'ENOTDIR') next = 'failed';
     else if (phase === 'fsync' || errno === 'EIO' || errno === 'EROFS') next = 'suspect';
-    if (next && disk.state !== next && disk.state !== 'failed') this.catalog.setDiskState(diskId, next);
+    if (next && disk.state !== next && disk.state !== 'failed') {
+      log('store').warn({ disk: diskId, path: disk.path, phase, errno, state: next }, `disk marked ${next}`);
+      this.catalog.setDiskState(diskId, next);
+    }
     return next;
   }
 

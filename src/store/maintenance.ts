@@ -3,6 +3,7 @@
 // before it leaves, and re-encoding objects under another policy.
 import { access } from 'node:fs/promises';
 import { DfsError, isDfsError } from '../errors.js';
+import { log } from '../log/index.js';
 import type { ExtentWithFragments, FragmentState } from '../catalog/index.js';
 import { codeLayout, parsePolicy, readLabel, type Policy } from '../pool/index.js';
 import type { Engine } from './engine.js';
@@ -192,6 +193,7 @@ export async function rebuild(engine: Engine, onProgress?: (done: number, total:
     onProgress?.(++done, targets.length);
   });
   const counts = engine.catalog.extentCounts();
+  log('store').info({ disksFailed, needed: targets.length, repaired: summary.extentsRepaired, unrecoverable: summary.unrecoverable.length, failed: summary.failed.length }, 'rebuild finished');
   summary.extents = { healthy: counts.healthy, degraded: counts.degraded, unrecoverable: counts.unrecoverable };
   return summary;
 }
@@ -229,6 +231,7 @@ export async function drainDisk(engine: Engine, ref: string, onProgress?: (done:
     throw new DfsError('DFS_ERR_DISK_DRAIN_INCOMPLETE', `${problems.length} extents could not be moved off ${disk.id}; it stays in the pool (${engine.catalog.disk(disk.id)?.state ?? 'gone'})${problems.length ? `: ${problems.slice(0, 3).join('; ')}` : ''}`);
   }
   engine.forgetDisk(disk.id);
+  log('store').info({ disk: disk.id, path: disk.path, fragmentsMoved: summary.fragmentsMoved }, 'disk drained and removed');
   summary.removed = true;
   return summary;
 }

@@ -7,6 +7,7 @@
 // bytes are never returned. Up to eight extents are in flight; output stays
 // in order.
 import { DfsError } from '../errors.js';
+import { log } from '../log/index.js';
 import type { ExtentWithFragments, FragmentState, ObjectRow } from '../catalog/index.js';
 import { codeLayout, parsePolicy } from '../pool/index.js';
 import type { FragmentSource } from '../kernels/index.js';
@@ -68,9 +69,13 @@ export async function readExtent(engine: Engine, extent: ExtentWithFragments, ke
     }
   });
   // Only problems newly seen are written; known ones were skipped, not re-read.
-  if (problems.length > 0) engine.catalog.recordProblems(extent.id, problems, 'read');
+  if (problems.length > 0) {
+    log('store').warn({ key, extent: extent.id, seq: extent.seq, problems }, result.data ? 'bad fragments skipped; extent rebuilt from the others' : 'bad fragments');
+    engine.catalog.recordProblems(extent.id, problems, 'read');
+  }
   if (!result.data) {
     engine.catalog.recomputeExtent(extent.id);
+    log('store').error({ key, extent: extent.id, seq: extent.seq }, 'extent unrecoverable');
     throw new DfsError('DFS_ERR_EXTENT_UNRECOVERABLE', `"${key}" extent ${extent.seq} (${extent.id}): fewer than ${extent.need} of ${extent.width} fragments verified`, {
       details: { key, extent: extent.id, seq: extent.seq },
     });

@@ -9,6 +9,7 @@
 //   input ─fill─▶ buffer ring ─encode (workers)─▶ fragments ─tmp+fdatasync+rename─▶ disks
 //                                                          └─ dir fsync ─▶ commit ─▶ delete old
 import { DfsError } from '../errors.js';
+import { log } from '../log/index.js';
 import type { NewExtent, ObjectRow, ExtentWithFragments } from '../catalog/index.js';
 import { chooseDisks, formatPolicy, fragmentPayloadLength, policyNeed, policyWidth, type Policy } from '../pool/index.js';
 import type { Engine } from './engine.js';
@@ -90,6 +91,7 @@ export async function writeExtentFragments(
           return { index, diskId, checksum: hex64(checksum), bytes };
         } catch (error) {
           if (!(error instanceof FragmentWriteError)) throw error;
+          log('store').warn({ disk: diskId, phase: error.phase, errno: error.errno, extent: identity.extentId, fragment: index }, 'fragment write failed; trying another disk');
           engine.noteWriteFailure(diskId, error.phase, error.errno);
           failed.add(diskId);
           const avoid = new Set([...used, ...failed]);
@@ -249,6 +251,7 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
     throw error;
   }
   await deleteExtentFiles(engine, removed);
+  log('store').info({ key, size, extents: extents.length, policy: policyName, replaced }, 'object stored');
   return { key, size, policy: policyName, extents: extents.length, checksum: hex64(checksum), objectId, replaced };
 }
 
@@ -273,5 +276,6 @@ export async function deleteObject(engine: Engine, keyInput: string): Promise<{ 
   const removed = engine.catalog.deleteObject(key);
   if (!removed) throw new DfsError('DFS_ERR_OBJECT_NOT_FOUND', JSON.stringify(key));
   const fragmentsRemoved = await deleteExtentFiles(engine, removed.extents);
+  log('store').info({ key, size: removed.object.size, extents: removed.extents.length }, 'object deleted');
   return { key, size: removed.object.size, extents: removed.extents.length, fragmentsRemoved };
 }

@@ -59,6 +59,7 @@ test('serves health, metrics and objects on loopback; logs are JSON with request
   assert.match(metrics, /^dynamicfs_extents_healthy 5$/m);
   const lines = stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.ok(lines.some((l) => l.reqId === 'req-42'), 'the incoming request id is not in the logs');
+  assert.ok(lines.some((l) => l.reqId === 'req-42' && l.component === 'store' && l.msg === 'object stored'), 'the request id did not reach the store work it started');
   assert.not.ok(stderr.includes(token), 'the token reached the logs');
 });
 

@@ -90,6 +90,21 @@ test('objects: PUT, HEAD, GET, list, DELETE; metrics move with the work', async 
   assert.is(gone.json().error.code, 'DFS_ERR_OBJECT_NOT_FOUND');
 });
 
+test('rebuild through the API moves the rebuild metrics', async () => {
+  await app.inject({ method: 'PUT', url: '/v1/objects/r', headers: auth(), payload: Buffer.from(randomBytes(150_000, 6)) });
+  const disk = engine.catalog.disks()[1]!;
+  engine.setDiskState(disk.id, 'failed');
+  const r = await app.inject({ method: 'POST', url: '/v1/rebuild', headers: auth() });
+  assert.is(r.statusCode, 200, r.body);
+  const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+  assert.ok(metricValue(text, 'dynamicfs_rebuilds_attempted') >= r.json().extentsNeedingRepair);
+  assert.ok(metricValue(text, 'dynamicfs_rebuilds_successful') >= r.json().extentsRepaired);
+  assert.ok(metricValue(text, 'dynamicfs_rebuild_bytes_written') > 0, 'rebuild bytes did not move');
+  assert.is(metricValue(text, 'dynamicfs_disk_state', `disk="${disk.id}",state="failed"`), 1);
+  engine.setDiskState(disk.id, 'healthy');
+  await app.inject({ method: 'DELETE', url: '/v1/objects/r', headers: auth() });
+});
+
 test('every seed metric name is exported', async () => {
   const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
   for (const name of SEED_METRICS) assert.ok(new RegExp(`^${name}(\\{| )`, 'm').test(text), `${name} missing`);
