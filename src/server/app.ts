@@ -30,6 +30,14 @@ const errorSchema = {
   properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] } },
 } as const;
 
+// Response schemas document the shapes (OpenAPI) and keep every field: extra ones pass through.
+const open = (properties: Record<string, unknown>, required: string[] = []) => ({ type: 'object', properties, required, additionalProperties: true }) as const;
+const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema, 500: errorSchema, 503: errorSchema } as const;
+const keyParams = { type: 'object', properties: { '*': { type: 'string', minLength: 1, maxLength: 4096 } }, required: ['*'] } as const;
+const putSchema = open({ key: { type: 'string' }, size: { type: 'integer' }, policy: { type: 'string' }, extents: { type: 'integer' }, checksum: { type: 'string' }, replaced: { type: 'boolean' } }, ['key', 'size', 'policy', 'extents', 'checksum']);
+const healthSchema = open({ status: { type: 'string', enum: ['healthy', 'degraded', 'critical'] }, message: { type: 'string' }, timestamp: { type: 'string' }, checks: { type: 'object', additionalProperties: true } }, ['status', 'message', 'timestamp', 'checks']);
+const diskSchema = open({ id: { type: 'string' }, path: { type: 'string' }, state: { type: 'string' }, capacityBytes: { type: 'integer' }, usedBytes: { type: 'integer' }, fragments: { type: 'integer' } });
+
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
@@ -110,7 +118,7 @@ export async function buildApp(options: AppOptions) {
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
   app.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
 
-  app.get('/health', { schema: { tags: ['monitoring'], security: [] } }, async (_request, reply) => {
+  app.get('/health', { schema: { tags: ['monitoring'], security: [], response: { 200: healthSchema, 202: healthSchema, 503: healthSchema } } }, async (_request, reply) => {
     const health = poolHealth(engine);
     return reply.code(HEALTH_STATUS[health.status]).send(health);
   });
@@ -121,8 +129,8 @@ export async function buildApp(options: AppOptions) {
 
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
 
-  app.get('/v1/status', { schema: { tags: ['pool'] } }, async () => poolStatus(engine));
-  app.get('/v1/disks', { schema: { tags: ['disks'] } }, async () => listDisks(engine));
+  app.get('/v1/status', { schema: { tags: ['pool'], response: { 200: open({ poolId: { type: 'string' }, objects: { type: 'integer' }, extents: { type: 'object', additionalProperties: true } }), ...errors } } }, async () => poolStatus(engine));
+  app.get('/v1/disks', { schema: { tags: ['disks'], response: { 200: open({ disks: { type: 'array', items: diskSchema } }, ['disks']), ...errors } } }, async () => listDisks(engine));
 
   app.get('/v1/objects', {
     schema: {
@@ -144,12 +152,12 @@ export async function buildApp(options: AppOptions) {
     };
   });
 
-  app.head('/v1/objects/*', { schema: { tags: ['objects'] } }, async (request, reply) => {
+  app.head('/v1/objects/*', { schema: { tags: ['objects'], params: keyParams } }, async (request, reply) => {
     const object = lookupObject(engine, objectKey(request));
     return reply.header('content-length', object.size).header('x-dynamicfs-checksum', object.checksum).header('x-dynamicfs-policy', object.policy).code(200).send();
   });
 
-  app.get('/v1/objects/*', { schema: { tags: ['objects'] } }, async (request, reply) => {
+  app.get('/v1/objects/*', { schema: { tags: ['objects'], params: keyParams, response: errors } }, async (request, reply) => {
     const object = lookupObject(engine, objectKey(request));
     // Chunks live in reused buffers: copy each one as the socket takes it.
     async function* copies(): AsyncGenerator<Buffer> {
@@ -165,6 +173,8 @@ export async function buildApp(options: AppOptions) {
   app.put('/v1/objects/*', {
     schema: {
       tags: ['objects'],
+      params: keyParams,
+      response: { 200: putSchema, ...errors },
       querystring: { type: 'object', properties: { policy: { type: 'string', maxLength: 32 } }, additionalProperties: false },
     },
   }, async (request) => {
@@ -177,7 +187,7 @@ export async function buildApp(options: AppOptions) {
     return shape;
   });
 
-  app.delete('/v1/objects/*', { schema: { tags: ['objects'] } }, async (request) => {
+  app.delete('/v1/objects/*', { schema: { tags: ['objects'], params: keyParams, response: { 200: open({ key: { type: 'string' }, deleted: { type: 'boolean' } }, ['key', 'deleted']), ...errors } } }, async (request) => {
     const r = await deleteObject(engine, objectKey(request));
     return { key: r.key, deleted: true, size: r.size, extents: r.extents };
   });
@@ -195,7 +205,7 @@ export async function buildApp(options: AppOptions) {
     return runOp(engine, name, (request.body ?? {}) as OpParams);
   });
 
-  app.post('/v1/rebuild', { schema: { tags: ['pool'] } }, async (request) => {
+  app.post('/v1/rebuild', { schema: { tags: ['pool'], response: { 200: open({ extentsNeedingRepair: { type: 'integer' }, extentsRepaired: { type: 'integer' } }), ...errors } } }, async (request) => {
     request.log.info('rebuild started');
     return rebuild(engine);
   });
@@ -208,11 +218,11 @@ export async function buildApp(options: AppOptions) {
     },
     additionalProperties: false,
   } as const;
-  app.get('/v1/workers', { schema: { tags: ['workers'] } }, async () => {
+  app.get('/v1/workers', { schema: { tags: ['workers'], response: { 200: open({ minThreads: { type: 'integer' }, maxThreads: { type: 'integer' }, threads: { type: 'integer' }, queueSize: { type: 'integer' } }), ...errors } } }, async () => {
     const stats = engine.workers().stats();
     return { ...stats.options, threads: stats.threads, queueSize: stats.queueSize, utilization: stats.utilization, completed: stats.completed, variant: stats.variant };
   });
-  app.put('/v1/workers', { schema: { tags: ['workers'], body: workerOptions, response: { 400: errorSchema } } }, async (request) => {
+  app.put('/v1/workers', { schema: { tags: ['workers'], body: workerOptions, response: { 200: open({ maxThreads: { type: 'integer' } }), ...errors } } }, async (request) => {
     const applied = await engine.workers().reconfigure(request.body as Record<string, number>);
     request.log.info({ workers: applied }, 'worker pool reconfigured');
     return applied;
