@@ -107,8 +107,8 @@ export class KernelPool {
   }
 
   /** Encodes one extent; the bytes are shared with the worker, not copied to it. */
-  encode(k: number, m: number, extent: Uint8Array): Promise<EncodeResult> {
-    const task: EncodeTask = { op: 'encode', k, m, extent: toShared(extent) };
+  encode(k: number, m: number, extent: Uint8Array, parityInto?: Uint8Array): Promise<EncodeResult> {
+    const task: EncodeTask = { op: 'encode', k, m, extent: toShared(extent), ...(parityInto ? { parityInto } : {}) };
     return this.run(task);
   }
 

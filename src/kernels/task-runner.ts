@@ -130,7 +130,11 @@ export function runEncode(kernels: KernelInstance, task: EncodeTask): EncodeResu
   kernels.encodeRegion(region, k, m);
   const fragmentHashes = kernels.hashRegion(region);
   const extentHash = kernels.hashPrefix(region, extent.length);
-  const parity = new Uint8Array(new ArrayBuffer(m * fragmentLength));
+  const into = task.parityInto;
+  if (into !== undefined && (!(into instanceof Uint8Array) || into.length !== m * fragmentLength)) {
+    throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `the parity view must be a Uint8Array of ${m * fragmentLength} bytes`);
+  }
+  const parity = into ?? new Uint8Array(new ArrayBuffer(m * fragmentLength));
   parity.set(all.subarray(k * fragmentLength, (k + m) * fragmentLength));
   return { fragmentLength, extentHash, fragmentHashes, parity };
 }
@@ -334,7 +338,7 @@ function runSingle(kernels: KernelInstance, task: SingleTask): SingleResult {
 export function transferablesOf(result: unknown): ArrayBuffer[] {
   if (Array.isArray(result)) return result.flatMap((envelope: TaskEnvelope<unknown>) => (envelope.ok ? transferablesOf(envelope.value) : []));
   if (result && typeof result === 'object') {
-    if ('parity' in result && (result as EncodeResult).parity instanceof Uint8Array) return [(result as EncodeResult).parity.buffer as ArrayBuffer];
+    if ('parity' in result && (result as EncodeResult).parity?.buffer instanceof ArrayBuffer) return [(result as EncodeResult).parity.buffer as ArrayBuffer];
     if ('data' in result && (result as ReadResult).data?.buffer instanceof ArrayBuffer) return [(result as ReadResult).data!.buffer as ArrayBuffer];
     if ('rebuilt' in result && (result as ReconstructResult).rebuilt instanceof Uint8Array) return [(result as ReconstructResult).rebuilt.buffer as ArrayBuffer];
   }

@@ -32,6 +32,12 @@ export interface EncodeTask {
   m: number;
   /** The extent's bytes, on a SharedArrayBuffer so that nothing is copied across threads. */
   extent: Uint8Array;
+  /**
+   * Where the parity goes: M × fragmentLength bytes on a SharedArrayBuffer the
+   * caller owns (nothing allocated or transferred). Without it, parity comes
+   * back in a transferred buffer.
+   */
+  parityInto?: Uint8Array;
 }
 
 export interface EncodeResult {

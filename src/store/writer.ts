@@ -138,7 +138,8 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
   const policyName = formatPolicy(policy);
   engine.checkPlaceable(policy);
   const extentSize = engine.extentSize;
-  const bufferBytes = policy.kind === 'ec' ? policy.k * fragmentPayloadLength(policy, extentSize) : extentSize;
+  // EC buffers hold the K data fragments and then room for the M parity ones, which the worker fills.
+  const bufferBytes = policy.kind === 'ec' ? (policy.k + policy.m) * fragmentPayloadLength(policy, extentSize) : extentSize;
   const ring = new BufferRing(EXTENTS_IN_FLIGHT + 2, bufferBytes);
   const objectId = newId();
   const createdAt = Date.now();
@@ -159,7 +160,8 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
       let extentChecksum: bigint;
       if (policy.kind === 'ec') {
         buffer.fill(0, length, policy.k * fragmentLength);
-        const encoded = await engine.workers().encode(policy.k, policy.m, data);
+        const parityStart = policy.k * fragmentLength;
+        const encoded = await engine.workers().encode(policy.k, policy.m, data, buffer.subarray(parityStart, parityStart + policy.m * fragmentLength));
         extentChecksum = encoded.extentHash;
         payloads = encoded.fragmentHashes.map((checksum, index) => ({
           index,
