@@ -2,7 +2,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { BIN, makePool, type TestPool } from '../helpers/cli.js';
 
@@ -62,6 +63,33 @@ test('serves health, metrics and objects on loopback; logs are JSON with request
   assert.ok(lines.some((l) => l.reqId === 'req-42' && l.component === 'store' && l.msg === 'object stored'), 'the request id did not reach the store work it started');
   assert.not.ok(stderr.includes(token), 'the token reached the logs');
 });
+
+test('traversal-looking keys sent raw (no client-side path cleaning) are ordinary keys', async () => {
+  const before = readdirSync(pool.root).sort();
+  for (const [raw, key] of [['%2e%2e/x', '../x'], ['../../etc/passwd', '../../etc/passwd'], ['..', '..'], ['a%5C..%5Cb', 'a\\..\\b']] as const) {
+    const put = await rawRequest('PUT', `/v1/objects/${raw}`, 'data');
+    assert.is(put.status, 200, put.body);
+    assert.is(JSON.parse(put.body).key, key);
+    const back = await rawRequest('GET', `/v1/objects/${raw}`);
+    assert.is(back.body, 'data');
+    assert.is((await rawRequest('DELETE', `/v1/objects/${raw}`)).status, 200);
+  }
+  assert.equal(readdirSync(pool.root).sort(), before, 'something appeared outside the pool and disks');
+});
+
+/** node:http sends the path as given: no dot-segment resolution as fetch and browsers do. */
+function rawRequest(method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    const req = http.request({ hostname, port, path, method, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 test('promtool accepts a real scrape', async () => {
   const promtool = spawnSync('promtool', ['--version']);
