@@ -14,6 +14,13 @@ export type ExtentState = 'healthy' | 'degraded' | 'unrecoverable';
 /** 'ok' or the kind of problem last seen on the fragment. */
 export type FragmentState = 'ok' | 'missing' | 'unreadable' | 'truncated' | 'checksum_mismatch' | 'header_invalid' | 'misplaced';
 
+/** One bad fragment as a read, repair or scrub found it. */
+export interface FragmentProblem {
+  index: number;
+  diskId: string | null;
+  kind: Exclude<FragmentState, 'ok'>;
+}
+
 export interface DiskRow {
   id: string;
   path: string;
@@ -91,6 +98,17 @@ const RECOMPUTE_STATE = `
       ELSE 'unrecoverable' END
     FROM fragments f LEFT JOIN disks d ON d.id = f.disk_id WHERE f.extent_id = extents.id)`;
 
+/** Gives each extent its fragments, in index order. */
+function withFragments(extents: ExtentRow[], fragments: FragmentRow[]): ExtentWithFragments[] {
+  const byExtent = new Map<string, FragmentRow[]>();
+  for (const f of fragments) {
+    let list = byExtent.get(f.extentId);
+    if (!list) byExtent.set(f.extentId, (list = []));
+    list.push(f);
+  }
+  return extents.map((e) => ({ ...e, fragments: (byExtent.get(e.id) ?? []).sort((a, b) => a.index - b.index) }));
+}
+
 /** Upper bound for a key prefix: no valid UTF-8 continues with 0xF4 0x90. */
 function prefixBound(prefix: string): Buffer {
   return Buffer.concat([Buffer.from(prefix, 'utf8'), Buffer.from([0xf4, 0x90])]);
@@ -128,6 +146,7 @@ export class Catalog {
       fragmentInsert: p('INSERT INTO fragments (extent_id, idx, disk_id, checksum, bytes, state) VALUES (?, ?, ?, ?, ?, ?)'),
       fragmentsOfExtent: p(`SELECT ${FRAGMENT_COLUMNS} FROM fragments WHERE extent_id = ? ORDER BY idx`),
       fragmentsOfObject: p(`SELECT ${FRAGMENT_COLUMNS} FROM fragments WHERE extent_id IN (SELECT id FROM extents WHERE object_id = ?)`),
+      fragmentsFrom: p(`SELECT ${FRAGMENT_COLUMNS} FROM fragments WHERE extent_id IN (SELECT id FROM extents WHERE ord > ? ORDER BY ord LIMIT ?)`),
       fragmentDeleteOfObject: p('DELETE FROM fragments WHERE extent_id IN (SELECT id FROM extents WHERE object_id = ?)'),
       fragmentState: p('UPDATE fragments SET state = ? WHERE extent_id = ? AND idx = ?'),
       fragmentMove: p(`INSERT INTO fragments (extent_id, idx, disk_id, checksum, bytes, state) VALUES (?, ?, ?, ?, ?, 'ok')
@@ -337,15 +356,7 @@ export class Catalog {
   // ---- extents and fragments
 
   extentsOfObject(objectId: string): ExtentWithFragments[] {
-    const extents = this.stmts.extentsOfObject.all(objectId) as ExtentRow[];
-    const fragments = this.stmts.fragmentsOfObject.all(objectId) as FragmentRow[];
-    const byExtent = new Map<string, FragmentRow[]>();
-    for (const f of fragments) {
-      let list = byExtent.get(f.extentId);
-      if (!list) byExtent.set(f.extentId, (list = []));
-      list.push(f);
-    }
-    return extents.map((e) => ({ ...e, fragments: (byExtent.get(e.id) ?? []).sort((a, b) => a.index - b.index) }));
+    return withFragments(this.stmts.extentsOfObject.all(objectId) as ExtentRow[], this.stmts.fragmentsOfObject.all(objectId) as FragmentRow[]);
   }
 
   extent(id: string): ExtentWithFragments | null {
@@ -354,10 +365,9 @@ export class Catalog {
     return { ...row, fragments: this.stmts.fragmentsOfExtent.all(id) as FragmentRow[] };
   }
 
-  /** Extents in scrub order after `ord`, a page at a time. */
+  /** Extents in scrub order after `ord`, a page at a time: two queries per page, not one per extent. */
   extentsAfter(ord: number, limit: number): ExtentWithFragments[] {
-    const rows = this.stmts.extentsFrom.all(ord, limit) as ExtentRow[];
-    return rows.map((row) => ({ ...row, fragments: this.stmts.fragmentsOfExtent.all(row.id) as FragmentRow[] }));
+    return withFragments(this.stmts.extentsFrom.all(ord, limit) as ExtentRow[], this.stmts.fragmentsFrom.all(ord, limit) as FragmentRow[]);
   }
 
   *iterateExtents(pageSize = 500): Generator<ExtentWithFragments> {
@@ -379,7 +389,7 @@ export class Catalog {
   }
 
   /** Records bad fragments found by a read or scrub, and recomputes the extent's state. */
-  recordProblems(extentId: string, problems: readonly { index: number; diskId: string | null; kind: Exclude<FragmentState, 'ok'> }[], source: string, action = 'reported'): void {
+  recordProblems(extentId: string, problems: readonly FragmentProblem[], source: string, action = 'reported'): void {
     if (problems.length === 0) return;
     this.transaction(() => {
       const now = Date.now();

@@ -7,10 +7,13 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DfsError } from '../errors.js';
 import { formatBytes, parsePolicy } from '../pool/index.js';
-import { fileSource, lookupObject, putObject, readObject, streamSource, type objectView } from '../store/index.js';
+import { fileSource, lookupObject, putObject, readObject, streamSource, type objectView, type PutResult } from '../store/index.js';
 import type { CliContext } from './context.js';
 import { remoteGet, remotePut } from './remote.js';
 import { printResult, table } from './output.js';
+
+/** What `put` reports, locally or through the daemon. */
+type StoredObject = Omit<PutResult, 'objectId'>;
 
 export function registerObjectCommands(program: Command, ctx: CliContext): void {
   program
@@ -23,11 +26,12 @@ export function registerObjectCommands(program: Command, ctx: CliContext): void 
       const key = opts.key ?? (file === '-' ? undefined : basename(file));
       if (key === undefined) throw new DfsError('DFS_ERR_CLI_USAGE', 'reading stdin needs --key');
       const policy = opts.policy === undefined ? undefined : parsePolicy(opts.policy);
+      const report = (r: StoredObject) => printResult(ctx.json(), r, () =>
+        `${r.replaced ? 'replaced' : 'stored'} ${JSON.stringify(r.key)}: ${formatBytes(r.size)} in ${r.extents} extents, ${r.policy}, checksum ${r.checksum}`);
       const daemon = ctx.daemon();
       if (daemon) {
         const input = file === '-' ? process.stdin : await openInput(file);
-        const r = await remotePut(daemon, input, key, opts.policy);
-        printResult(ctx.json(), r, () => `${r.replaced ? 'replaced' : 'stored'} ${JSON.stringify(r.key)}: ${formatBytes(r.size as number)} in ${String(r.extents)} extents, ${String(r.policy)}, checksum ${String(r.checksum)}`);
+        report((await remotePut(daemon, input, key, opts.policy)) as StoredObject);
         return;
       }
       return ctx.withEngine(async (engine) => {
@@ -36,8 +40,8 @@ export function registerObjectCommands(program: Command, ctx: CliContext): void 
         try {
           const r = await putObject(engine, source, key, { ...(policy ? { policy } : {}), onProgress: progress.update });
           progress.stop();
-          const { objectId: _id, replaced, ...shape } = r;
-          printResult(ctx.json(), { ...shape, replaced }, () => `${replaced ? 'replaced' : 'stored'} ${JSON.stringify(r.key)}: ${formatBytes(r.size)} in ${r.extents} extents, ${r.policy}, checksum ${r.checksum}`);
+          const { objectId: _id, ...shape } = r;
+          report(shape);
         } finally {
           progress.stop();
         }

@@ -12,7 +12,7 @@ import { DfsError, ERRORS, serializeError } from '../errors.js';
 import { enterLogContext, type Logger } from '../log/index.js';
 import { parsePolicy } from '../pool/index.js';
 import {
-  deleteObject, listDisks, lookupObject, poolHealth, poolStatus, putObject, readObject, rebuild, runOp, streamSource, OPS, type Engine, type OpParams,
+  lookupObject, objectSummary, poolHealth, putObject, readObject, runOp, streamSource, OPS, type Engine, type OpParams,
 } from '../store/index.js';
 
 export interface AppOptions {
@@ -129,8 +129,8 @@ export async function buildApp(options: AppOptions) {
 
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
 
-  app.get('/v1/status', { schema: { tags: ['pool'], response: { 200: open({ poolId: { type: 'string' }, objects: { type: 'integer' }, extents: { type: 'object', additionalProperties: true } }), ...errors } } }, async () => poolStatus(engine));
-  app.get('/v1/disks', { schema: { tags: ['disks'], response: { 200: open({ disks: { type: 'array', items: diskSchema } }, ['disks']), ...errors } } }, async () => listDisks(engine));
+  app.get('/v1/status', { schema: { tags: ['pool'], response: { 200: open({ poolId: { type: 'string' }, objects: { type: 'integer' }, extents: { type: 'object', additionalProperties: true } }), ...errors } } }, async () => runOp(engine, 'status', {}));
+  app.get('/v1/disks', { schema: { tags: ['disks'], response: { 200: open({ disks: { type: 'array', items: diskSchema } }, ['disks']), ...errors } } }, async () => runOp(engine, 'list-disks', {}));
 
   app.get('/v1/objects', {
     schema: {
@@ -147,7 +147,7 @@ export async function buildApp(options: AppOptions) {
     const rows = engine.catalog.listObjects({ ...(q.prefix ? { prefix: q.prefix } : {}), ...(q.after ? { after: q.after } : {}), limit: limit + 1 });
     const page = rows.slice(0, limit);
     return {
-      objects: page.map((o) => ({ key: o.key, size: o.size, policy: o.policy, extents: o.extents, checksum: o.checksum, createdAt: new Date(o.createdAt).toISOString() })),
+      objects: page.map(objectSummary),
       next: rows.length > limit ? page[page.length - 1]!.key : null,
     };
   });
@@ -187,10 +187,7 @@ export async function buildApp(options: AppOptions) {
     return shape;
   });
 
-  app.delete('/v1/objects/*', { schema: { tags: ['objects'], params: keyParams, response: { 200: open({ key: { type: 'string' }, deleted: { type: 'boolean' } }, ['key', 'deleted']), ...errors } } }, async (request) => {
-    const r = await deleteObject(engine, objectKey(request));
-    return { key: r.key, deleted: true, size: r.size, extents: r.extents };
-  });
+  app.delete('/v1/objects/*', { schema: { tags: ['objects'], params: keyParams, response: { 200: open({ key: { type: 'string' }, deleted: { type: 'boolean' } }, ['key', 'deleted']), ...errors } } }, async (request) => runOp(engine, 'rm', { key: objectKey(request) }));
 
   // The CLI's operations, run here when the daemon owns the pool (see src/store/ops.ts).
   app.post('/v1/ops/:name', {
@@ -207,7 +204,7 @@ export async function buildApp(options: AppOptions) {
 
   app.post('/v1/rebuild', { schema: { tags: ['pool'], response: { 200: open({ extentsNeedingRepair: { type: 'integer' }, extentsRepaired: { type: 'integer' } }), ...errors } } }, async (request) => {
     request.log.info('rebuild started');
-    return rebuild(engine);
+    return runOp(engine, 'rebuild', {});
   });
 
   const workerOptions = {

@@ -4,7 +4,7 @@
 import { access } from 'node:fs/promises';
 import { DfsError, isDfsError } from '../errors.js';
 import { log } from '../log/index.js';
-import type { ExtentWithFragments, FragmentState } from '../catalog/index.js';
+import type { ExtentWithFragments, FragmentProblem } from '../catalog/index.js';
 import { codeLayout, parsePolicy, readLabel, type Policy } from '../pool/index.js';
 import type { Engine } from './engine.js';
 import { DirectorySync, fragmentPath, removeFile } from './fragment-io.js';
@@ -71,7 +71,7 @@ export async function repairExtent(engine: Engine, extentId: string, options: { 
       throw error;
     }
     // Sources that failed verification now: record them and go round again with them included.
-    const newlyBad: { index: number; diskId: string | null; kind: Exclude<FragmentState, 'ok'> }[] = [];
+    const newlyBad: FragmentProblem[] = [];
     result.fragments.forEach((o, index) => {
       if (sources[index] && o.status !== 'ok') newlyBad.push({ index, diskId: extent.fragments.find((f) => f.index === index)?.diskId ?? null, kind: o.status });
     });
@@ -249,10 +249,14 @@ export async function changeObjectPolicy(engine: Engine, key: string, policy: Po
   return { ...result, previousPolicy: object.policy };
 }
 
-export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+/** Runs `fn` over `items`, at most `limit` at a time. */
+export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
+    while (next < items.length) {
+      const index = next++;
+      await fn(items[index]!, index);
+    }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

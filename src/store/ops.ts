@@ -8,7 +8,7 @@ import { parsePolicy } from '../pool/index.js';
 import type { Engine } from './engine.js';
 import { collectGarbage } from './gc.js';
 import { changeObjectPolicy, drainDisk, rebuild } from './maintenance.js';
-import { listDisks, listExtents, objectView, poolHealth, poolStatus, probeDisks, showRedundancy } from './reports.js';
+import { listDisks, listExtents, objectSummary, objectView, poolHealth, poolStatus, probeDisks, showRedundancy } from './reports.js';
 import { deleteObject } from './writer.js';
 
 export type Progress = (done: number, total: number | null) => void;
@@ -53,7 +53,7 @@ export const OPS: Record<string, Op> = {
     const prefix = str(p, 'prefix', false);
     const after = str(p, 'after', false);
     const rows = engine.catalog.listObjects({ ...(prefix ? { prefix } : {}), ...(after ? { after } : {}), ...(limit ? { limit } : {}) });
-    return { objects: rows.map((o) => ({ key: o.key, size: o.size, policy: o.policy, extents: o.extents, checksum: o.checksum, createdAt: new Date(o.createdAt).toISOString() })) };
+    return { objects: rows.map(objectSummary) };
   },
   stat: (engine, p) => {
     const key = str(p, 'key')!;

@@ -8,7 +8,7 @@
 // in order.
 import { DfsError } from '../errors.js';
 import { log } from '../log/index.js';
-import type { ExtentWithFragments, FragmentState, ObjectRow } from '../catalog/index.js';
+import type { ExtentWithFragments, FragmentProblem, ObjectRow } from '../catalog/index.js';
 import { codeLayout, parsePolicy } from '../pool/index.js';
 import type { FragmentSource } from '../kernels/index.js';
 import type { Engine } from './engine.js';
@@ -27,11 +27,6 @@ export function fragmentSources(engine: Engine, extent: ExtentWithFragments, opt
     sources[f.index] = { path: fragmentPath(disk.path, extent.id, f.index), offset: extent.payloadOffset, expected: parseHex64(f.checksum) };
   }
   return sources;
-}
-
-export interface ExtentReadReport {
-  problems: { index: number; diskId: string | null; kind: Exclude<FragmentState, 'ok'> }[];
-  reconstructed: boolean;
 }
 
 /**
@@ -56,7 +51,7 @@ export async function readExtent(engine: Engine, extent: ExtentWithFragments, ke
   if (!result.data && !engine.catalog.extent(extent.id)) {
     throw new DfsError('DFS_ERR_OBJECT_CHANGED', `"${key}" was replaced or deleted while it was being read`);
   }
-  const problems: ExtentReadReport['problems'] = [];
+  const problems: FragmentProblem[] = [];
   result.fragments.forEach((outcome, index) => {
     const fragment = extent.fragments.find((f) => f.index === index);
     // Fragments not tried (known bad, or on a failed disk) are not news.

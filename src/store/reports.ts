@@ -4,7 +4,7 @@
 import { closeSync, fsyncSync, openSync, readSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { DiskRow, DiskState, ExtentWithFragments } from '../catalog/index.js';
+import type { DiskRow, DiskState, ExtentWithFragments, ObjectRow } from '../catalog/index.js';
 import { parsePolicy, policyTolerance, policyWidth, readLabel } from '../pool/index.js';
 import type { Engine } from './engine.js';
 import { fragmentPath } from './fragment-io.js';
@@ -85,6 +85,11 @@ export function probeDisks(engine: Engine): { disks: ProbeResult[] } {
   });
   engine.refreshFreeSpace();
   return { disks: results };
+}
+
+/** An object as `ls` and the object list route show it. */
+export function objectSummary(o: ObjectRow) {
+  return { key: o.key, size: o.size, policy: o.policy, extents: o.extents, checksum: o.checksum, createdAt: new Date(o.createdAt).toISOString() };
 }
 
 export function objectView(engine: Engine, key: string) {

@@ -22,7 +22,7 @@ export interface CaseResult {
   ratio: Record<string, number>;
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
@@ -79,6 +79,11 @@ export function printTable(results: CaseResult[], peerOf: (name: string) => stri
       rows.push([r.name, name === peer ? `${name} (peer)` : name, value.toFixed(2), ratio === undefined ? '' : `${ratio.toFixed(2)}×`]);
     }
   }
+  printRows(rows);
+}
+
+/** Prints rows (the first is the header) as a Markdown table. */
+export function printRows(rows: string[][]): void {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const line = (row: string[]) => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
   console.log(line(rows[0]!));

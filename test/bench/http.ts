@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { Catalog } from '../../src/catalog/index.js';
 import { BIN, cli, tempDir } from '../helpers/cli.js';
+import { printRows } from './harness.js';
 
 const LARGE = Number(process.env.DFS_BENCH_EXTENTS ?? 1_000_000);
 const SECONDS = Number(process.env.DFS_BENCH_SECONDS ?? 10);
@@ -141,11 +142,7 @@ async function main(): Promise<void> {
     }
     await stopDaemon(child);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const [i, r] of rows.entries()) {
-    console.log(`| ${r.map((c, j) => c.padEnd(widths[j]!)).join(' | ')} |`);
-    if (i === 0) console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  }
+  printRows(rows);
   const growth = (rss[LARGE]! - rss[10_000]!) / MiB;
   console.log(`daemon RSS from 10000 to ${LARGE} extents: ${growth >= 0 ? '+' : ''}${growth.toFixed(0)} MiB (target within 50 MiB: ${Math.abs(growth) <= 50 ? 'met' : 'MISSED'})`);
   rmSync(root, { recursive: true, force: true });

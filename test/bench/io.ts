@@ -22,7 +22,8 @@ import { open, rename } from 'node:fs/promises';
 import { randomBytes as cryptoRandom } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { BIN, cli, tempDir } from '../helpers/cli.js';
-import { Engine, deleteObject, fileSource, listExtents, lookupObject, putObject, readObject } from '../../src/store/index.js';
+import { printRows, median } from './harness.js';
+import { Engine, deleteObject, forEachLimited, fileSource, listExtents, lookupObject, putObject, readObject } from '../../src/store/index.js';
 import { parsePolicy } from '../../src/pool/index.js';
 
 const SIZE = Number(process.env.DFS_BENCH_IO_BYTES ?? 1024 ** 3);
@@ -32,12 +33,6 @@ const MiB = 1024 * 1024;
 
 interface Fragment { path: string; bytes: number; payload: number; offset: number; index: number }
 interface Extent { fragments: Fragment[]; need: number; size: number }
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 function seconds(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e9;
@@ -65,28 +60,17 @@ function peakRssOf(args: string[]): Promise<number> {
   });
 }
 
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!, i);
-    }
-  }));
-}
-
 /** Baseline put: input read extent by extent, the same fragment files written the same way. */
 async function baselinePut(extents: Extent[], input: string, extentSize: number): Promise<number> {
   const start = process.hrtime.bigint();
   const dirs = new Set<string>();
-  const fd = openSync(input, 'r');
-  const input_ = await open(input, 'r');
+  const source = await open(input, 'r');
   const parity = cryptoRandom(extentSize);
   const buffers = Array.from({ length: EXTENTS_IN_FLIGHT }, () => Buffer.alloc(extentSize));
   let slot = 0;
   await forEachLimited(extents, EXTENTS_IN_FLIGHT, async (extent, i) => {
     const buffer = buffers[slot++ % EXTENTS_IN_FLIGHT]!;
-    await input_.read(buffer, 0, extent.size, i * extentSize);
+    await source.read(buffer, 0, extent.size, i * extentSize);
     await Promise.all(extent.fragments.map(async (f) => {
       const path = f.path.replace('/fragments/', '/baseline/');
       const tmp = `${dirname(path)}/.${basename(path)}.tmp`;
@@ -102,8 +86,7 @@ async function baselinePut(extents: Extent[], input: string, extentSize: number)
       dirs.add(dirname(path));
     }));
   });
-  await input_.close();
-  closeSync(fd);
+  await source.close();
   await forEachLimited([...dirs], 16, async (dir) => {
     const handle = await open(dir, 'r');
     await handle.sync();
@@ -247,11 +230,7 @@ async function main(): Promise<void> {
     const [op, policy] = name.split(' ') as [string, string];
     rows.push([name, median(r.ours).toFixed(0), median(r.base).toFixed(0), `${ratio.toFixed(2)}×`, `≥ ${targets[op]}× ${ratio >= targets[op]! ? 'met' : 'MISSED'}`, op === 'put' ? `${(rss[policy]! / MiB).toFixed(0)} MiB` : '']);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  const line = (row: string[]) => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
-  console.log(line(rows[0]!));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const row of rows.slice(1)) console.log(line(row));
+  printRows(rows);
   const peak = Math.max(...Object.values(rss));
   console.log(`peak RSS of a dynamicfs put of ${(SIZE / MiB).toFixed(0)} MiB: ${(peak / MiB).toFixed(0)} MiB (target ≤ 256 MiB: ${peak <= 256 * MiB ? 'met' : 'MISSED'})`);
   closeSync(devnull);
