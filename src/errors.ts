@@ -15,6 +15,12 @@ export const ERRORS = {
   DFS_ERR_INTERNAL_UNEXPECTED: { message: 'internal error', httpStatus: 500 },
   DFS_ERR_CLI_USAGE: { message: 'bad command line', httpStatus: 400 },
 
+  // scrubbing
+  DFS_ERR_SCRUB_INTENSITY_INVALID: { message: 'intensity must be low, medium or high', httpStatus: 400 },
+  DFS_ERR_SCRUB_RATE_INVALID: { message: 'the rate cap must be a positive number of bytes per second', httpStatus: 400 },
+  DFS_ERR_SCRUB_SCHEDULE_INVALID: { message: 'invalid scrub schedule', httpStatus: 400 },
+  DFS_ERR_SCRUB_NO_DAEMON: { message: 'no daemon owns this pool; start one with `dynamicfs scrub-daemon start` or `dynamicfs serve`', httpStatus: 409 },
+
   // pools
   DFS_ERR_POOL_NOT_FOUND: { message: 'not a DynamicFS pool (no pool.json)', httpStatus: 404 },
   DFS_ERR_POOL_EXISTS: { message: 'a pool already exists there', httpStatus: 409 },

@@ -163,6 +163,16 @@ export class Catalog {
       problemResolve: p('DELETE FROM problems WHERE extent_id = ? AND idx = ?'),
       problemsOfExtentDelete: p('DELETE FROM problems WHERE extent_id IN (SELECT id FROM extents WHERE object_id = ?)'),
       problemsAll: p('SELECT extent_id AS extentId, idx AS "index", disk_id AS diskId, kind, source, action, detected_at AS detectedAt FROM problems ORDER BY detected_at'),
+      extentVerified: p('UPDATE extents SET verified_at = ? WHERE id = ?'),
+      verifiedMinutes: p('SELECT minute, n FROM verified_minutes ORDER BY minute'),
+      storedBytes: p('SELECT coalesce(sum(stored_bytes), 0) AS n FROM disks'),
+      problemAction: p('UPDATE problems SET action = ? WHERE extent_id = ? AND idx = ?'),
+      problemsDetailed: p(`SELECT p.extent_id AS extentId, p.idx AS "index", p.disk_id AS diskId, p.kind, p.source, p.action, p.detected_at AS detectedAt,
+        e.seq, o.key FROM problems p LEFT JOIN extents e ON e.id = p.extent_id LEFT JOIN objects o ON o.id = e.object_id
+        ORDER BY p.detected_at, p.extent_id, p.idx LIMIT ?`),
+      problemsCount: p('SELECT count(*) AS n FROM problems'),
+      extentsWithProblems: p(`SELECT id FROM extents WHERE state <> 'healthy'
+        UNION SELECT extent_id FROM fragments WHERE state <> 'ok' UNION SELECT extent_id FROM problems`),
       metaGet: p('SELECT value FROM meta WHERE key = ?'),
       metaSet: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
     };
@@ -414,6 +424,53 @@ export class Catalog {
 
   recomputeExtent(extentId: string): void {
     this.stmts.recomputeOne.run(extentId);
+  }
+
+  /** Stamps extents as verified at `at` (ms), in one transaction. */
+  markVerified(extentIds: readonly string[], at: number): void {
+    if (extentIds.length === 0) return;
+    this.transaction(() => {
+      for (const id of extentIds) this.stmts.extentVerified.run(at, id);
+    });
+  }
+
+  /** Extents by minute of their last verification (trigger-maintained; a handful of rows). */
+  verifiedMinutes(): { minute: number; n: number }[] {
+    return this.stmts.verifiedMinutes.all() as { minute: number; n: number }[];
+  }
+
+  /** Bytes of every fragment in the pool (per-disk counters, no scan). */
+  storedBytes(): number {
+    return (this.stmts.storedBytes.get() as { n: number }).n;
+  }
+
+  /** Fragments found good again (a transient read error): back to ok, their problems resolved. */
+  clearProblems(extentId: string, indices: readonly number[]): void {
+    this.transaction(() => {
+      for (const index of indices) {
+        this.stmts.fragmentState.run('ok', extentId, index);
+        this.stmts.problemResolve.run(extentId, index);
+      }
+      this.stmts.recomputeOne.run(extentId);
+    });
+  }
+
+  setProblemAction(extentId: string, index: number, action: string): void {
+    this.stmts.problemAction.run(action, extentId, index);
+  }
+
+  /** Known problems with the object key and extent sequence they belong to, oldest first. */
+  problemsDetailed(limit = 1000): { extentId: string; index: number; diskId: string | null; kind: string; source: string; action: string; detectedAt: number; seq: number | null; key: string | null }[] {
+    return this.stmts.problemsDetailed.all(limit) as never;
+  }
+
+  problemsCount(): number {
+    return (this.stmts.problemsCount.get() as { n: number }).n;
+  }
+
+  /** Extents with anything known wrong: not healthy, a fragment not ok, or a recorded problem. */
+  extentIdsWithProblems(): string[] {
+    return (this.stmts.extentsWithProblems.all() as { id: string }[]).map((r) => r.id);
   }
 
   problems(): { extentId: string; index: number; diskId: string | null; kind: string; source: string; action: string; detectedAt: number }[] {

@@ -12,9 +12,13 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       .option('--port <port>', 'TCP port (0 picks a free one)', '9090')
       .option('--bind <address>', 'address to listen on', '127.0.0.1')
       .action(async (opts: { port: string; bind: string }) => {
-        const port = Number(opts.port);
-        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DfsError('DFS_ERR_CLI_USAGE', `--port ${opts.port} is not a TCP port`);
-        await runDaemon(ctx.poolDir(), { port, bind: opts.bind, logLevel: ctx.logLevel('info') });
+        await runDaemon(ctx.poolDir(), { port: parsePort(opts.port), bind: opts.bind, logLevel: ctx.logLevel('info') });
       });
   }
+}
+
+export function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DfsError('DFS_ERR_CLI_USAGE', `--port ${text} is not a TCP port`);
+  return port;
 }

@@ -12,6 +12,7 @@ import { registerMaintenanceCommands } from './maintenance-commands.js';
 import { registerObjectCommands } from './object-commands.js';
 import { EXIT_FAILED, reportError } from './output.js';
 import { registerPoolCommands } from './pool-commands.js';
+import { registerScrubCommands } from './scrub-commands.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -35,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   registerDiskCommands(program, ctx);
   registerObjectCommands(program, ctx);
   registerMaintenanceCommands(program, ctx);
+  registerScrubCommands(program, ctx);
   registerDaemonCommands(program, ctx);
   try {
     await program.parseAsync(argv, { from: 'user' });

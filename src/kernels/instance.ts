@@ -236,19 +236,24 @@ export class KernelInstance {
    * once less. `fill(window, offset)` returns how many bytes it wrote; fewer
    * than asked means the input ended early (hash null, `got` says where).
    */
-  xxh3Filling(into: Uint8Array, fill: (window: Uint8Array, offset: number) => number): { hash: bigint | null; got: number } {
-    const length = into.length;
+  xxh3Filling(into: Uint8Array | number, fill: (window: Uint8Array, offset: number) => number): { hash: bigint | null; got: number } {
+    // A number instead of a buffer: hash `into` bytes without keeping them (the scrubber's case).
+    const out = typeof into === 'number' ? null : into;
+    const length = out ? out.length : (into as number);
     if (length <= FILL_WINDOW_BYTES) {
       const region = this.region(1, length);
       const view = region.fragment(0);
       const got = fill(view, 0);
       if (got < length) return { hash: null, got };
-      into.set(view);
+      out?.set(view);
       return { hash: BigInt.asUintN(64, this.wasm.xxh3_64(region.base, length)), got };
     }
     const region = this.region(1, FILL_WINDOW_BYTES);
     const acc = this.arena + STREAM_ACC_OFFSET;
     const fullBlocksEnd = Math.floor((length - 1) / XXH3_BLOCK_BYTES) * XXH3_BLOCK_BYTES;
+    // As in xxh3(): the finish reads the partial last block and the 64 bytes before the end.
+    const tailStart = fullBlocksEnd - 64;
+    const tail = out ? out.subarray(tailStart, length) : new Uint8Array(length - tailStart);
     this.wasm.xxh3_stream_init(acc);
     for (let start = 0; start < length; start += FILL_WINDOW_BYTES) {
       const n = Math.min(FILL_WINDOW_BYTES, length - start);
@@ -257,11 +262,13 @@ export class KernelInstance {
       if (got < n) return { hash: null, got: start + got };
       const blocksEnd = Math.min(start + n, fullBlocksEnd);
       if (blocksEnd > start) this.wasm.xxh3_stream_blocks(acc, region.base, (blocksEnd - start) / XXH3_BLOCK_BYTES);
-      into.set(window, start);
+      if (out) out.set(window, start);
+      else if (start + n > tailStart) {
+        const from = Math.max(start, tailStart);
+        tail.set(window.subarray(from - start), from - tailStart);
+      }
     }
-    // As in xxh3(): the finish reads the partial last block and the 64 bytes before the end.
-    const tailStart = fullBlocksEnd - 64;
-    region.fragment(0).set(into.subarray(tailStart, length));
+    region.fragment(0).set(tail);
     return { hash: BigInt.asUintN(64, this.wasm.xxh3_stream_finish(acc, (region.base - tailStart) >>> 0, length)), got: length };
   }
 

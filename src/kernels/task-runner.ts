@@ -2,14 +2,15 @@
 // worker calls it; so can the main thread (tests, benchmarks, small pools).
 // Fragment files are read with readSync straight into views of WASM memory:
 // the bytes are touched once by the kernel and never copied in JS.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { decodeHeader } from '../store/fragment-format.js';
 import { DfsError, serializeError } from '../errors.js';
 import type { ExtentRegion, KernelInstance } from './instance.js';
 import { checkCodeShape } from './status.js';
 import {
   fragmentLengthFor,
   type CodeLayout, type EncodeResult, type EncodeTask, type FragmentOutcome, type FragmentSource,
-  type BatchTask, type HashTask, type ReadResult, type ReadTask, type KernelTask, type ReconstructResult, type SingleTask, type TaskEnvelope, type ReconstructTask, type VerifyResult, type VerifyTask,
+  type BatchTask, type HashTask, type ScrubOutcome, type ScrubResult, type ScrubTask, type ReadResult, type ReadTask, type KernelTask, type ReconstructResult, type SingleTask, type TaskEnvelope, type ReconstructTask, type VerifyResult, type VerifyTask,
 } from './tasks.js';
 
 const MISSING_ERRNOS = new Set(['ENOENT', 'ENOTDIR']);
@@ -290,11 +291,59 @@ function readThroughRegion(kernels: KernelInstance, task: ReadTask, count: numbe
   return { fragments: outcomes, data: copyOut(region.all()), reconstructed, bytesRead };
 }
 
+/**
+ * The scrubber's check of one extent: every fragment file is opened, its size
+ * compared with header + payload, its header decoded and matched against this
+ * pool, extent and index (a valid fragment of another extent is `misplaced`),
+ * and its payload hashed while it is read into WASM memory.
+ */
+export function runScrub(kernels: KernelInstance, task: ScrubTask): ScrubResult {
+  const count = task.fragments?.length ?? 0;
+  checkSources(task.fragments, count, task.fragmentLength);
+  if (!Number.isInteger(task.headerLength) || task.headerLength < 16 || task.headerLength > 4096) {
+    throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `header length ${String(task.headerLength)} is out of range`);
+  }
+  const header = Buffer.allocUnsafe(task.headerLength);
+  const hash = (b: Uint8Array) => kernels.xxh3(b);
+  let bytesRead = 0;
+  const outcomes = task.fragments.map((source, index): ScrubOutcome => {
+    let bytes = 0;
+    const { outcome } = withFragment(source, (fd, src) => {
+      const size = fstatSync(fd).size;
+      const got = readFully(fd, header, 0);
+      bytes += got;
+      const status = (s: ScrubOutcome['status']): ReadOutcome => ({ outcome: { status: s as never, hash: null }, bytes });
+      if (got < header.length) return status('truncated');
+      const decoded = decodeHeader(header, hash);
+      if ('problem' in decoded) return status('header_invalid');
+      const h = decoded.header;
+      if (decoded.length !== task.headerLength || h.payloadLength !== task.fragmentLength || h.payloadChecksum !== src.expected) {
+        // A well-formed header that describes other bytes: another extent's fragment, or another index of this one.
+        return status(h.extentId !== task.extentId || h.index !== index || h.poolId !== task.poolId ? 'misplaced' : 'header_invalid');
+      }
+      if (h.extentId !== task.extentId || h.index !== index || h.poolId !== task.poolId) return status('misplaced');
+      if (size < task.headerLength + task.fragmentLength) {
+        bytes += Math.max(0, size - task.headerLength);
+        return status('truncated');
+      }
+      const { hash: payloadHash, got: payloadGot } = kernels.xxh3Filling(task.fragmentLength, (window, at) => readFully(fd, window, src.offset + at));
+      bytes += payloadGot;
+      if (payloadHash === null) return status('truncated');
+      return status(payloadHash === src.expected ? 'ok' : 'checksum_mismatch');
+    });
+    bytesRead += bytes;
+    const result: ScrubOutcome = { status: outcome.status, bytes };
+    if (outcome.errno) result.errno = outcome.errno;
+    return result;
+  });
+  return { fragments: outcomes, bytesRead };
+}
+
 export function runHash(kernels: KernelInstance, task: HashTask): bigint {
   return kernels.xxh3(task.data);
 }
 
-type SingleResult = EncodeResult | VerifyResult | ReconstructResult | ReadResult | bigint;
+type SingleResult = EncodeResult | VerifyResult | ReconstructResult | ReadResult | ScrubResult | bigint;
 
 const MAX_BATCH = 256;
 
@@ -327,6 +376,8 @@ function runSingle(kernels: KernelInstance, task: SingleTask): SingleResult {
       return runReconstruct(kernels, task);
     case 'read':
       return runRead(kernels, task);
+    case 'scrub':
+      return runScrub(kernels, task);
     case 'hash':
       return runHash(kernels, task);
     default:

@@ -119,12 +119,43 @@ export interface ReadResult {
   bytesRead: number;
 }
 
+/** What a scrub finds wrong with one fragment, beyond what a read can tell. */
+export type ScrubStatus = FragmentStatus | 'header_invalid' | 'misplaced';
+
+export interface ScrubOutcome {
+  status: ScrubStatus;
+  /** Bytes read from the file (header and payload). */
+  bytes: number;
+  errno?: string;
+}
+
+/**
+ * Checks every fragment of an extent as the scrubber does: present, readable,
+ * header valid and naming this pool, extent and index, payload whole and equal
+ * to its checksum. Every fragment is read, including ones known bad.
+ */
+export interface ScrubTask {
+  op: 'scrub';
+  poolId: string;
+  extentId: string;
+  fragmentLength: number;
+  /** Header length of this extent's fragment files: the payload starts here. */
+  headerLength: number;
+  /** One entry per fragment index; null where no fragment is recorded (counted missing). */
+  fragments: (FragmentSource | null)[];
+}
+
+export interface ScrubResult {
+  fragments: ScrubOutcome[];
+  bytesRead: number;
+}
+
 export interface HashTask {
   op: 'hash';
   data: Uint8Array;
 }
 
-export type SingleTask = EncodeTask | VerifyTask | ReconstructTask | ReadTask | HashTask;
+export type SingleTask = EncodeTask | VerifyTask | ReconstructTask | ReadTask | ScrubTask | HashTask;
 
 /**
  * Several extents in one hand-off. piscina costs tens of microseconds per task
@@ -146,11 +177,13 @@ export type SingleTaskResult<T extends SingleTask> = T extends EncodeTask
       ? ReconstructResult
       : T extends ReadTask
         ? ReadResult
-        : bigint;
+        : T extends ScrubTask
+          ? ScrubResult
+          : bigint;
 
 export type KernelTaskResult<T extends KernelTask> = T extends SingleTask
   ? SingleTaskResult<T>
-  : TaskEnvelope<EncodeResult | VerifyResult | ReconstructResult | ReadResult | bigint>[];
+  : TaskEnvelope<EncodeResult | VerifyResult | ReconstructResult | ReadResult | ScrubResult | bigint>[];
 
 /** What a worker posts back: errors as data, because structured clone drops error codes. */
 export type TaskEnvelope<R> = { ok: true; value: R } | { ok: false; error: SerializedError };

@@ -6,18 +6,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from '../store/index.js';
 import type { DiskState } from '../catalog/index.js';
-
-export interface ScrubCounters {
-  completed: number;
-  issuesFound: number;
-  repairsAttempted: number;
-  repairsSuccessful: number;
-}
+import { INTENSITIES, SCRUB_STATES, type ScrubService } from '../scrub/index.js';
 
 export interface MetricsSources {
   engine: Engine;
-  /** Scrub counters, once the scrubber exists; zero until then. */
-  scrub?: () => ScrubCounters;
+  /** The pool's scrubber (the daemon's); scrub metrics read zero without one. */
+  scrub?: ScrubService;
   /** Subscribes the task-duration histogram to the worker pool. */
   onWorkers?: (observe: (op: string, seconds: number) => void) => void;
 }
@@ -95,12 +89,73 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
   mirroredCounter(registry, 'dynamicfs_rebuilds_failed', 'Extent rebuilds that failed.', [], () => [[{}, rb.failed]]);
   mirroredCounter(registry, 'dynamicfs_rebuild_bytes_written', 'Bytes written by rebuilds.', [], () => [[{}, rb.bytesWritten]]);
 
-  // Scrub (the scrubber feeds these; zero until it runs).
-  const scrub = () => sources.scrub?.() ?? { completed: 0, issuesFound: 0, repairsAttempted: 0, repairsSuccessful: 0 };
-  mirroredCounter(registry, 'dynamicfs_scrubs_completed', 'Scrub passes completed.', [], () => [[{}, scrub().completed]]);
-  mirroredCounter(registry, 'dynamicfs_scrub_issues_found', 'Bad fragments found by scrubs.', [], () => [[{}, scrub().issuesFound]]);
-  mirroredCounter(registry, 'dynamicfs_scrub_repairs_attempted', 'Fragment repairs attempted by scrubs.', [], () => [[{}, scrub().repairsAttempted]]);
-  mirroredCounter(registry, 'dynamicfs_scrub_repairs_successful', 'Fragment repairs by scrubs that succeeded.', [], () => [[{}, scrub().repairsSuccessful]]);
+  // Scrub: the seed's counters, then state, intensity, pass progress and rate, schedule health.
+  const service = sources.scrub;
+  const totals = () => service?.totals ?? { completed: 0, extentsScanned: 0, bytesScanned: 0, issuesFound: 0, repairsAttempted: 0, repairsSuccessful: 0 };
+  mirroredCounter(registry, 'dynamicfs_scrubs_completed', 'Scrub passes completed.', [], () => [[{}, totals().completed]]);
+  mirroredCounter(registry, 'dynamicfs_scrub_issues_found', 'Bad fragments found by scrubs.', [], () => [[{}, totals().issuesFound]]);
+  mirroredCounter(registry, 'dynamicfs_scrub_repairs_attempted', 'Fragment repairs attempted by scrubs.', [], () => [[{}, totals().repairsAttempted]]);
+  mirroredCounter(registry, 'dynamicfs_scrub_repairs_successful', 'Fragment repairs by scrubs that succeeded.', [], () => [[{}, totals().repairsSuccessful]]);
+  mirroredCounter(registry, 'dynamicfs_scrub_extents_scanned_total', 'Extents checked by scrubs.', [], () => [[{}, totals().extentsScanned]]);
+  mirroredCounter(registry, 'dynamicfs_scrub_read_bytes_total', 'Bytes of fragment files read by scrubs.', [], () => [[{}, totals().bytesScanned]]);
+  if (service) {
+    const view = () => service.metricsView();
+    gauge(registry, 'dynamicfs_scrub_state', 'Background scrubber state: 1 for the state it is in.', ['state'], () => SCRUB_STATES.map((st) => [{ state: st }, view().state === st ? 1 : 0]));
+    gauge(registry, 'dynamicfs_scrub_intensity', 'Scrub intensity: 1 for the one in force.', ['intensity'], () => INTENSITIES.map((i) => [{ intensity: i }, view().intensity === i ? 1 : 0]));
+    gauge(registry, 'dynamicfs_scrub_max_rate_bytes', 'Byte-rate cap of scrub reads (0: none).', [], () => [[{}, view().maxRate ?? 0]]);
+    gauge(registry, 'dynamicfs_scrub_pass_progress_ratio', 'Share of the current pass done (0 with no pass).', [], () => [[{}, view().pass?.progress ?? 0]]);
+    gauge(registry, 'dynamicfs_scrub_pass_extents', 'Extents of the current pass, done and in total.', ['kind'], () => [[{ kind: 'done' }, view().pass?.extentsDone ?? 0], [{ kind: 'total' }, view().pass?.extentsTotal ?? 0]]);
+    gauge(registry, 'dynamicfs_scrub_pass_bytes', 'Fragment bytes of the current pass, done and in total.', ['kind'], () => [[{ kind: 'done' }, view().pass?.bytesDone ?? 0], [{ kind: 'total' }, view().pass?.bytesTotal ?? 0]]);
+    gauge(registry, 'dynamicfs_scrub_rate_bytes_per_second', 'Scrub rate of the current pass since it last (re)started.', [], () => [[{}, view().pass?.rateBytesPerSecond ?? 0]]);
+    gauge(registry, 'dynamicfs_scrub_eta_seconds', 'Estimated seconds left in the current pass (absent until meaningful).', [], () => {
+      const eta = view().pass?.eta;
+      return eta === null || eta === undefined ? [] : [[{}, eta]];
+    });
+    gauge(registry, 'dynamicfs_scrub_last_completed_timestamp_seconds', 'When the last scrub pass completed (absent before the first).', [], () => {
+      const at = view().lastCompletedAt;
+      return at === null ? [] : [[{}, at / 1000]];
+    });
+    gauge(registry, 'dynamicfs_scrub_seconds_since_last_pass', 'Seconds since the last scrub pass completed (since the schedule began, before the first).', [], () => [[{}, view().secondsSinceLastPass]]);
+    gauge(registry, 'dynamicfs_scrub_overdue', '1 when no pass has completed within 1.5x the schedule interval.', [], () => [[{}, view().overdue ? 1 : 0]]);
+    gauge(registry, 'dynamicfs_scrub_repair_queue_length', 'Scrub repairs waiting or running.', [], () => [[{}, service.queue.length]]);
+    gauge(registry, 'dynamicfs_scrub_repairs_paused', '1 when auto-repair stopped at the per-pass cap in the current or last pass.', [], () => [[{}, view().repairsPaused ? 1 : 0]]);
+    gauge(registry, 'dynamicfs_scrub_known_problems', 'Bad fragments known and not yet repaired.', [], () => [[{}, engine.catalog.problemsCount()]]);
+  }
+
+  // How long ago extents were last verified, from per-minute counts (a few rows, no scan).
+  const AGE_BUCKETS = [3600, 6 * 3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 90 * 86400];
+  const ageHelp = 'How long ago each verified extent was last verified by a scrub (minute resolution).';
+  registry.registerMetric({
+    name: 'dynamicfs_extent_verification_age_seconds',
+    help: ageHelp,
+    type: 'histogram',
+    async get() {
+      const now = Date.now();
+      const counts = new Array<number>(AGE_BUCKETS.length).fill(0);
+      let count = 0;
+      let sum = 0;
+      for (const { minute, n } of engine.catalog.verifiedMinutes()) {
+        const age = Math.max(0, (now - minute * 60_000) / 1000);
+        count += n;
+        sum += age * n;
+        AGE_BUCKETS.forEach((le, i) => { if (age <= le) counts[i]! += n; });
+      }
+      const name = 'dynamicfs_extent_verification_age_seconds';
+      return {
+        name, help: ageHelp, type: 'histogram', aggregator: 'sum',
+        values: [
+          ...AGE_BUCKETS.map((le, i) => ({ metricName: `${name}_bucket`, labels: { le }, value: counts[i]! })),
+          { metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: count },
+          { metricName: `${name}_sum`, labels: {}, value: sum },
+          { metricName: `${name}_count`, labels: {}, value: count },
+        ],
+      };
+    },
+  } as never);
+  gauge(registry, 'dynamicfs_extents_never_verified', 'Extents no scrub has verified yet.', [], () => {
+    const verified = engine.catalog.verifiedMinutes().reduce((n, r) => n + r.n, 0);
+    return [[{}, Math.max(0, counts().total - verified)]];
+  });
 
   // Extent cache.
   mirroredCounter(registry, 'dynamicfs_cache_hits', 'Extent cache hits.', [], () => [[{}, engine.cache.stats().hits]]);

@@ -20,6 +20,14 @@ export interface ScrubScheduleConfig {
   window: string;
   dryRun: boolean;
   autoRepair: boolean;
+  /** Byte-rate cap of scrub reads (bytes/s), or null for none. */
+  maxRate: number | null;
+  /** Past this many fragment repairs in one pass, auto-repair pauses and says so. */
+  maxRepairsPerPass: number;
+  /** Repairs the queue starts per second at most. */
+  repairRatePerSecond: number;
+  /** When this schedule was set (ISO time): the start of the overdue clock before any pass completes. */
+  since: string;
 }
 
 export interface PoolConfig {
@@ -68,7 +76,10 @@ export function newPoolConfig(options: { policy?: string; extentSize?: string | 
     defaultPolicy: formatPolicy(parsePolicy(options.policy ?? 'ec:4+2')),
     cache: { maxBytes: 64 * 1024 * 1024 },
     gc: { graceSeconds: 3600 },
-    scrub: { frequency: 'nightly', intensity: 'low', window: '01:00-05:00', dryRun: false, autoRepair: true },
+    scrub: {
+      frequency: 'nightly', intensity: 'low', window: '01:00-05:00', dryRun: false, autoRepair: true,
+      maxRate: null, maxRepairsPerPass: 1000, repairRatePerSecond: 50, since: new Date().toISOString(),
+    },
     disks: [],
   };
 }
@@ -96,7 +107,7 @@ export function readPoolConfig(root: string): PoolConfig {
     defaultPolicy: formatPolicy(parsePolicy(parsed.defaultPolicy ?? defaults.defaultPolicy)),
     cache: { ...defaults.cache, ...parsed.cache },
     gc: { ...defaults.gc, ...parsed.gc },
-    scrub: { ...defaults.scrub, ...parsed.scrub },
+    scrub: { ...defaults.scrub, since: parsed.createdAt ?? defaults.scrub.since, ...parsed.scrub },
     disks: Array.isArray(parsed.disks) ? parsed.disks : [],
   } as PoolConfig;
 }

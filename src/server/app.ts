@@ -207,6 +207,54 @@ export async function buildApp(options: AppOptions) {
     return runOp(engine, 'rebuild', {});
   });
 
+  // The scrubber (DESIGN §4): status, control, intensity, schedule, problems, and one-shot passes.
+  const scrubStatus = open({
+    state: { type: 'string', enum: ['idle', 'running', 'paused', 'stopped'] }, intensity: { type: 'string' }, schedule: { type: 'object', additionalProperties: true },
+    pass: { type: ['object', 'null'], additionalProperties: true }, lastPass: { type: ['object', 'null'], additionalProperties: true },
+    problems: { type: 'array', items: { type: 'object', additionalProperties: true } }, metrics: { type: 'object', additionalProperties: true },
+  }, ['state', 'intensity', 'schedule', 'pass', 'lastPass', 'metrics']);
+  const scrubRoute = { tags: ['scrub'], response: { 200: scrubStatus, ...errors } };
+  const flag = { type: 'boolean' } as const;
+  const rate = { type: ['integer', 'string', 'null'] } as const;
+  app.get('/v1/scrub/status', { schema: scrubRoute }, async () => runOp(engine, 'scrub-status', {}));
+  for (const verb of ['start', 'stop', 'pause', 'resume'] as const) {
+    app.post(`/v1/scrub/${verb}`, { schema: scrubRoute }, async (request) => {
+      request.log.info({ verb }, 'scrub control');
+      return runOp(engine, `scrub-${verb}`, {});
+    });
+  }
+  app.put('/v1/scrub/intensity', {
+    schema: { ...scrubRoute, body: { type: 'object', properties: { intensity: { type: 'string', enum: ['low', 'medium', 'high'] }, maxRate: rate }, required: ['intensity'], additionalProperties: false } },
+  }, async (request) => runOp(engine, 'scrub-set-intensity', request.body as OpParams));
+  app.get('/v1/scrub/schedule', { schema: { tags: ['scrub'], response: { 200: open({ frequency: { type: 'string' } }, ['frequency']), ...errors } } }, async () => (runOp(engine, 'scrub-status', {}) as Promise<{ schedule: unknown }>).then((s) => s.schedule));
+  app.put('/v1/scrub/schedule', {
+    schema: {
+      ...scrubRoute,
+      body: {
+        type: 'object',
+        properties: {
+          frequency: { type: 'string', enum: ['nightly', 'continuous', 'manual'] }, intensity: { type: 'string', enum: ['low', 'medium', 'high'] },
+          dryRun: flag, autoRepair: flag, window: { type: 'string', maxLength: 11 }, maxRate: rate,
+        },
+        additionalProperties: false,
+      },
+    },
+  }, async (request) => runOp(engine, 'scrub-schedule', request.body as OpParams));
+  app.get('/v1/scrub/problems', { schema: { tags: ['scrub'], response: { 200: open({ problems: { type: 'array', items: { type: 'object', additionalProperties: true } }, total: { type: 'integer' } }, ['problems', 'total']), ...errors } } }, async () => {
+    const status = (await runOp(engine, 'scrub-status', {})) as { problems: unknown[]; problemsTotal: number };
+    return { problems: status.problems, total: status.problemsTotal };
+  });
+  app.post('/v1/scrub/run', {
+    schema: {
+      tags: ['scrub'],
+      body: { type: 'object', properties: { repair: flag, dryRun: flag, errorsOnly: flag, intensity: { type: 'string', enum: ['low', 'medium', 'high'] }, maxRate: rate }, additionalProperties: false },
+      response: { 200: open({ extentsScanned: { type: 'integer' }, issuesFound: { type: 'integer' }, extents: { type: 'object', additionalProperties: true }, problems: { type: 'array', items: { type: 'object', additionalProperties: true } } }), ...errors },
+    },
+  }, async (request) => {
+    request.log.info({ options: request.body }, 'scrub pass requested');
+    return runOp(engine, 'scrub', (request.body ?? {}) as OpParams);
+  });
+
   const workerOptions = {
     type: 'object',
     properties: {

@@ -10,12 +10,15 @@ import { createLogger, setRootLogger } from '../log/index.js';
 import { createMetricsRegistry } from '../metrics/index.js';
 import { writeFileDurableSync } from '../pool/index.js';
 import { Engine } from '../store/index.js';
+import { scrubService } from '../scrub/index.js';
 import { buildApp } from './app.js';
 
 export interface DaemonOptions {
   port: number;
   bind: string;
   logLevel: string;
+  /** Start a scrub pass as soon as the daemon is up (`scrub-daemon start`). */
+  startScrub?: boolean;
 }
 
 export interface DaemonInfo {
@@ -37,7 +40,9 @@ export async function runDaemon(poolDir: string, options: DaemonOptions): Promis
   let app: Awaited<ReturnType<typeof buildApp>>;
   try {
     const token = readFileSync(engine.paths.token, 'utf8').trim();
-    const registry = createMetricsRegistry({ engine, onWorkers: (observe) => { engine.workers().onTaskDone = observe; } });
+    const checkpointMs = Number(process.env.DYNAMICFS_SCRUB_CHECKPOINT_MS ?? 10_000);
+    const scrub = scrubService(engine, { checkpointMs: Number.isFinite(checkpointMs) && checkpointMs > 0 ? Math.min(checkpointMs, 10_000) : 10_000 });
+    const registry = createMetricsRegistry({ engine, scrub, onWorkers: (observe) => { engine.workers().onTaskDone = observe; } });
     app = await buildApp({ engine, registry, token, logger });
     try {
       url = await app.listen({ port: options.port, host: options.bind });
@@ -47,6 +52,8 @@ export async function runDaemon(poolDir: string, options: DaemonOptions): Promis
     engine.workers(); // start the worker threads now, not on the first request
     const info: DaemonInfo = { pid: process.pid, url, startedAt: new Date().toISOString() };
     writeFileDurableSync(infoPath, `${JSON.stringify(info)}\n`);
+    scrub.startBackground();
+    if (options.startScrub) await scrub.start();
   } catch (error) {
     await engine.close();
     throw error;
@@ -58,6 +65,7 @@ export async function runDaemon(poolDir: string, options: DaemonOptions): Promis
     stopping = true;
     logger.info({ signal }, 'shutting down');
     try {
+      await scrubService(engine).close(); // the running pass checkpoints its cursor
       await app.close();
       await engine.close();
     } finally {

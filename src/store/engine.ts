@@ -49,6 +49,8 @@ export class Engine {
   /** Free bytes per disk as placement sees them: statfs at open, minus what this process wrote since. */
   private readonly freeBytes = new Map<string, number>();
   private closed = false;
+  /** Extents being repaired: a rebuild, a drain and the scrubber never repair the same extent at once. */
+  private readonly extentLocks = new Map<string, Promise<void>>();
 
   private constructor(root: string, config: PoolConfig, catalog: Catalog, lock: PoolLock, options: OpenOptions) {
     this.root = root;
@@ -58,6 +60,19 @@ export class Engine {
     this.lock = lock;
     this.cache = new ExtentCache(options.cacheBytes ?? config.cache.maxBytes);
     this.workerOptions = options.workers;
+  }
+
+  /** Runs `fn` while no other repair of this extent runs (waits its turn). */
+  async withExtentLock<T>(extentId: string, fn: () => Promise<T>): Promise<T> {
+    for (let held = this.extentLocks.get(extentId); held; held = this.extentLocks.get(extentId)) await held;
+    let release!: () => void;
+    this.extentLocks.set(extentId, new Promise<void>((resolve) => { release = resolve; }));
+    try {
+      return await fn();
+    } finally {
+      this.extentLocks.delete(extentId);
+      release();
+    }
   }
 
   /** Opens an existing pool, taking its lock. */

@@ -39,7 +39,11 @@ function badIndices(engine: Engine, extent: ExtentWithFragments, force: Readonly
  * `force` lists fragments to move even though they are good (drain);
  * `avoid` lists disks that must not receive a fragment.
  */
-export async function repairExtent(engine: Engine, extentId: string, options: { force?: ReadonlySet<number>; avoid?: ReadonlySet<string> } = {}): Promise<RepairResult> {
+export function repairExtent(engine: Engine, extentId: string, options: { force?: ReadonlySet<number>; avoid?: ReadonlySet<string> } = {}): Promise<RepairResult> {
+  return engine.withExtentLock(extentId, () => repairLocked(engine, extentId, options));
+}
+
+async function repairLocked(engine: Engine, extentId: string, options: { force?: ReadonlySet<number>; avoid?: ReadonlySet<string> }): Promise<RepairResult> {
   const force = options.force ?? new Set<number>();
   for (let round = 0; round < 3; round++) {
     const extent = engine.catalog.extent(extentId);

@@ -10,6 +10,7 @@ import { collectGarbage } from './gc.js';
 import { changeObjectPolicy, drainDisk, rebuild } from './maintenance.js';
 import { listDisks, listExtents, objectSummary, objectView, poolHealth, poolStatus, probeDisks, showRedundancy } from './reports.js';
 import { deleteObject } from './writer.js';
+import { scrubService } from '../scrub/service.js';
 
 export type Progress = (done: number, total: number | null) => void;
 export type OpParams = Record<string, unknown>;
@@ -91,6 +92,17 @@ export const OPS: Record<string, Op> = {
     return { policy: policyText, changed, unchanged };
   },
   rebuild: (engine, _p, progress) => rebuild(engine, progress),
+  scrub: (engine, p, progress) => scrubService(engine).runOnce({
+    repair: Boolean(p.repair), dryRun: Boolean(p.dryRun), errorsOnly: Boolean(p.errorsOnly), intensity: p.intensity, maxRate: p.maxRate,
+    ...(progress ? { onProgress: progress } : {}),
+  }),
+  'scrub-status': (engine) => scrubService(engine).status(),
+  'scrub-start': (engine) => scrubService(engine).start(),
+  'scrub-stop': (engine) => scrubService(engine).stop(),
+  'scrub-pause': (engine) => scrubService(engine).pause(),
+  'scrub-resume': (engine) => scrubService(engine).resume(),
+  'scrub-set-intensity': (engine, p) => scrubService(engine).setIntensity(p.intensity, p.maxRate),
+  'scrub-schedule': (engine, p) => scrubService(engine).setSchedule(p),
   gc: (engine, p) => {
     const grace = num(p, 'grace');
     if (grace !== undefined && grace < 0) throw new DfsError('DFS_ERR_CLI_USAGE', '--grace must be a number of seconds ≥ 0');

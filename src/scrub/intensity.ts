@@ -1,0 +1,39 @@
+// How hard the scrubber pushes (DESIGN §4): a pause between batches and the
+// batch size, plus an optional byte-rate cap on top. `inFlight` is how many
+// batches may be in the worker pool at once: one keeps low and medium gentle,
+// two lets high keep both worker threads reading.
+import { DfsError } from '../errors.js';
+import { parseSize } from '../pool/index.js';
+
+export type Intensity = 'low' | 'medium' | 'high';
+export const INTENSITIES: readonly Intensity[] = ['low', 'medium', 'high'];
+
+export interface Pacing {
+  sleepMs: number;
+  batch: number;
+  inFlight: number;
+}
+
+export const PACING: Record<Intensity, Pacing> = {
+  low: { sleepMs: 100, batch: 1, inFlight: 1 },
+  medium: { sleepMs: 50, batch: 5, inFlight: 1 },
+  high: { sleepMs: 10, batch: 20, inFlight: 2 },
+};
+
+export function parseIntensity(value: unknown): Intensity {
+  if (typeof value === 'string' && (INTENSITIES as readonly string[]).includes(value.trim().toLowerCase())) return value.trim().toLowerCase() as Intensity;
+  throw new DfsError('DFS_ERR_SCRUB_INTENSITY_INVALID', `${JSON.stringify(value)}: intensity must be low, medium or high`);
+}
+
+/** A byte-rate cap: a positive size (`50M`, `1048576`) per second, or null/`0`/`off` for none. */
+export function parseMaxRate(value: unknown): number | null {
+  if (value === null || value === undefined || value === 'off' || value === 'none' || value === 0 || value === '0') return null;
+  let bytes: number;
+  try {
+    bytes = typeof value === 'number' ? value : parseSize(String(value).replace(/\/s$/i, ''), 'rate');
+  } catch {
+    throw new DfsError('DFS_ERR_SCRUB_RATE_INVALID', `${JSON.stringify(value)}: give bytes per second, e.g. 50M or 1048576`);
+  }
+  if (!Number.isFinite(bytes) || bytes <= 0) throw new DfsError('DFS_ERR_SCRUB_RATE_INVALID', `${JSON.stringify(value)}: the rate cap must be positive`);
+  return Math.floor(bytes);
+}

@@ -1,0 +1,444 @@
+// The scrubber of one open pool: one-shot passes (`dynamicfs scrub`) and, in
+// the daemon, the background scrubber with its states, scheduler and repair
+// queue (DESIGN §4).
+//
+// States: idle (waiting for the schedule), running (a pass is going),
+// paused (an operator paused it: no pass runs, the schedule waits), stopped
+// (an operator stopped it: the schedule is off until `start`). What a
+// restart must keep — the state, the current pass with its cursor, the last
+// completed pass — lives in the catalogue's meta table (key `scrub`),
+// written at least every `checkpointMs` while a pass runs and on every state
+// change. Intensity, rate cap and schedule live in pool.json.
+import { log } from '../log/index.js';
+import { writePoolConfig, type ScrubScheduleConfig } from '../pool/index.js';
+import type { Engine } from '../store/engine.js';
+import { parseIntensity, parseMaxRate, type Intensity } from './intensity.js';
+import { MAX_LISTED, newPass, problemsRemain, runPass, summaryOf, type PassState, type PassSummary, type ScrubTotals, type StopReason } from './pass.js';
+import { RepairQueue } from './repair-queue.js';
+import { currentWindow, isOverdue, nextRunAt, parseBool, parseFrequency, parseWindow } from './schedule.js';
+
+export type ScrubState = 'idle' | 'running' | 'paused' | 'stopped';
+export const SCRUB_STATES: readonly ScrubState[] = ['idle', 'running', 'paused', 'stopped'];
+
+interface Persisted {
+  state: ScrubState;
+  pass: PassState | null;
+  lastPass: (PassSummary & { id: string; trigger: string }) | null;
+  lastCompletedAt: number | null;
+  lastRunAt: number | null;
+}
+
+const META_KEY = 'scrub';
+/** Seconds a run segment must have lasted before its rate gives an ETA. */
+const ETA_AFTER_MS = 5000;
+
+export interface ScrubServiceOptions {
+  /** Wall clock (ms); tests pass a fake one to drive schedules. */
+  clock?: () => number;
+  checkpointMs?: number;
+  tickMs?: number;
+}
+
+export interface OnceOptions {
+  repair?: boolean;
+  dryRun?: boolean;
+  errorsOnly?: boolean;
+  intensity?: unknown;
+  maxRate?: unknown;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export class ScrubService {
+  readonly engine: Engine;
+  readonly totals: ScrubTotals = { completed: 0, extentsScanned: 0, bytesScanned: 0, issuesFound: 0, repairsAttempted: 0, repairsSuccessful: 0 };
+  readonly queue: RepairQueue;
+  private readonly clock: () => number;
+  private readonly checkpointMs: number;
+  private readonly tickMs: number;
+  private persisted: Persisted;
+  /** True once this process hosts the background scrubber (the daemon). */
+  private background = false;
+  private current: PassState | null = null;
+  private running: Promise<void> | null = null;
+  private request: StopReason | null = null;
+  private segment: { startedAt: number; bytesAtStart: number } | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private ticking = false;
+
+  constructor(engine: Engine, options: ScrubServiceOptions = {}) {
+    this.engine = engine;
+    this.clock = options.clock ?? Date.now;
+    this.checkpointMs = options.checkpointMs ?? 10_000;
+    this.tickMs = options.tickMs ?? 1000;
+    this.queue = new RepairQueue(engine, { ratePerSecond: () => this.config.repairRatePerSecond });
+    this.persisted = this.load();
+  }
+
+  private get config(): ScrubScheduleConfig {
+    return this.engine.config.scrub;
+  }
+
+  private load(): Persisted {
+    const empty: Persisted = { state: 'idle', pass: null, lastPass: null, lastCompletedAt: null, lastRunAt: null };
+    const text = this.engine.catalog.meta(META_KEY);
+    if (!text) return empty;
+    try {
+      return { ...empty, ...(JSON.parse(text) as Partial<Persisted>) };
+    } catch {
+      log('scrub').warn('the persisted scrub state is unreadable; starting from idle');
+      return empty;
+    }
+  }
+
+  private persist(): void {
+    this.engine.catalog.setMeta(META_KEY, JSON.stringify(this.persisted));
+  }
+
+  private setState(state: ScrubState): void {
+    if (this.persisted.state !== state) log('scrub').info({ from: this.persisted.state, to: state }, 'scrubber state');
+    this.persisted.state = state;
+    this.persist();
+  }
+
+  get state(): ScrubState {
+    return this.persisted.state;
+  }
+
+  get intensity(): Intensity {
+    return parseIntensity(this.config.intensity);
+  }
+
+  // ---- one-shot passes
+
+  /** One pass over every extent (or, with errorsOnly, the extents with known problems). */
+  async runOnce(options: OnceOptions = {}): Promise<PassSummary> {
+    const intensity = options.intensity === undefined ? this.intensity : parseIntensity(options.intensity);
+    const maxRate = options.maxRate === undefined ? this.config.maxRate : parseMaxRate(options.maxRate);
+    const extentIds = options.errorsOnly ? this.engine.catalog.extentIdsWithProblems() : undefined;
+    const pass = newPass(this.engine, { trigger: 'cli', repair: options.repair ?? false, dryRun: options.dryRun ?? false, errorsOnly: options.errorsOnly ?? false, ...(extentIds ? { extentIds } : {}) });
+    log('scrub').info({ pass: pass.id, repair: pass.repair, dryRun: pass.dryRun, errorsOnly: pass.errorsOnly, intensity }, 'scrub pass started');
+    const outcome = await runPass(this.engine, pass, {
+      intensity: () => intensity,
+      maxRate: () => maxRate,
+      stopRequested: () => null,
+      checkpoint: () => {},
+      checkpointMs: Infinity,
+      queue: this.queue,
+      maxRepairsPerPass: this.config.maxRepairsPerPass,
+      totals: this.totals,
+      ...(extentIds ? { extentIds } : {}),
+      ...(options.onProgress ? { onProgress: (p: PassState) => options.onProgress!(p.extentsScanned + p.extentsSkipped, p.extentsTotal) } : {}),
+    });
+    if (!pass.errorsOnly) this.completed(outcome.pass);
+    return summaryOf(outcome.pass);
+  }
+
+  private completed(pass: PassState): void {
+    this.totals.completed++;
+    this.persisted.lastPass = { ...summaryOf(pass), id: pass.id, trigger: pass.trigger };
+    this.persisted.lastCompletedAt = this.clock();
+    this.persist();
+    log('scrub').info({
+      pass: pass.id, extentsScanned: pass.extentsScanned, issuesFound: pass.issuesFound, repairsSuccessful: pass.repairsSuccessful,
+      unrecoverable: pass.extents.unrecoverable, seconds: pass.durationSeconds,
+    }, 'scrub pass completed');
+  }
+
+  // ---- the background scrubber (daemon)
+
+  /** Takes over the background scrubber: resumes an interrupted pass, keeps a paused one paused, starts the scheduler. */
+  startBackground(): void {
+    if (this.background) return;
+    this.background = true;
+    const { state, pass } = this.persisted;
+    if (state === 'running') {
+      if (pass) this.launch(pass);
+      else this.setState('idle');
+    }
+    this.requeueInterrupted();
+    if (this.tickMs > 0) {
+      this.timer = setInterval(() => void this.tick(), this.tickMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Repairs queued by a pass that was killed before they ran. */
+  private requeueInterrupted(): void {
+    const queued = [...new Set(this.engine.catalog.problemsDetailed(1_000_000).filter((p) => p.source === 'scrub' && p.action === 'queued').map((p) => p.extentId))];
+    for (const id of queued) {
+      void this.queue.submit(id).then((r) => {
+        if (r.outcome !== 'repaired' && r.outcome !== 'healthy' && r.outcome !== 'gone') {
+          for (const f of this.engine.catalog.extent(id)?.fragments ?? []) if (f.state !== 'ok') this.engine.catalog.setProblemAction(id, f.index, r.outcome === 'unrecoverable' ? 'unrecoverable' : 'repair_failed');
+        }
+      }, (error: unknown) => log('scrub').error({ extent: id, error: (error as Error).message }, 'requeued repair failed'));
+    }
+    if (queued.length) log('scrub').info({ extents: queued.length }, 'repairs left queued by an interrupted pass requeued');
+  }
+
+  /** Runs a pass in the background; the state follows it. */
+  private launch(pass: PassState): void {
+    this.current = pass;
+    this.request = null;
+    this.segment = { startedAt: this.clock(), bytesAtStart: pass.bytesDone };
+    this.persisted.pass = pass;
+    this.persisted.lastRunAt = this.clock();
+    this.setState('running');
+    log('scrub').info({ pass: pass.id, trigger: pass.trigger, cursor: pass.cursor, extentsDone: pass.extentsScanned, resumed: pass.cursor > 0 }, pass.cursor > 0 ? 'scrub pass resumed' : 'scrub pass started');
+    this.running = this.drive(pass).finally(() => {
+      this.running = null;
+      this.current = null;
+      this.segment = null;
+    });
+  }
+
+  private async drive(pass: PassState): Promise<void> {
+    let outcome;
+    try {
+      outcome = await runPass(this.engine, pass, {
+        intensity: () => this.intensity,
+        maxRate: () => this.config.maxRate,
+        stopRequested: () => this.request ?? this.windowClosed(pass),
+        checkpoint: (p) => {
+          this.persisted.pass = p;
+          this.persist();
+        },
+        checkpointMs: this.checkpointMs,
+        queue: this.queue,
+        maxRepairsPerPass: this.config.maxRepairsPerPass,
+        totals: this.totals,
+      });
+    } catch (error) {
+      // A pass that cannot go on (the catalogue closed under it, the worker pool gone): keep its cursor.
+      log('scrub').error({ pass: pass.id, error: (error as Error).message }, 'scrub pass interrupted');
+      this.persisted.pass = pass;
+      this.setState(this.request === 'shutdown' ? 'running' : 'idle');
+      return;
+    }
+    if (outcome.finished) {
+      this.persisted.pass = null;
+      this.completed(outcome.pass);
+    }
+    const next: Record<StopReason, ScrubState> = { pause: 'paused', stop: 'stopped', window: 'idle', shutdown: 'running' };
+    const reason = outcome.reason ?? this.request;
+    // A shutdown keeps "running" on disk, so that the next daemon resumes the pass.
+    this.setState(reason ? next[reason] : 'idle');
+  }
+
+  /** Nightly passes started by the schedule yield when their window closes (and resume in the next one). */
+  private windowClosed(pass: PassState): StopReason | null {
+    if (pass.trigger !== 'schedule' || this.config.frequency !== 'nightly') return null;
+    return currentWindow(this.engine.poolId, parseWindow(this.config.window), this.clock()) ? null : 'window';
+  }
+
+  private async halt(reason: StopReason): Promise<void> {
+    if (!this.running) return;
+    this.request = reason;
+    await this.running;
+  }
+
+  /** Starts a pass now (resuming an interrupted one), or resumes a paused one. */
+  async start(): Promise<ScrubStatus> {
+    this.background = true;
+    if (!this.running) {
+      const pass = this.persisted.pass ?? newPass(this.engine, { trigger: 'manual', repair: this.config.autoRepair, dryRun: this.config.dryRun });
+      this.launch(pass);
+    }
+    return this.status();
+  }
+
+  async stop(): Promise<ScrubStatus> {
+    await this.halt('stop');
+    this.setState('stopped');
+    return this.status();
+  }
+
+  async pause(): Promise<ScrubStatus> {
+    await this.halt('pause');
+    this.setState('paused');
+    return this.status();
+  }
+
+  async resume(): Promise<ScrubStatus> {
+    if (this.persisted.state === 'paused') {
+      if (this.persisted.pass) this.launch(this.persisted.pass);
+      else this.setState('idle');
+    } else if (this.persisted.state === 'stopped') this.setState('idle');
+    return this.status();
+  }
+
+  /** Changes intensity (and, when given, the rate cap) live; persisted in pool.json. */
+  setIntensity(intensity: unknown, maxRate?: unknown): ScrubStatus {
+    const next = { ...this.config, intensity: parseIntensity(intensity) };
+    if (maxRate !== undefined) next.maxRate = parseMaxRate(maxRate);
+    this.saveConfig(next);
+    log('scrub').info({ intensity: next.intensity, maxRate: next.maxRate }, 'scrub intensity set');
+    return this.status();
+  }
+
+  /** Changes the schedule (only the fields given); persisted in pool.json. */
+  setSchedule(change: { frequency?: unknown; intensity?: unknown; dryRun?: unknown; autoRepair?: unknown; window?: unknown; maxRate?: unknown }): ScrubStatus {
+    const next: ScrubScheduleConfig = { ...this.config };
+    if (change.frequency !== undefined) next.frequency = parseFrequency(change.frequency);
+    if (change.intensity !== undefined) next.intensity = parseIntensity(change.intensity);
+    if (change.dryRun !== undefined) next.dryRun = parseBool(change.dryRun, 'dry-run');
+    if (change.autoRepair !== undefined) next.autoRepair = parseBool(change.autoRepair, 'auto-repair');
+    if (change.window !== undefined) {
+      parseWindow(change.window);
+      next.window = String(change.window).trim();
+    }
+    if (change.maxRate !== undefined) next.maxRate = parseMaxRate(change.maxRate);
+    if (next.frequency !== this.config.frequency) next.since = new Date(this.clock()).toISOString();
+    this.saveConfig(next);
+    log('scrub').info({ schedule: next }, 'scrub schedule set');
+    return this.status();
+  }
+
+  private saveConfig(scrub: ScrubScheduleConfig): void {
+    this.engine.config = { ...this.engine.config, scrub };
+    writePoolConfig(this.engine.root, this.engine.config);
+  }
+
+  /** The scheduler: starts a pass when one is due. Called every tickMs; tests call it with a fake clock. */
+  async tick(): Promise<void> {
+    if (!this.background || this.ticking || this.running || this.persisted.state !== 'idle') return;
+    this.ticking = true;
+    try {
+      const due = this.nextRunAt();
+      if (due !== null && this.clock() >= due) {
+        const pass = this.persisted.pass ?? newPass(this.engine, { trigger: 'schedule', repair: this.config.autoRepair, dryRun: this.config.dryRun });
+        if (pass.trigger !== 'schedule' && !this.persisted.pass) pass.trigger = 'schedule';
+        this.launch(pass);
+      }
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  nextRunAt(): number | null {
+    return nextRunAt(this.config, this.engine.poolId, this.persisted.lastRunAt, this.clock());
+  }
+
+  overdue(): boolean {
+    const since = Date.parse(this.config.since);
+    return isOverdue(this.config.frequency, this.persisted.lastCompletedAt, Number.isNaN(since) ? this.clock() : since, this.clock());
+  }
+
+  /** Waits for the running pass to checkpoint (the daemon's shutdown); the state on disk stays as it was. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.halt('shutdown');
+  }
+
+  /** The pass now running, for tests and the metrics. */
+  get currentPass(): PassState | null {
+    return this.current;
+  }
+
+  /** What the metrics read on every scrape: no catalogue queries beyond a row or two. */
+  metricsView(): { state: ScrubState; intensity: Intensity; maxRate: number | null; pass: ScrubStatus['pass']; lastCompletedAt: number | null; secondsSinceLastPass: number; overdue: boolean; repairsPaused: boolean } {
+    const now = this.clock();
+    const since = this.persisted.lastCompletedAt ?? (Date.parse(this.config.since) || now);
+    const pass = this.passView(now);
+    return {
+      state: this.visibleState(), intensity: this.intensity, maxRate: this.config.maxRate, pass, lastCompletedAt: this.persisted.lastCompletedAt,
+      secondsSinceLastPass: Math.max(0, (now - since) / 1000), overdue: this.overdue(),
+      repairsPaused: pass?.repairsPaused ?? this.persisted.lastPass?.repairsPaused ?? false,
+    };
+  }
+
+  private visibleState(): ScrubState {
+    return this.background ? this.persisted.state : (this.persisted.state === 'running' ? 'stopped' : this.persisted.state);
+  }
+
+  private passView(now: number): ScrubStatus['pass'] {
+    const pass = this.current ?? this.persisted.pass;
+    let passView: ScrubStatus['pass'] = null;
+    if (pass) {
+      const seg = this.current ? this.segment : null;
+      const elapsed = seg ? now - seg.startedAt : 0;
+      const rate = seg && elapsed > 0 ? ((pass.bytesDone - seg.bytesAtStart) * 1000) / elapsed : 0;
+      const left = Math.max(0, pass.bytesTotal - pass.bytesDone);
+      const eta = seg && elapsed >= ETA_AFTER_MS && rate > 0 ? Math.round(left / rate) : null;
+      passView = {
+        id: pass.id, trigger: pass.trigger, startedAt: pass.startedAt, dryRun: pass.dryRun, repair: pass.repair,
+        extentsDone: pass.extentsScanned + pass.extentsSkipped, extentsTotal: Math.max(pass.extentsTotal, pass.extentsScanned + pass.extentsSkipped),
+        bytesDone: pass.bytesDone, bytesTotal: Math.max(pass.bytesTotal, pass.bytesDone),
+        progress: pass.extentsTotal > 0 ? Math.min(1, (pass.extentsScanned + pass.extentsSkipped) / pass.extentsTotal) : 0,
+        rateBytesPerSecond: Math.round(rate), eta, etaAt: eta === null ? null : new Date(now + eta * 1000).toISOString(),
+        issuesFound: pass.issuesFound, repairsAttempted: pass.repairsAttempted, repairsSuccessful: pass.repairsSuccessful, repairsPaused: pass.repairsPaused,
+      };
+    }
+    return passView;
+  }
+
+  status(): ScrubStatus {
+    const now = this.clock();
+    const pass = this.current ?? this.persisted.pass;
+    const passView = this.passView(now);
+    const next = this.nextRunAt();
+    const overdue = this.overdue();
+    const problems = this.engine.catalog.problemsDetailed(MAX_LISTED).map((p) => ({
+      key: p.key ?? '', extent: p.extentId, seq: p.seq ?? -1, fragment: p.index, disk: p.diskId, kind: p.kind, action: p.action, source: p.source,
+      detectedAt: new Date(p.detectedAt).toISOString(),
+    }));
+    return {
+      state: this.visibleState(),
+      daemon: this.background,
+      intensity: this.intensity,
+      maxRate: this.config.maxRate,
+      schedule: {
+        frequency: this.config.frequency, intensity: this.config.intensity, window: this.config.window, dryRun: this.config.dryRun, autoRepair: this.config.autoRepair,
+        maxRepairsPerPass: this.config.maxRepairsPerPass, repairRatePerSecond: this.config.repairRatePerSecond,
+        nextRunAt: next === null ? null : new Date(next).toISOString(), overdue,
+      },
+      pass: passView,
+      lastPass: this.persisted.lastPass,
+      lastCompletedAt: this.persisted.lastCompletedAt === null ? null : new Date(this.persisted.lastCompletedAt).toISOString(),
+      overdue,
+      repairQueue: { length: this.queue.length, paused: pass?.repairsPaused ?? false },
+      problems,
+      problemsTotal: this.engine.catalog.problemsCount(),
+      metrics: {
+        extentsScanned: this.totals.extentsScanned, issuesFound: this.totals.issuesFound, repairsAttempted: this.totals.repairsAttempted,
+        repairsSuccessful: this.totals.repairsSuccessful, ioBytes: this.totals.bytesScanned, passesCompleted: this.totals.completed,
+      },
+    };
+  }
+}
+
+export interface ScrubStatus {
+  state: ScrubState;
+  /** Whether this process hosts the background scrubber. */
+  daemon: boolean;
+  intensity: Intensity;
+  maxRate: number | null;
+  schedule: {
+    frequency: string; intensity: string; window: string; dryRun: boolean; autoRepair: boolean;
+    maxRepairsPerPass: number; repairRatePerSecond: number; nextRunAt: string | null; overdue: boolean;
+  };
+  pass: {
+    id: string; trigger: string; startedAt: string; dryRun: boolean; repair: boolean;
+    extentsDone: number; extentsTotal: number; bytesDone: number; bytesTotal: number; progress: number;
+    rateBytesPerSecond: number; eta: number | null; etaAt: string | null;
+    issuesFound: number; repairsAttempted: number; repairsSuccessful: number; repairsPaused: boolean;
+  } | null;
+  lastPass: (PassSummary & { id: string; trigger: string }) | null;
+  lastCompletedAt: string | null;
+  overdue: boolean;
+  repairQueue: { length: number; paused: boolean };
+  problems: { key: string; extent: string; seq: number; fragment: number; disk: string | null; kind: string; action: string; source: string; detectedAt: string }[];
+  problemsTotal: number;
+  metrics: { extentsScanned: number; issuesFound: number; repairsAttempted: number; repairsSuccessful: number; ioBytes: number; passesCompleted: number };
+}
+
+const services = new WeakMap<Engine, ScrubService>();
+
+/** The scrubber of an open pool (one per engine). */
+export function scrubService(engine: Engine, options?: ScrubServiceOptions): ScrubService {
+  let service = services.get(engine);
+  if (!service) services.set(engine, (service = new ScrubService(engine, options)));
+  return service;
+}
+
+export { problemsRemain };
