@@ -163,6 +163,7 @@ export class Catalog {
       problemResolve: p('DELETE FROM problems WHERE extent_id = ? AND idx = ?'),
       problemsOfExtentDelete: p('DELETE FROM problems WHERE extent_id IN (SELECT id FROM extents WHERE object_id = ?)'),
       problemsAll: p('SELECT extent_id AS extentId, idx AS "index", disk_id AS diskId, kind, source, action, detected_at AS detectedAt FROM problems ORDER BY detected_at'),
+      maxOrd: p('SELECT coalesce(max(ord), 0) AS n FROM extents'),
       extentVerified: p('UPDATE extents SET verified_at = ? WHERE id = ?'),
       verifiedMinutes: p('SELECT minute, n FROM verified_minutes ORDER BY minute'),
       storedBytes: p('SELECT coalesce(sum(stored_bytes), 0) AS n FROM disks'),
@@ -424,6 +425,11 @@ export class Catalog {
 
   recomputeExtent(extentId: string): void {
     this.stmts.recomputeOne.run(extentId);
+  }
+
+  /** The catalogue order of the newest extent (0 when empty): where a pass started now ends. */
+  maxOrd(): number {
+    return (this.stmts.maxOrd.get() as { n: number }).n;
   }
 
   /** Stamps extents as verified at `at` (ms), in one transaction. */

@@ -60,6 +60,8 @@ export interface PassState extends PassSummary {
   trigger: 'cli' | 'manual' | 'schedule';
   /** Catalogue order (extents.ord) of the last extent done. */
   cursor: number;
+  /** The newest extent when the pass began: extents written later wait for the next pass (a busy pool cannot keep a pass from ending). */
+  endOrd: number;
   extentsTotal: number;
   bytesDone: number;
   bytesTotal: number;
@@ -75,6 +77,7 @@ export function newPass(engine: Engine, options: { trigger: PassState['trigger']
     id: randomBytes(6).toString('hex'),
     trigger: options.trigger,
     cursor: 0,
+    endOrd: engine.catalog.maxOrd(),
     extentsTotal: options.extentIds ? options.extentIds.length : counts.total,
     bytesDone: 0,
     bytesTotal: options.extentIds ? 0 : engine.catalog.storedBytes(),
@@ -88,7 +91,7 @@ export function newPass(engine: Engine, options: { trigger: PassState['trigger']
 }
 
 export function summaryOf(pass: PassState): PassSummary {
-  const { id: _id, trigger: _t, cursor: _c, extentsTotal: _et, bytesDone: _bd, bytesTotal: _bt, activeMs: _a, ...summary } = pass;
+  const { id: _id, trigger: _t, cursor: _c, endOrd: _e, extentsTotal: _et, bytesDone: _bd, bytesTotal: _bt, activeMs: _a, ...summary } = pass;
   return { ...summary, problems: summary.problems.map((p) => ({ ...p })), extents: { ...summary.extents } };
 }
 
@@ -189,7 +192,8 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
       }
       return page;
     }
-    return engine.catalog.extentsAfter(dispatchCursor, size);
+    const end = pass.endOrd ?? Number.MAX_SAFE_INTEGER;
+    return dispatchCursor >= end ? [] : engine.catalog.extentsAfter(dispatchCursor, size).filter((e) => e.ord <= end);
   };
 
   const listProblem = (p: ScrubProblem): ScrubProblem => {

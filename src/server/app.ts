@@ -210,12 +210,12 @@ export async function buildApp(options: AppOptions) {
   // The scrubber (DESIGN §4): status, control, intensity, schedule, problems, and one-shot passes.
   const scrubStatus = open({
     state: { type: 'string', enum: ['idle', 'running', 'paused', 'stopped'] }, intensity: { type: 'string' }, schedule: { type: 'object', additionalProperties: true },
-    pass: { type: ['object', 'null'], additionalProperties: true }, lastPass: { type: ['object', 'null'], additionalProperties: true },
+    pass: { anyOf: [{ type: 'object', additionalProperties: true }, { type: 'null' }] }, lastPass: { anyOf: [{ type: 'object', additionalProperties: true }, { type: 'null' }] },
     problems: { type: 'array', items: { type: 'object', additionalProperties: true } }, metrics: { type: 'object', additionalProperties: true },
   }, ['state', 'intensity', 'schedule', 'pass', 'lastPass', 'metrics']);
   const scrubRoute = { tags: ['scrub'], response: { 200: scrubStatus, ...errors } };
   const flag = { type: 'boolean' } as const;
-  const rate = { type: ['integer', 'string', 'null'] } as const;
+  const rate = { anyOf: [{ type: 'integer' }, { type: 'string', maxLength: 32 }, { type: 'null' }] } as const;
   app.get('/v1/scrub/status', { schema: scrubRoute }, async () => runOp(engine, 'scrub-status', {}));
   for (const verb of ['start', 'stop', 'pause', 'resume'] as const) {
     app.post(`/v1/scrub/${verb}`, { schema: scrubRoute }, async (request) => {
