@@ -171,6 +171,7 @@ export class Catalog {
       problemsDetailed: p(`SELECT p.extent_id AS extentId, p.idx AS "index", p.disk_id AS diskId, p.kind, p.source, p.action, p.detected_at AS detectedAt,
         e.seq, o.key FROM problems p LEFT JOIN extents e ON e.id = p.extent_id LEFT JOIN objects o ON o.id = e.object_id
         ORDER BY p.detected_at, p.extent_id, p.idx LIMIT ?`),
+      extentsWithProblemAction: p('SELECT DISTINCT extent_id AS id FROM problems WHERE source = ? AND action = ?'),
       problemsCount: p('SELECT count(*) AS n FROM problems'),
       extentsWithProblems: p(`SELECT id FROM extents WHERE state <> 'healthy'
         UNION SELECT extent_id FROM fragments WHERE state <> 'ok' UNION SELECT extent_id FROM problems`),
@@ -468,6 +469,11 @@ export class Catalog {
   /** Known problems with the object key and extent sequence they belong to, oldest first. */
   problemsDetailed(limit = 1000): { extentId: string; index: number; diskId: string | null; kind: string; source: string; action: string; detectedAt: number; seq: number | null; key: string | null }[] {
     return this.stmts.problemsDetailed.all(limit) as never;
+  }
+
+  /** Extents with a problem recorded by `source` with `action` (e.g. repairs a killed scrub left queued). */
+  extentIdsWithProblemAction(source: string, action: string): string[] {
+    return (this.stmts.extentsWithProblemAction.all(source, action) as { id: string }[]).map((r) => r.id);
   }
 
   problemsCount(): number {

@@ -208,7 +208,6 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
       pass.extentsSkipped++; // deleted or rewritten meanwhile: nothing to judge
       return;
     }
-    const object = engine.catalog.objectById(now.objectId);
     pass.extentsScanned++;
     control.totals.extentsScanned++;
     pass.fragmentsChecked += now.width;
@@ -247,7 +246,8 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
     pass.issuesFound += bad.length;
     control.totals.issuesFound += bad.length;
     const good = now.width - bad.length;
-    const base = { key: object?.key ?? '', extent: now.id, seq: now.seq };
+    // The object's key only where there is something to report (not a query per healthy extent).
+    const base = { key: engine.catalog.objectById(now.objectId)?.key ?? '', extent: now.id, seq: now.seq };
     const listed = (action: ProblemAction) => bad.map((b) => listProblem({ ...base, fragment: b.index, disk: b.diskId, kind: b.kind as ProblemKind, action }));
     if (good < now.need) {
       pass.extents.unrecoverable++;

@@ -13,7 +13,7 @@ import { log } from '../log/index.js';
 import { writePoolConfig, type ScrubScheduleConfig } from '../pool/index.js';
 import type { Engine } from '../store/engine.js';
 import { parseIntensity, parseMaxRate, type Intensity } from './intensity.js';
-import { MAX_LISTED, newPass, problemsRemain, runPass, summaryOf, type PassState, type PassSummary, type ScrubTotals, type StopReason } from './pass.js';
+import { MAX_LISTED, newPass, runPass, summaryOf, type PassState, type PassSummary, type ScrubTotals, type StopReason } from './pass.js';
 import { RepairQueue } from './repair-queue.js';
 import { currentWindow, isOverdue, nextRunAt, parseBool, parseFrequency, parseWindow } from './schedule.js';
 
@@ -164,7 +164,7 @@ export class ScrubService {
 
   /** Repairs queued by a pass that was killed before they ran. */
   private requeueInterrupted(): void {
-    const queued = [...new Set(this.engine.catalog.problemsDetailed(1_000_000).filter((p) => p.source === 'scrub' && p.action === 'queued').map((p) => p.extentId))];
+    const queued = this.engine.catalog.extentIdsWithProblemAction('scrub', 'queued');
     for (const id of queued) {
       void this.queue.submit(id).then((r) => {
         if (r.outcome !== 'repaired' && r.outcome !== 'healthy' && r.outcome !== 'gone') {
@@ -441,4 +441,3 @@ export function scrubService(engine: Engine, options?: ScrubServiceOptions): Scr
   return service;
 }
 
-export { problemsRemain };
