@@ -188,6 +188,14 @@ export class KernelInstance {
     return BigInt.asUintN(64, this.wasm.xxh3_64(region.base + index * region.stride, region.length));
   }
 
+  /** XXH3-64 of `length` bytes of a region starting `start` bytes into it (e.g. a payload after its header). */
+  hashRange(region: ExtentRegion, start: number, length: number): bigint {
+    if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > region.count * region.stride) {
+      throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `range ${start}+${length} exceeds the region`);
+    }
+    return BigInt.asUintN(64, this.wasm.xxh3_64(region.base + start, length));
+  }
+
   /** XXH3-64 of bytes stored contiguously at the start of a region (e.g. a whole extent). */
   hashPrefix(region: ExtentRegion, length: number): bigint {
     if (length > region.count * region.stride) {

@@ -297,6 +297,9 @@ function readThroughRegion(kernels: KernelInstance, task: ReadTask, count: numbe
  * pool, extent and index (a valid fragment of another extent is `misplaced`),
  * and its payload hashed while it is read into WASM memory.
  */
+/** Fragments up to this size (header and payload) are read with one call into WASM memory and hashed there. */
+const SCRUB_WHOLE_READ_BYTES = 4 * 1024 * 1024;
+
 export function runScrub(kernels: KernelInstance, task: ScrubTask): ScrubResult {
   const count = task.fragments?.length ?? 0;
   checkSources(task.fragments, count, task.fragmentLength);
@@ -309,11 +312,31 @@ export function runScrub(kernels: KernelInstance, task: ScrubTask): ScrubResult 
   const outcomes = task.fragments.map((source, index): ScrubOutcome => {
     let bytes = 0;
     const { outcome } = withFragment(source, (fd, src) => {
-      const size = fstatSync(fd).size;
-      const got = readFully(fd, header, 0);
-      bytes += got;
       const status = (s: ScrubOutcome['status']): ReadOutcome => ({ outcome: { status: s as never, hash: null }, bytes });
-      if (got < header.length) return status('truncated');
+      const end = src.offset + task.fragmentLength;
+      let payloadHash: bigint | null;
+      let headerGot: number;
+      if (end <= SCRUB_WHOLE_READ_BYTES && src.offset >= task.headerLength) {
+        // One read of header and payload into WASM memory; the payload is hashed where it landed.
+        const region = kernels.region(1, end);
+        const view = region.fragment(0);
+        const got = readFully(fd, view, 0);
+        bytes = got;
+        headerGot = Math.min(got, task.headerLength);
+        header.set(view.subarray(0, headerGot));
+        payloadHash = got === end ? kernels.hashRange(region, src.offset, task.fragmentLength) : null;
+      } else {
+        headerGot = readFully(fd, header, 0);
+        bytes = headerGot;
+        payloadHash = null;
+        if (headerGot === header.length && fstatSync(fd).size >= end) {
+          const filled = kernels.xxh3Filling(task.fragmentLength, (window, at) => readFully(fd, window, src.offset + at));
+          bytes += filled.got;
+          payloadHash = filled.hash;
+        }
+      }
+      if (headerGot < header.length) return status('truncated');
+      // The header is decoded after the payload hash: decoding hashes in the same WASM scratch memory.
       const decoded = decodeHeader(header, hash);
       if ('problem' in decoded) return status('header_invalid');
       const h = decoded.header;
@@ -322,12 +345,6 @@ export function runScrub(kernels: KernelInstance, task: ScrubTask): ScrubResult 
         return status(h.extentId !== task.extentId || h.index !== index || h.poolId !== task.poolId ? 'misplaced' : 'header_invalid');
       }
       if (h.extentId !== task.extentId || h.index !== index || h.poolId !== task.poolId) return status('misplaced');
-      if (size < task.headerLength + task.fragmentLength) {
-        bytes += Math.max(0, size - task.headerLength);
-        return status('truncated');
-      }
-      const { hash: payloadHash, got: payloadGot } = kernels.xxh3Filling(task.fragmentLength, (window, at) => readFully(fd, window, src.offset + at));
-      bytes += payloadGot;
       if (payloadHash === null) return status('truncated');
       return status(payloadHash === src.expected ? 'ok' : 'checksum_mismatch');
     });

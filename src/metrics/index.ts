@@ -6,6 +6,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from '../store/index.js';
 import type { DiskState } from '../catalog/index.js';
+import { parsePolicy, policyTolerance } from '../pool/index.js';
+import { poolHealth, type HealthStatus } from '../store/reports.js';
 import { INTENSITIES, SCRUB_STATES, type ScrubService } from '../scrub/index.js';
 
 export interface MetricsSources {
@@ -45,6 +47,7 @@ function gauge(registry: Registry, name: string, help: string, labelNames: strin
   });
 }
 
+const HEALTH_STATUSES: readonly HealthStatus[] = ['healthy', 'degraded', 'critical'];
 const DISK_STATES: readonly DiskState[] = ['healthy', 'degraded', 'suspect', 'draining', 'failed'];
 
 export function createMetricsRegistry(sources: MetricsSources): Registry {
@@ -81,6 +84,13 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
   gauge(registry, 'dynamicfs_extents_unrecoverable', 'Extents with fewer good fragments than needed to read them.', [], () => [[{}, counts().unrecoverable]]);
   gauge(registry, 'dynamicfs_objects', 'Objects in the pool.', [], () => [[{}, engine.catalog.counters().objects ?? 0]]);
   gauge(registry, 'dynamicfs_logical_bytes', 'Bytes of object data in the pool.', [], () => [[{}, engine.catalog.counters().logical_bytes ?? 0]]);
+
+  // Pool health (the document of GET /health, counters only) and how many disks the default policy may lose.
+  gauge(registry, 'dynamicfs_health_status', 'Pool health as GET /health reports it: 1 for the current status.', ['status'], () => {
+    const status = poolHealth(engine).status;
+    return HEALTH_STATUSES.map((s) => [{ status: s }, s === status ? 1 : 0]);
+  });
+  gauge(registry, 'dynamicfs_pool_failure_tolerance', 'Disks the default policy can lose without losing data (M of ec:K+M, N-1 of replication:N).', [], () => [[{}, policyTolerance(parsePolicy(engine.config.defaultPolicy))]]);
 
   // Rebuilds.
   const rb = engine.rebuildStats;

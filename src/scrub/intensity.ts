@@ -1,7 +1,11 @@
 // How hard the scrubber pushes (DESIGN §4): a pause between batches and the
 // batch size, plus an optional byte-rate cap on top. `inFlight` is how many
 // batches may be in the worker pool at once: one keeps low and medium gentle,
-// two lets high keep both worker threads reading.
+// two lets high keep both worker threads reading. At high the pause applies
+// only while clients use the pool (their reads or writes reached the disks in
+// the last SCAN_IDLE_MS, ZFS's scan idle window): an idle pool is scrubbed as
+// fast as the disks allow (three batches in flight: no worker waits while
+// the daemon's thread handles a finished batch), a busy one still gets the gaps.
 import { DfsError } from '../errors.js';
 import { parseSize } from '../pool/index.js';
 
@@ -12,12 +16,18 @@ export interface Pacing {
   sleepMs: number;
   batch: number;
   inFlight: number;
+  /** Pause only when the pool has seen foreground I/O within SCAN_IDLE_MS. */
+  pauseOnlyWhenBusy: boolean;
+  /** Batches in flight while the pool is idle (so no worker waits for the next batch). */
+  idleInFlight?: number;
 }
 
+export const SCAN_IDLE_MS = 50;
+
 export const PACING: Record<Intensity, Pacing> = {
-  low: { sleepMs: 100, batch: 1, inFlight: 1 },
-  medium: { sleepMs: 50, batch: 5, inFlight: 1 },
-  high: { sleepMs: 10, batch: 20, inFlight: 2 },
+  low: { sleepMs: 100, batch: 1, inFlight: 1, pauseOnlyWhenBusy: false },
+  medium: { sleepMs: 50, batch: 5, inFlight: 1, pauseOnlyWhenBusy: false },
+  high: { sleepMs: 10, batch: 20, inFlight: 2, pauseOnlyWhenBusy: true, idleInFlight: 3 },
 };
 
 export function parseIntensity(value: unknown): Intensity {

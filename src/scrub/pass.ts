@@ -15,7 +15,7 @@ import type { ScrubOutcome, ScrubTask, FragmentSource } from '../kernels/index.j
 import type { Engine } from '../store/engine.js';
 import { fragmentPath } from '../store/fragment-io.js';
 import { parseHex64 } from '../store/fragment-format.js';
-import { PACING, type Intensity } from './intensity.js';
+import { PACING, SCAN_IDLE_MS, type Intensity } from './intensity.js';
 import type { RepairQueue } from './repair-queue.js';
 
 export type ProblemKind = Exclude<ScrubOutcome['status'], 'ok'>;
@@ -310,7 +310,9 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
     reason = control.stopRequested();
     const intensity = control.intensity();
     const pacing = PACING[intensity];
-    while (!reason && !exhausted && inflight.length < pacing.inFlight) {
+    const idle = pacing.pauseOnlyWhenBusy && engine.foreground.idleMs() >= SCAN_IDLE_MS;
+    const maxInFlight = idle ? pacing.idleInFlight ?? pacing.inFlight : pacing.inFlight;
+    while (!reason && !exhausted && inflight.length < maxInFlight) {
       const page = nextPage(pacing.batch);
       if (page.length === 0) {
         exhausted = true;
@@ -336,7 +338,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
     // Pace: the intensity's pause, longer when the byte-rate cap needs it.
     const cap = control.maxRate();
     if (cap !== rateWindow.cap) rateWindow = { started: performance.now(), bytes: 0, cap };
-    let wait = pacing.sleepMs;
+    let wait = pacing.pauseOnlyWhenBusy && engine.foreground.idleMs() >= SCAN_IDLE_MS ? 0 : pacing.sleepMs;
     if (cap) wait = Math.max(wait, (rateWindow.bytes / cap) * 1000 - (performance.now() - rateWindow.started));
     if (wait > 0 && (inflight.length > 0 || !exhausted)) await sleep(wait);
   }

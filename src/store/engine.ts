@@ -16,6 +16,7 @@ import {
   PoolLock, labelPath, policyWidth, type Policy, type PoolConfig,
 } from '../pool/index.js';
 import { fragmentPath, prepareDiskLayout } from './fragment-io.js';
+import { ForegroundActivity } from './activity.js';
 import { IoStats } from './io-stats.js';
 
 export interface OpenOptions {
@@ -40,6 +41,8 @@ export class Engine {
   readonly catalog: Catalog;
   readonly cache: ExtentCache;
   readonly io = new IoStats();
+  /** Client I/O that reached the disks, so that background work can yield to it. */
+  readonly foreground = new ForegroundActivity();
   /** Rebuild counters for the metrics of DESIGN §7. */
   readonly rebuildStats = { attempted: 0, successful: 0, failed: 0, bytesWritten: 0 };
   private readonly lock: PoolLock;

@@ -39,6 +39,7 @@ export async function readExtent(engine: Engine, extent: ExtentWithFragments, ke
   if (cached) return cached;
   const policy = parsePolicy(extent.policy);
   const sources = fragmentSources(engine, extent);
+  const done = engine.foreground.begin();
   const result = await engine.workers().read({
     layout: codeLayout(policy),
     fragmentLength: extent.fragmentLength,
@@ -46,7 +47,7 @@ export async function readExtent(engine: Engine, extent: ExtentWithFragments, ke
     extentHash: parseHex64(extent.checksum),
     fragments: sources,
     ...(into ? { into } : {}),
-  });
+  }).finally(done);
   // An extent replaced or deleted while it was read is not damaged: its files were removed on purpose.
   if (!result.data && !engine.catalog.extent(extent.id)) {
     throw new DfsError('DFS_ERR_OBJECT_CHANGED', `"${key}" was replaced or deleted while it was being read`);

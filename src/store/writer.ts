@@ -153,6 +153,7 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
   let size = 0;
 
   const storeExtent = async (seq: number, buffer: Uint8Array, length: number, last: boolean, offset: number): Promise<void> => {
+    const done = engine.foreground.begin();
     try {
       const fragmentLength = fragmentPayloadLength(policy, length);
       const data = buffer.subarray(0, length);
@@ -190,6 +191,7 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
       bytesDone += length;
       options.onProgress?.(bytesDone, source.sizeHint);
     } finally {
+      done();
       ring.release(buffer);
     }
   };

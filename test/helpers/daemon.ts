@@ -1,0 +1,76 @@
+// A real daemon (or Prometheus) as a child process on loopback, for e2e tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { BIN } from './cli.js';
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor<T>(what: string, probe: () => T | null | Promise<T | null>, ms = 30_000, context: () => string = () => ''): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${context() ? `; ${context()}` : ''}`);
+    await sleep(100);
+  }
+}
+
+export interface RunningDaemon {
+  child: ChildProcess;
+  url: string;
+  token: string;
+  stderr(): string;
+  /** SIGTERM (or the given signal) and wait for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `dynamicfs <args> --port 0` on the pool and waits for run/daemon.json. */
+export async function startDaemon(pool: string, args: string[] = ['serve'], env: Record<string, string> = {}): Promise<RunningDaemon> {
+  rmSync(join(pool, 'run', 'daemon.json'), { force: true });
+  let stderr = '';
+  const child = spawn(process.execPath, [BIN, '--pool', pool, ...args, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  child.stderr!.on('data', (d) => (stderr += d));
+  const url = await waitFor('daemon.json', () => {
+    if (child.exitCode !== null) throw new Error(`the daemon exited ${child.exitCode}: ${stderr}`);
+    try {
+      return (JSON.parse(readFileSync(join(pool, 'run', 'daemon.json'), 'utf8')) as { url: string }).url;
+    } catch {
+      return null;
+    }
+  }, 30_000, () => `daemon stderr: ${stderr.slice(-2000)}`);
+  return {
+    child, url,
+    token: readFileSync(join(pool, 'token'), 'utf8').trim(),
+    stderr: () => stderr,
+    stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Metric names (the text before labels or value) of a Prometheus text scrape. */
+export function scrapedNames(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{| )/.exec(line);
+    if (m) names.add(m[1]!);
+  }
+  return names;
+}
