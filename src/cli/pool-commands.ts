@@ -4,6 +4,8 @@ import { Engine, type poolHealth, type poolStatus } from '../store/index.js';
 import { formatBytes } from '../pool/index.js';
 import { collect, type CliContext } from './context.js';
 import { printResult } from './output.js';
+import { createMetricsRegistry, parseMetricsText } from '../metrics/index.js';
+import { remoteMetrics } from './remote.js';
 
 export function registerPoolCommands(program: Command, ctx: CliContext): void {
   program
@@ -40,6 +42,18 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
         `extents ${s.extents.total}: ${s.extents.healthy} healthy, ${s.extents.degraded} degraded, ${s.extents.unrecoverable} unrecoverable`,
         `known problems ${s.problems}`,
       ].join('\n'));
+    });
+
+  program
+    .command('metrics')
+    .description('the Prometheus metrics: the daemon\'s /metrics when one runs, else computed from the pool')
+    .action(async () => {
+      const daemon = ctx.daemon();
+      const text = daemon
+        ? await remoteMetrics(daemon)
+        : await ctx.withEngine((engine) => createMetricsRegistry({ engine }).metrics());
+      if (ctx.json()) printResult(true, { source: daemon ? daemon.url : 'pool', samples: parseMetricsText(text) }, () => '');
+      else process.stdout.write(text);
     });
 
   program

@@ -49,6 +49,11 @@ async function call(daemon: Daemon, path: string, init: RequestInit = {}): Promi
   return response;
 }
 
+/** The daemon's /metrics text (unauthenticated, like a Prometheus scrape). */
+export async function remoteMetrics(daemon: Daemon): Promise<string> {
+  return (await call(daemon, '/metrics')).text();
+}
+
 export async function remoteOp(daemon: Daemon, name: string, params: OpParams): Promise<unknown> {
   const response = await call(daemon, `/v1/ops/${encodeURIComponent(name)}`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(params),

@@ -10,6 +10,8 @@ import { parsePolicy, policyTolerance } from '../pool/index.js';
 import { poolHealth, type HealthStatus } from '../store/reports.js';
 import { INTENSITIES, SCRUB_STATES, type ScrubService } from '../scrub/index.js';
 
+export { parseMetricsText, type MetricSample } from './text.js';
+
 export interface MetricsSources {
   engine: Engine;
   /** The pool's scrubber (the daemon's); scrub metrics read zero without one. */
