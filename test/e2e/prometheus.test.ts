@@ -126,6 +126,17 @@ scrape_configs:
   assert.is(Number(raised.value), 1);
   // The health alert sees the same state through dynamicfs_health_status.
   await waitFor('DynamicFSHealthCritical pending or firing', async () => ((await alerts()).some((x) => x.labels.alertname === 'DynamicFSHealthCritical') ? true : null), 30_000, context);
+
+  // Every dashboard query is valid PromQL to this Prometheus, and the health panel sees the critical pool.
+  const dashboard = JSON.parse(readFileSync(join(OPS, 'grafana', 'dynamicfs.json'), 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[] };
+  for (const p of dashboard.panels) {
+    for (const t of p.targets ?? []) {
+      const expr = t.expr.replaceAll('$__rate_interval', '1m').replaceAll('$instance', '.+');
+      const r = (await (await fetch(`${api}/query?query=${encodeURIComponent(expr)}`)).json()) as { status: string; error?: string; data?: { result: { value: [number, string] }[] } };
+      assert.is(r.status, 'success', `panel "${p.title}": ${t.expr}: ${r.error ?? ''}`);
+      if (p.title.startsWith('Health')) assert.is(r.data?.result[0]?.value[1], '2', `panel "${p.title}" shows critical`);
+    }
+  }
   prometheus.kill('SIGTERM');
 });
 
