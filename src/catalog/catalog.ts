@@ -5,6 +5,7 @@
 // commit that acknowledges a write is on disk when it returns.
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
+import { crashPoint } from '../faults/index.js';
 import { DfsError } from '../errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
@@ -224,7 +225,13 @@ export class Catalog {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    const result = this.db.transaction(() => {
+      const value = fn();
+      crashPoint('catalog:commit'); // dying here rolls the transaction back
+      return value;
+    })();
+    crashPoint('catalog:committed');
+    return result;
   }
 
   meta(key: string): string | null {

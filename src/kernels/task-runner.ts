@@ -4,6 +4,7 @@
 // the bytes are touched once by the kernel and never copied in JS.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { decodeHeader } from '../store/fragment-format.js';
+import { diskFaultSync } from '../faults/index.js';
 import { DfsError, serializeError } from '../errors.js';
 import type { ExtentRegion, KernelInstance } from './instance.js';
 import { checkCodeShape } from './status.js';
@@ -46,6 +47,7 @@ function withFragment(source: FragmentSource | null, read: (fd: number, source: 
     return { outcome: { status: MISSING_ERRNOS.has(errno) ? 'missing' : 'unreadable', hash: null, errno }, bytes: 0 };
   }
   try {
+    diskFaultSync('read', source.path);
     return read(fd, source);
   } catch (error) {
     const errno = (error as NodeJS.ErrnoException).code;

@@ -4,6 +4,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, writeSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { crashPoint } from '../faults/index.js';
 
 export function fsyncDirectorySync(dir: string): void {
   const fd = openSync(dir, 'r');
@@ -29,6 +30,8 @@ export function writeFileDurableSync(path: string, contents: string | Uint8Array
     throw error;
   }
   closeSync(fd);
+  crashPoint('file:synced');
   renameSync(tmp, path);
+  crashPoint('file:renamed');
   fsyncDirectorySync(dir);
 }

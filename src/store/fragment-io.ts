@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { DfsError } from '../errors.js';
 import { fsyncDirectorySync } from '../pool/durable.js';
 import { FRAGMENT_DIR } from '../pool/labels.js';
+import { crashPoint, diskFault } from '../faults/index.js';
 
 export const TEMP_MARKER = '.tmp-';
 
@@ -67,8 +68,11 @@ export async function writeFragmentFile(diskId: string, path: string, parts: rea
   let handle: Awaited<ReturnType<typeof open>> | null = null;
   let bytes = 0;
   try {
+    crashPoint('fragment:open');
+    await diskFault('open', tmp);
     handle = await open(tmp, 'wx', 0o644);
     phase = 'write';
+    await diskFault('write', tmp);
     for (const part of parts) bytes += part.length;
     let written = 0;
     // writev may write less than asked; loop until every byte is down.
@@ -88,12 +92,17 @@ export async function writeFragmentFile(diskId: string, path: string, parts: rea
       pending = rest;
       if (bytesWritten === 0 && pending.length > 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
     }
+    crashPoint('fragment:written');
     phase = 'fsync';
+    await diskFault('fsync', tmp);
     await handle.datasync();
     await handle.close();
     handle = null;
+    crashPoint('fragment:synced');
     phase = 'rename';
+    await diskFault('rename', path);
     await rename(tmp, path);
+    crashPoint('fragment:renamed');
     return written;
   } catch (error) {
     if (handle) await handle.close().catch(() => {});
@@ -124,6 +133,8 @@ export class DirectorySync {
       for (let entry = entries.pop(); entry && !failure; entry = entries.pop()) {
         const [dir, diskId] = entry;
         try {
+          crashPoint('dir:fsync');
+          await diskFault('fsync', dir);
           const handle = await open(dir, 'r');
           try {
             await handle.sync();
@@ -142,6 +153,8 @@ export class DirectorySync {
 
 export async function removeFile(path: string): Promise<boolean> {
   try {
+    crashPoint('file:unlink');
+    await diskFault('unlink', path);
     await unlink(path);
     return true;
   } catch {
