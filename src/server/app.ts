@@ -177,11 +177,19 @@ export async function buildApp(options: AppOptions) {
       response: { 200: putSchema, ...errors },
       querystring: { type: 'object', properties: { policy: { type: 'string', maxLength: 32 } }, additionalProperties: false },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const { policy } = request.query as { policy?: string };
     const body = request.body as Readable | undefined;
     const source = streamSource(body ?? Readable.from([]));
-    const result = await putObject(engine, source, objectKey(request), policy ? { policy: parsePolicy(policy) } : {});
+    let result;
+    try {
+      result = await putObject(engine, source, objectKey(request), policy ? { policy: parsePolicy(policy) } : {});
+    } catch (error) {
+      // A put refused before (or while) reading its body: the rest of the body is not read, so the
+      // connection closes after the answer instead of waiting half-read (it would hold up a shutdown).
+      if (body && !body.readableEnded) void reply.header('connection', 'close');
+      throw error;
+    }
     const { objectId: _id, ...shape } = result;
     request.log.info({ key: result.key, size: result.size, extents: result.extents }, 'object stored');
     return shape;

@@ -13,6 +13,9 @@ import { Engine } from '../store/index.js';
 import { scrubService } from '../scrub/index.js';
 import { buildApp } from './app.js';
 
+/** How long a stopping daemon lets in-flight requests finish. */
+const SHUTDOWN_GRACE_MS = Math.max(0, Number(process.env.DYNAMICFS_SHUTDOWN_GRACE_MS ?? 10_000)) || 10_000;
+
 export interface DaemonOptions {
   port: number;
   bind: string;
@@ -66,7 +69,19 @@ export async function runDaemon(poolDir: string, options: DaemonOptions): Promis
     logger.info({ signal }, 'shutting down');
     try {
       await scrubService(engine).close(); // the running pass checkpoints its cursor
-      await app.close();
+      // In-flight requests get a grace period; then their connections are cut. The timer also keeps
+      // the event loop alive while the server drains (a close can otherwise wait on nothing at all).
+      let deadline: NodeJS.Timeout | undefined;
+      const cut = new Promise<'timeout'>((resolve) => {
+        deadline = setTimeout(() => resolve('timeout'), SHUTDOWN_GRACE_MS);
+      });
+      const closed = app.close().then(() => 'closed' as const);
+      if ((await Promise.race([closed, cut])) === 'timeout') {
+        logger.warn({ graceMs: SHUTDOWN_GRACE_MS, resources: process.getActiveResourcesInfo() }, 'requests still in flight at the shutdown deadline; closing their connections');
+        app.server.closeAllConnections();
+        await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000))]);
+      }
+      clearTimeout(deadline);
       await engine.close();
     } finally {
       rmSync(infoPath, { force: true });
