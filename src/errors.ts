@@ -38,6 +38,7 @@ export const ERRORS = {
   DFS_ERR_DISK_UNKNOWN: { message: 'no such disk in this pool', httpStatus: 404 },
   DFS_ERR_DISK_FOREIGN: { message: 'the disk is labelled for another pool', httpStatus: 409 },
   DFS_ERR_DISK_DUPLICATE: { message: 'the disk is already part of this pool', httpStatus: 409 },
+  DFS_ERR_DISK_OVERLAP: { message: 'the disk folder overlaps the pool folder or another disk of the pool', httpStatus: 409 },
   DFS_ERR_DISK_STATE_INVALID: { message: 'invalid disk state (healthy, degraded, suspect, draining, failed)', httpStatus: 400 },
   DFS_ERR_DISK_IO: { message: 'disk I/O failed', httpStatus: 500 },
   DFS_ERR_DISK_DRAIN_INCOMPLETE: { message: 'the disk could not be drained completely', httpStatus: 500 },

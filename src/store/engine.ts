@@ -5,7 +5,7 @@
 // maintenance in maintenance.ts, recovery and gc in their own files.
 import { existsSync, mkdirSync, realpathSync, rmSync, statfsSync, writeFileSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { DfsError } from '../errors.js';
 import { log } from '../log/index.js';
 import { ExtentCache } from '../cache/index.js';
@@ -107,6 +107,8 @@ export class Engine {
       return realpathSync(d);
     });
     if (new Set(diskPaths).size !== diskPaths.length) throw new DfsError('DFS_ERR_DISK_DUPLICATE', 'the same folder is given twice');
+    const poolReal = join(realpathSync(dirname(resolve(root))), basename(resolve(root)));
+    diskPaths.forEach((d, i) => checkNoOverlap(d, [poolReal, ...diskPaths.filter((_, j) => j !== i)]));
     for (const d of diskPaths) checkLabelForAdoption(d, config.poolId);
     mkdirSync(paths.run, { recursive: true });
     const lock = PoolLock.acquire(root, 'init');
@@ -190,6 +192,7 @@ export class Engine {
     const real = realpathSync(path);
     const existing = this.catalog.diskByPath(real);
     if (existing) throw new DfsError('DFS_ERR_DISK_DUPLICATE', `${real} is ${existing.id}`);
+    checkNoOverlap(real, [realpathSync(this.root), ...this.catalog.disks().map((d) => d.path)]);
     const label = checkLabelForAdoption(real, this.poolId);
     if (label && this.catalog.disk(label.diskId)) throw new DfsError('DFS_ERR_DISK_DUPLICATE', `${real} carries the label of ${label.diskId}, already in the pool`);
     const id = label?.diskId ?? `disk-${randomBytes(4).toString('hex')}`;
@@ -281,6 +284,15 @@ export class Engine {
   fragmentFile(diskId: string, extentId: string, index: number): string | null {
     const path = this.diskPath(diskId);
     return path === null ? null : fragmentPath(path, extentId, index);
+  }
+}
+
+/** A disk folder may not be, hold or sit inside the pool folder or another disk: their files would mix. */
+function checkNoOverlap(disk: string, others: readonly string[]): void {
+  for (const other of others) {
+    if (disk === other || disk.startsWith(`${other}/`) || other.startsWith(`${disk}/`)) {
+      throw new DfsError('DFS_ERR_DISK_OVERLAP', `${disk} and ${other}`);
+    }
   }
 }
 
