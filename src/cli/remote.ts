@@ -3,7 +3,9 @@
 // bytes through the object routes.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { DfsError, ERRORS, type ErrorCode } from '../errors.js';
 import { isProcessAlive, poolPaths, readLock } from '../pool/index.js';
 import type { OpParams } from '../store/index.js';
@@ -38,18 +40,50 @@ function errorFrom(body: unknown, status: number): DfsError {
   return error;
 }
 
-async function call(daemon: Daemon, path: string, init: RequestInit = {}): Promise<Response> {
-  let response: Response;
-  try {
-    response = await fetch(`${daemon.url}${path}`, { ...init, headers: { authorization: `Bearer ${daemon.token}`, ...(init.headers ?? {}) } });
-  } catch (cause) {
-    throw new DfsError('DFS_ERR_DAEMON_UNREACHABLE', `${daemon.url} (pid ${daemon.pid}): ${(cause as Error).message}`, { cause });
-  }
-  if (!response.ok) throw errorFrom(await response.json().catch(() => null), response.status);
-  return response;
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: IncomingMessage;
+  text(): Promise<string>;
+  json(): Promise<unknown>;
 }
 
-/** The daemon's /metrics text (unauthenticated, like a Prometheus scrape). */
+async function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * One request to the daemon over node:http. Not fetch: its client gives up
+ * on a response that has not started within 300 s, and a scrub, rebuild or
+ * drain run through the daemon answers only when it is done.
+ */
+function call(daemon: Daemon, path: string, init: { method?: string; headers?: Record<string, string>; body?: string | Readable } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const unreachable = (cause: Error) => new DfsError('DFS_ERR_DAEMON_UNREACHABLE', `${daemon.url} (pid ${daemon.pid}): ${cause.message}`, { cause });
+    let answered = false;
+    const req = httpRequest(new URL(path, daemon.url), { method: init.method ?? 'GET', headers: { authorization: `Bearer ${daemon.token}`, ...init.headers } }, (res) => {
+      answered = true;
+      const answer: Answer = { status: res.statusCode ?? 0, headers: res.headers, body: res, text: () => readAll(res), json: async () => JSON.parse(await readAll(res)) as unknown };
+      if (answer.status < 400) return resolve(answer);
+      // A refusal may come before the whole body was sent: stop sending it.
+      if (init.body instanceof Readable) init.body.destroy();
+      answer.json().then((body) => reject(errorFrom(body, answer.status)), () => reject(errorFrom(null, answer.status)));
+    });
+    req.on('error', (cause) => {
+      if (!answered) reject(unreachable(cause));
+    });
+    if (init.body instanceof Readable) {
+      pipeline(init.body, req).catch((cause: Error) => {
+        if (answered) return;
+        req.destroy();
+        reject((cause as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' ? unreachable(cause) : new DfsError('DFS_ERR_INPUT_READ', cause.message, { cause }));
+      });
+    } else req.end(init.body);
+  });
+}
+
 export async function remoteMetrics(daemon: Daemon): Promise<string> {
   return (await call(daemon, '/metrics')).text();
 }
@@ -67,22 +101,13 @@ export function objectPath(key: string): string {
 
 export async function remotePut(daemon: Daemon, body: Readable, key: string, policy: string | undefined): Promise<Record<string, unknown>> {
   const query = policy ? `?policy=${encodeURIComponent(policy)}` : '';
-  const response = await call(daemon, `${objectPath(key)}${query}`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/octet-stream' },
-    body: Readable.toWeb(body) as ReadableStream,
-    duplex: 'half',
-  } as RequestInit);
+  const response = await call(daemon, `${objectPath(key)}${query}`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body });
   return (await response.json()) as Record<string, unknown>;
 }
 
 /** An object's bytes as a stream, with its size and checksum. */
 export async function remoteGet(daemon: Daemon, key: string): Promise<{ body: Readable; size: number; checksum: string }> {
   const response = await call(daemon, objectPath(key));
-  return {
-    body: Readable.fromWeb(response.body as import('node:stream/web').ReadableStream),
-    size: Number(response.headers.get('content-length') ?? 0),
-    checksum: response.headers.get('x-dynamicfs-checksum') ?? '',
-  };
+  const checksum = response.headers['x-dynamicfs-checksum'];
+  return { body: response.body, size: Number(response.headers['content-length'] ?? 0), checksum: typeof checksum === 'string' ? checksum : '' };
 }
-
