@@ -180,7 +180,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
   let listIndex = 0;
   let dispatchCursor = pass.cursor;
   let exhausted = false;
-  const inflight: { promise: Promise<Checked[]>; lastOrd: number; count: number }[] = [];
+  const inflight: { promise: Promise<Checked[]>; afterOrd: number; lastOrd: number; count: number }[] = [];
 
   const nextPage = (size: number): ExtentWithFragments[] => {
     if (control.extentIds) {
@@ -202,8 +202,8 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
     return p;
   };
 
-  const apply = (checked: Checked, verified: string[]): void => {
-    const now = engine.catalog.extent(checked.extent.id);
+  const apply = (checked: Checked, verified: string[], current: Map<string, ExtentWithFragments> | null): void => {
+    const now = current ? current.get(checked.extent.id) ?? null : engine.catalog.extent(checked.extent.id);
     if (!now) {
       pass.extentsSkipped++; // deleted or rewritten meanwhile: nothing to judge
       return;
@@ -318,14 +318,17 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
         exhausted = true;
         break;
       }
+      const afterOrd = dispatchCursor;
       dispatchCursor = page[page.length - 1]!.ord;
-      inflight.push({ promise: checkBatch(engine, page), lastOrd: dispatchCursor, count: page.length });
+      inflight.push({ promise: checkBatch(engine, page), afterOrd, lastOrd: dispatchCursor, count: page.length });
     }
     const head = inflight.shift();
     if (!head) break;
     const checked = await head.promise;
     const verified: string[] = [];
-    for (const c of checked) apply(c, verified);
+    // The batch's extents as the catalogue has them now, in one query for a cursor range (deleted ones are absent).
+    const current = control.extentIds ? null : new Map(engine.catalog.extentsAfter(head.afterOrd, head.count).filter((e) => e.ord <= head.lastOrd).map((e) => [e.id, e]));
+    for (const c of checked) apply(c, verified, current);
     if (!pass.dryRun) engine.catalog.markVerified(verified, Date.now());
     if (!control.extentIds) pass.cursor = head.lastOrd;
     control.onProgress?.(pass);
