@@ -63,6 +63,7 @@ export const ERRORS = {
   DFS_ERR_API_UNAUTHORIZED: { message: 'missing or wrong bearer token', httpStatus: 401 },
   DFS_ERR_API_VALIDATION: { message: 'the request does not match the route schema', httpStatus: 400 },
   DFS_ERR_API_NOT_FOUND: { message: 'no such route', httpStatus: 404 },
+  DFS_ERR_JOB_NOT_FOUND: { message: 'no such job (ended jobs are kept for the last 100)', httpStatus: 404 },
   DFS_ERR_API_BODY_TOO_LARGE: { message: 'the request body is too large', httpStatus: 413 },
   DFS_ERR_API_BAD_REQUEST: { message: 'malformed request', httpStatus: 400 },
   DFS_ERR_DAEMON_UNREACHABLE: { message: 'the daemon that owns the pool does not answer', httpStatus: 503 },

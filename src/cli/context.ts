@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { createLogger, setRootLogger } from '../log/index.js';
 import { Engine, runOp, type OpParams } from '../store/index.js';
 import { ProgressReporter } from './progress.js';
-import { findDaemon, remoteOp, type Daemon } from './remote.js';
+import { findDaemon, remoteJob, remoteOp, type Daemon } from './remote.js';
 
 export class CliContext {
   exitCode = 0;
@@ -40,6 +40,15 @@ export class CliContext {
    */
   async op<T>(name: string, params: OpParams = {}, progressLabel?: string): Promise<T> {
     const daemon = this.daemon();
+    if (daemon && progressLabel) {
+      // Long work through the daemon runs as a job: progress while it runs, no request held open.
+      const progress = this.progress(progressLabel, 'items');
+      try {
+        return (await remoteJob(daemon, name, params, progress.update)) as T;
+      } finally {
+        progress.stop();
+      }
+    }
     if (daemon) return (await remoteOp(daemon, name, params)) as T;
     return this.withEngine(async (engine) => {
       const progress = progressLabel ? this.progress(progressLabel, 'items') : null;

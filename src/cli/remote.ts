@@ -95,6 +95,19 @@ export async function remoteOp(daemon: Daemon, name: string, params: OpParams): 
   return response.json();
 }
 
+/** Runs an operation as a daemon job, polling for progress until it ends; its result, or its coded error. */
+export async function remoteJob(daemon: Daemon, name: string, params: OpParams, onProgress?: (done: number, total: number | null) => void): Promise<unknown> {
+  interface JobView { id: string; state: 'running' | 'done' | 'failed'; progress: { done: number; total: number | null }; result?: unknown; error?: { code: string; message: string } }
+  const started = (await (await call(daemon, '/v1/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ op: name, params }) })).json()) as JobView;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+    const job = (await (await call(daemon, `/v1/jobs/${started.id}`)).json()) as JobView;
+    onProgress?.(job.progress.done, job.progress.total);
+    if (job.state === 'done') return job.result;
+    if (job.state === 'failed') throw errorFrom({ error: job.error }, 500);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
 export function objectPath(key: string): string {
   return `/v1/objects/${encodeURIComponent(key)}`;
 }

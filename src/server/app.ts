@@ -14,6 +14,7 @@ import { parsePolicy } from '../pool/index.js';
 import {
   lookupObject, objectSummary, poolHealth, putObject, readObject, runOp, streamSource, OPS, type Engine, type OpParams,
 } from '../store/index.js';
+import { Jobs } from './jobs.js';
 
 export interface AppOptions {
   engine: Engine;
@@ -209,6 +210,26 @@ export async function buildApp(options: AppOptions) {
     request.log.info({ op: name }, 'operation');
     return runOp(engine, name, (request.body ?? {}) as OpParams);
   });
+
+  // Long operations as jobs (see jobs.ts): start, then poll for progress and the result.
+  const jobs = new Jobs(engine);
+  // A stopping daemon lets running jobs end (within its shutdown grace period) before the pool closes.
+  app.addHook('onClose', async () => jobs.settle());
+  const jobSchema = open({ id: { type: 'string' }, op: { type: 'string' }, state: { type: 'string', enum: ['running', 'done', 'failed'] }, progress: { type: 'object', additionalProperties: true } }, ['id', 'op', 'state']);
+  app.post('/v1/jobs', {
+    schema: {
+      tags: ['operations'],
+      body: { type: 'object', properties: { op: { type: 'string', enum: Object.keys(OPS) }, params: { type: 'object' } }, required: ['op'], additionalProperties: false },
+      response: { 202: jobSchema, ...errors },
+    },
+  }, async (request, reply) => {
+    const { op, params } = request.body as { op: string; params?: OpParams };
+    const job = jobs.start(op, params ?? {}, request.log);
+    request.log.info({ job: job.id, op }, 'job started');
+    return reply.code(202).send(job);
+  });
+  app.get('/v1/jobs', { schema: { tags: ['operations'], response: { 200: open({ jobs: { type: 'array', items: jobSchema } }, ['jobs']), ...errors } } }, async () => ({ jobs: jobs.list() }));
+  app.get('/v1/jobs/:id', { schema: { tags: ['operations'], params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] }, response: { 200: jobSchema, ...errors } } }, async (request) => jobs.get((request.params as { id: string }).id));
 
   app.post('/v1/rebuild', { schema: { tags: ['pool'], response: { 200: open({ extentsNeedingRepair: { type: 'integer' }, extentsRepaired: { type: 'integer' } }), ...errors } } }, async (request) => {
     request.log.info('rebuild started');

@@ -142,6 +142,36 @@ test('the CLI works the same through the running daemon', () => {
   assert.is(JSON.parse(readFileSync(join(pool.pool, 'run', 'owner.lock'), 'utf8')).pid, daemon.pid);
 });
 
+test('long operations run as jobs: 202 with an id, progress, then the result; unknown jobs and operations are coded errors', async () => {
+  const auth = { authorization: `Bearer ${token}` };
+  const start = await fetch(`${url}/v1/jobs`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ op: 'scrub', params: { dryRun: true } }) });
+  assert.is(start.status, 202);
+  const { id, state } = (await start.json()) as { id: string; state: string };
+  assert.is(state, 'running');
+  let job: { state: string; progress: { done: number; total: number | null }; result?: { extentsScanned: number; dryRun: boolean } } = { state: 'running', progress: { done: 0, total: null } };
+  for (let i = 0; i < 200 && job.state === 'running'; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    job = (await (await fetch(`${url}/v1/jobs/${id}`, { headers: auth })).json()) as typeof job;
+  }
+  assert.is(job.state, 'done');
+  assert.ok(job.result!.extentsScanned > 0);
+  assert.is(job.result!.dryRun, true);
+  assert.is(job.progress.done, job.progress.total);
+  const listed = (await (await fetch(`${url}/v1/jobs`, { headers: auth })).json()) as { jobs: { id: string }[] };
+  assert.ok(listed.jobs.some((j) => j.id === id));
+  const unknown = await fetch(`${url}/v1/jobs/0123456789abcdef`, { headers: auth });
+  assert.is(unknown.status, 404);
+  assert.match(await unknown.text(), /DFS_ERR_JOB_NOT_FOUND/);
+  const bad = await fetch(`${url}/v1/jobs`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ op: 'format-disk' }) });
+  assert.is(bad.status, 400);
+  assert.match(await bad.text(), /DFS_ERR_API_VALIDATION/);
+  // A job that fails carries its coded error; the CLI turns it into its one-line error.
+  const failing = pool.run('change-policy', 'nope', '--policy', 'replication:2');
+  assert.is(failing.code, 1);
+  assert.match(failing.stderr, /^error: .*\(DFS_ERR_OBJECT_NOT_FOUND\)\n$/);
+  assert.is((await fetch(`${url}/v1/jobs`, { headers: auth }).then((r) => r.json()) as { jobs: { op: string; state: string }[] }).jobs.filter((j) => j.op === 'change-policy' && j.state === 'failed').length, 1);
+});
+
 test('a second daemon on the same pool is refused, naming the owner', () => {
   const r = spawnSync(process.execPath, [BIN, '--pool', pool.pool, 'serve', '--port', '0'], { encoding: 'utf8' });
   assert.is(r.status, 1);
