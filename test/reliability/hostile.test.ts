@@ -68,7 +68,7 @@ function generate(random: () => number): Req {
     case 1: return { method: 'PUT', path: `/v1/objects/${encodeURIComponent(pick(TRAVERSAL))}x?policy=${encodeURIComponent(pick(POLICIES))}`, headers: auth, body: junk() };
     case 2: return { method: 'PUT', path: `/v1/objects/${'k'.repeat(1 + Math.floor(random() * 5000))}`, headers: auth, body: 'x' };
     case 3: return { method: 'GET', path: `/v1/objects?limit=${pick(['-1', '0', '1e309', 'abc', '99999999999', '1.5', ''])}&prefix=${pick(['%00', '%FF%FE', '..%2F', ''])}&after=${pick(['%C3%28', 'z', ''])}`, headers: auth };
-    case 4: return { method: pick(['PUT', 'POST']), path: pick(['/v1/scrub/intensity', '/v1/scrub/schedule', '/v1/workers', '/v1/scrub/run']), headers: { ...auth, 'content-type': 'application/json' }, body: pick(JUNK_JSON) };
+    case 4: return { method: pick(['PUT', 'POST']), path: pick(['/v1/scrub/intensity', '/v1/scrub/schedule', '/v1/workers', '/v1/scrub/run', '/v1/jobs', `/v1/jobs/${pick(['x', '..', '%00', 'a'.repeat(100)])}`]), headers: { ...auth, 'content-type': 'application/json' }, body: pick(JUNK_JSON) };
     case 5: return { method: 'POST', path: `/v1/ops/${pick(['gc', 'change-policy', 'rm', 'add-disk', 'set-disk-health', 'nope', '__proto__', 'constructor'])}`, headers: { ...auth, 'content-type': 'application/json' }, body: pick(JUNK_JSON) };
     case 6: return { method: 'POST', path: '/v1/scrub/run', headers: { ...auth, 'content-type': 'application/json' }, body: `{"intensity":"${'h'.repeat(2 * 1024 * 1024)}"}`, oversize: true }; // oversize JSON
     case 7: return { method: 'GET', path: '/v1/status', headers: { ...auth, 'x-junk': 'a'.repeat(20_000 + Math.floor(random() * 60_000)) } }; // huge header
