@@ -133,10 +133,16 @@ class BufferRing {
 }
 
 export async function putObject(engine: Engine, source: ExtentSource, keyInput: string, options: PutOptions = {}): Promise<PutResult> {
-  const key = checkKey(keyInput);
+  let key: string;
   const policy = options.policy ?? engine.defaultPolicy();
   const policyName = formatPolicy(policy);
-  engine.checkPlaceable(policy);
+  try {
+    key = checkKey(keyInput);
+    engine.checkPlaceable(policy);
+  } catch (error) {
+    await source.close().catch(() => {}); // refused before reading: release the input (a file, a request body)
+    throw error;
+  }
   const extentSize = engine.extentSize;
   // EC buffers hold the K data fragments and then room for the M parity ones, which the worker fills.
   const bufferBytes = policy.kind === 'ec' ? (policy.k + policy.m) * fragmentPayloadLength(policy, extentSize) : extentSize;
