@@ -243,6 +243,20 @@ export class Catalog {
     this.stmts.metaSet.run(key, value);
   }
 
+  /** setMeta without waiting for the disk (WAL, synchronous=NORMAL): for progress a power cut may roll back a little. */
+  setMetaRelaxed(key: string, value: string): void {
+    this.relaxed(() => this.stmts.metaSet.run(key, value));
+  }
+
+  private relaxed<T>(fn: () => T): T {
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
   // ---- counters (maintained by triggers)
 
   counters(): Record<string, number> {
@@ -449,14 +463,9 @@ export class Catalog {
    */
   markVerified(extentIds: readonly string[], at: number): void {
     if (extentIds.length === 0) return;
-    this.db.pragma('synchronous = NORMAL');
-    try {
-      this.transaction(() => {
-        for (const id of extentIds) this.stmts.extentVerified.run(at, id);
-      });
-    } finally {
-      this.db.pragma('synchronous = FULL');
-    }
+    this.relaxed(() => this.transaction(() => {
+      for (const id of extentIds) this.stmts.extentVerified.run(at, id);
+    }));
   }
 
   /** Extents by minute of their last verification (trigger-maintained; a handful of rows). */

@@ -90,8 +90,10 @@ export class ScrubService {
     }
   }
 
-  private persist(): void {
-    this.engine.catalog.setMeta(META_KEY, JSON.stringify(this.persisted));
+  /** State changes are committed durably; the periodic cursor checkpoints (`relaxed`) need not wait for the disk. */
+  private persist(relaxed = false): void {
+    if (relaxed) this.engine.catalog.setMetaRelaxed(META_KEY, JSON.stringify(this.persisted));
+    else this.engine.catalog.setMeta(META_KEY, JSON.stringify(this.persisted));
   }
 
   private setState(state: ScrubState): void {
@@ -200,7 +202,7 @@ export class ScrubService {
         stopRequested: () => this.request ?? this.windowClosed(pass),
         checkpoint: (p) => {
           this.persisted.pass = p;
-          this.persist();
+          this.persist(true);
         },
         checkpointMs: this.checkpointMs,
         queue: this.queue,
