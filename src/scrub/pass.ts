@@ -202,8 +202,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
     return p;
   };
 
-  const apply = (checked: Checked, verified: string[], current: Map<string, ExtentWithFragments> | null): void => {
-    const now = current ? current.get(checked.extent.id) ?? null : engine.catalog.extent(checked.extent.id);
+  const apply = (checked: Checked, verified: string[], now: ExtentWithFragments | null): void => {
     if (!now) {
       pass.extentsSkipped++; // deleted or rewritten meanwhile: nothing to judge
       return;
@@ -326,9 +325,15 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
     if (!head) break;
     const checked = await head.promise;
     const verified: string[] = [];
-    // The batch's extents as the catalogue has them now, in one query for a cursor range (deleted ones are absent).
-    const current = control.extentIds ? null : new Map(engine.catalog.extentsAfter(head.afterOrd, head.count).filter((e) => e.ord <= head.lastOrd).map((e) => [e.id, e]));
-    for (const c of checked) apply(c, verified, current);
+    // Findings are judged against the catalogue as it is now (an extent deleted or rewritten meanwhile is not
+    // corrupt). Extents whose every fragment checked out, and that had no known problem, need no second look.
+    const suspect = checked.filter((c) => c.outcomes === null || c.outcomes.some((o) => o.status !== 'ok') || c.snapshot.some((f) => f !== null && f.state !== 'ok'));
+    let current: Map<string, ExtentWithFragments | null> = new Map();
+    if (suspect.length > 4 && !control.extentIds) {
+      const now = new Map(engine.catalog.extentsAfter(head.afterOrd, head.count).filter((e) => e.ord <= head.lastOrd).map((e) => [e.id, e]));
+      current = new Map(suspect.map((c) => [c.extent.id, now.get(c.extent.id) ?? null]));
+    } else for (const c of suspect) current.set(c.extent.id, engine.catalog.extent(c.extent.id));
+    for (const c of checked) apply(c, verified, current.has(c.extent.id) ? current.get(c.extent.id)! : c.extent);
     if (!pass.dryRun) engine.catalog.markVerified(verified, Date.now());
     if (!control.extentIds) pass.cursor = head.lastOrd;
     control.onProgress?.(pass);

@@ -145,12 +145,12 @@ test('two repairs of one extent at once (a rebuild and a scrub) run one after th
 test('puts, overwrites and deletes during a pass: no false positives', () => withPool(async (engine) => {
   for (let i = 0; i < 40; i++) await put(engine, `k${i}`, 3 * EXTENT, 100 + i);
   const service = new ScrubService(engine, { tickMs: 0 });
-  // Certainly one race: while the third batch is in the workers, the objects of its first two extents are deleted and rewritten.
+  // Certainly one race: the third batch has been taken from the catalogue, and before the workers read it
+  // the objects of its first two extents are deleted and rewritten (their files go away under the check).
   const workers = engine.workers();
   const batch = workers.batch.bind(workers);
   let calls = 0;
   workers.batch = (async (tasks: Parameters<typeof batch>[0]) => {
-    const running = batch(tasks);
     if (++calls === 3) {
       // The first two of the batch's extents that still exist (the loop below changes objects too).
       const keys = tasks.map((t) => engine.catalog.extent((t as { extentId: string }).extentId)).filter((e) => e !== null)
@@ -158,7 +158,7 @@ test('puts, overwrites and deletes during a pass: no false positives', () => wit
       if (keys[0]) await deleteObject(engine, keys[0]);
       if (keys[1]) await put(engine, keys[1], 2 * EXTENT, 5000);
     }
-    return running;
+    return batch(tasks);
   }) as typeof workers.batch;
   let finished = false;
   const pass = service.runOnce({ intensity: 'medium', repair: true }).finally(() => { finished = true; });
