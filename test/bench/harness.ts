@@ -1,3 +1,4 @@
+import http from 'node:http';
 // A small interleaved benchmark harness. Machines here are noisy, so every
 // contender of a case runs once per round, in rotating order, and the table
 // reports medians; ratios are the median of per-round ratios, so drift that
@@ -89,4 +90,41 @@ export function printRows(rows: string[][]): void {
   console.log(line(rows[0]!));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const row of rows.slice(1)) console.log(line(row));
+}
+
+/**
+ * A closed loop of GETs over node:http with keep-alive: `connections` loops,
+ * each one request at a time, for `seconds`. Latencies (ms) of the answers
+ * that were 200 with the expected length; everything else counts as an error.
+ */
+export async function closedLoopGets(options: { connections: number; seconds: number; url: () => string; headers?: Record<string, string>; expectBytes?: number }): Promise<{ latencies: number[]; errors: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections });
+  const latencies: number[] = [];
+  let errors = 0;
+  const end = performance.now() + options.seconds * 1000;
+  const one = () => new Promise<void>((resolve) => {
+    const start = performance.now();
+    http.get(options.url(), { agent, headers: options.headers ?? {} }, (res) => {
+      let bytes = 0;
+      res.on('data', (d: Buffer) => (bytes += d.length));
+      res.on('end', () => {
+        if (res.statusCode !== 200 || (options.expectBytes !== undefined && bytes !== options.expectBytes)) errors++;
+        else latencies.push(performance.now() - start);
+        resolve();
+      });
+    }).on('error', () => {
+      errors++;
+      resolve();
+    });
+  });
+  await Promise.all(Array.from({ length: options.connections }, async () => {
+    while (performance.now() < end) await one();
+  }));
+  agent.destroy();
+  return { latencies, errors };
+}
+
+/** The p-quantile (0..1) of ascending values. */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 }

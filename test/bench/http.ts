@@ -9,14 +9,13 @@
 //   DFS_BENCH_EXTENTS   the large catalogue (default 1000000)
 //   DFS_BENCH_SECONDS   seconds per autocannon run (default 10)
 import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import { Catalog } from '../../src/catalog/index.js';
-import { BIN, cli, tempDir } from '../helpers/cli.js';
-import { printRows } from './harness.js';
+import { cli, tempDir } from '../helpers/cli.js';
+import { startDaemon } from '../helpers/daemon.js';
+import { closedLoopGets, percentile, printRows } from './harness.js';
 
 const LARGE = Number(process.env.DFS_BENCH_EXTENTS ?? 1_000_000);
 const SECONDS = Number(process.env.DFS_BENCH_SECONDS ?? 10);
@@ -49,25 +48,6 @@ function fill(catalogPath: string, poolId: string, disks: string[], total: numbe
   catalog.close();
 }
 
-async function startDaemon(pool: string): Promise<{ child: ChildProcess; url: string }> {
-  rmSync(join(pool, 'run', 'daemon.json'), { force: true });
-  const child = spawn(process.execPath, [BIN, '--pool', pool, 'serve', '--port', '0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 400; i++) {
-    try {
-      return { child, url: (JSON.parse(readFileSync(join(pool, 'run', 'daemon.json'), 'utf8')) as { url: string }).url };
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error('the daemon did not start');
-}
-
-async function stopDaemon(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.on('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 function rssOf(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 }
@@ -79,30 +59,9 @@ async function load(url: string, connections: number, headers: Record<string, st
 
 /** The same load with node:http and keep-alive: N loops, each one request at a time. */
 async function plainLoad(url: string, connections: number, headers: Record<string, string>) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-  const latencies: number[] = [];
-  let errors = 0;
-  const end = Date.now() + SECONDS * 1000;
-  const one = () => new Promise<void>((resolve) => {
-    const start = performance.now();
-    http.get(url, { agent, headers }, (res) => {
-      res.on('data', () => {});
-      res.on('end', () => {
-        if (res.statusCode !== 200) errors++;
-        latencies.push(performance.now() - start);
-        resolve();
-      });
-    }).on('error', () => {
-      errors++;
-      resolve();
-    });
-  });
-  await Promise.all(Array.from({ length: connections }, async () => {
-    while (Date.now() < end) await one();
-  }));
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  return { rps: latencies.length / SECONDS, p50: latencies[latencies.length >> 1] ?? 0, p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0, errors };
+  const { latencies, errors } = await closedLoopGets({ connections, seconds: SECONDS, url: () => url, headers });
+  latencies.sort((x, y) => x - y);
+  return { rps: latencies.length / SECONDS, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), errors };
 }
 
 async function main(): Promise<void> {
@@ -126,7 +85,8 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     fill(join(pool, 'catalog.db'), poolId, diskIds, extents);
     process.stderr.write(`filled the catalogue to ${extents} extents in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-    const { child, url } = await startDaemon(pool);
+    const daemon = await startDaemon(pool, ['serve', '--log-level', 'warn']);
+    const { child, url } = daemon;
     // One connection, as a Prometheus server scrapes.
     const metrics = await load(`${url}/metrics`, 1);
     rss[extents] = rssOf(child.pid!);
@@ -140,7 +100,7 @@ async function main(): Promise<void> {
       const last = rows[rows.length - 3]!;
       console.log(`/metrics p99 at ${extents} extents: ${last[5]} ms (target ≤ 10 ms: ${Number(last[5]) <= 10 ? 'met' : 'MISSED'})`);
     }
-    await stopDaemon(child);
+    await daemon.stop();
   }
   printRows(rows);
   const growth = (rss[LARGE]! - rss[10_000]!) / MiB;

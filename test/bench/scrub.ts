@@ -18,14 +18,13 @@
 //   DFS_BENCH_SECONDS       seconds of load per phase and round (default 6)
 //   DFS_BENCH_CONNECTIONS   concurrent GET loops (default 4)
 //   DFS_BENCH_PARTS         throughput,foreground (default both)
-import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { join } from 'node:path';
 import { Engine, chunkSource, putObject } from '../../src/store/index.js';
 import { ScrubService } from '../../src/scrub/index.js';
-import { BIN, fragmentFiles, tempDir } from '../helpers/cli.js';
-import { median, printRows } from './harness.js';
+import { fragmentFiles, tempDir } from '../helpers/cli.js';
+import { startDaemon } from '../helpers/daemon.js';
+import { closedLoopGets, median, percentile, printRows } from './harness.js';
 
 const MiB = 1024 * 1024;
 const BYTES = Number(process.env.DFS_BENCH_SCRUB_BYTES ?? 512 * MiB);
@@ -119,20 +118,6 @@ async function throughput(engine: Engine): Promise<string[][]> {
 
 // ---- foreground impact against a real daemon
 
-async function startDaemon(): Promise<{ child: ChildProcess; url: string; token: string }> {
-  rmSync(join(poolDir, 'run', 'daemon.json'), { force: true });
-  const child = spawn(process.execPath, [BIN, '--pool', poolDir, 'serve', '--port', '0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 400; i++) {
-    try {
-      const url = (JSON.parse(readFileSync(join(poolDir, 'run', 'daemon.json'), 'utf8')) as { url: string }).url;
-      return { child, url, token: readFileSync(join(poolDir, 'token'), 'utf8').trim() };
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error('the daemon did not start');
-}
-
 async function api(url: string, token: string, method: string, path: string, body?: unknown): Promise<{ state: string }> {
   const res = await fetch(`${url}${path}`, {
     method,
@@ -144,36 +129,11 @@ async function api(url: string, token: string, method: string, path: string, bod
 }
 
 /** A closed loop of CONNECTIONS GETs of random 1 MiB objects for SECONDS; latencies in ms. */
-async function load(url: string, token: string): Promise<{ latencies: number[]; errors: number }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-  const latencies: number[] = [];
-  let errors = 0;
-  const end = performance.now() + SECONDS * 1000;
-  const one = () => new Promise<void>((resolve) => {
-    const key = `fg/${Math.floor(Math.random() * FOREGROUND_OBJECTS)}`;
-    const start = performance.now();
-    http.get(`${url}/v1/objects/${encodeURIComponent(key)}`, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      let bytes = 0;
-      res.on('data', (d: Buffer) => (bytes += d.length));
-      res.on('end', () => {
-        if (res.statusCode !== 200 || bytes !== MiB) errors++;
-        else latencies.push(performance.now() - start);
-        resolve();
-      });
-    }).on('error', () => {
-      errors++;
-      resolve();
-    });
+function load(url: string, token: string): Promise<{ latencies: number[]; errors: number }> {
+  return closedLoopGets({
+    connections: CONNECTIONS, seconds: SECONDS, headers: { authorization: `Bearer ${token}` }, expectBytes: MiB,
+    url: () => `${url}/v1/objects/${encodeURIComponent(`fg/${Math.floor(Math.random() * FOREGROUND_OBJECTS)}`)}`,
   });
-  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-    while (performance.now() < end) await one();
-  }));
-  agent.destroy();
-  return { latencies, errors };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 }
 
 type Phase = 'idle' | 'low' | 'medium' | 'high';
@@ -182,7 +142,8 @@ async function foregroundImpact(): Promise<string[][]> {
   const config = JSON.parse(readFileSync(join(poolDir, 'pool.json'), 'utf8')) as { cache: { maxBytes: number } };
   config.cache.maxBytes = 0; // every GET reads its fragments
   writeFileSync(join(poolDir, 'pool.json'), JSON.stringify(config, null, 2));
-  const { child, url, token } = await startDaemon();
+  const daemon = await startDaemon(poolDir, ['serve', '--log-level', 'warn']);
+  const { url, token } = daemon;
   const phases: Phase[] = ['idle', 'low', 'medium', 'high'];
   const samples = new Map<Phase, number[]>(phases.map((p) => [p, []]));
   const perRound = new Map<Phase, number[]>(phases.map((p) => [p, []]));
@@ -222,9 +183,7 @@ async function foregroundImpact(): Promise<string[][]> {
     }
     await api(url, token, 'POST', '/v1/scrub/stop');
   } finally {
-    const exited = new Promise((r) => child.on('exit', r));
-    child.kill('SIGTERM');
-    await exited;
+    await daemon.stop();
   }
   const sorted = new Map(phases.map((p) => [p, [...samples.get(p)!].sort((a, b) => a - b)]));
   const idleP99 = percentile(sorted.get('idle')!, 0.99);
