@@ -83,7 +83,8 @@ console.log(`  truncated ${torn.path.slice(work.length + 1)} to 1000 bytes`);
 const gone = fragmentOf('notes/readme.txt', 0, 0);
 unlinkSync(gone.path);
 console.log(`  deleted ${gone.path.slice(work.length + 1)}`);
-const lostDisk = disks[6];
+// The disk that vanishes is one the damaged fragments are not on, so each kind of damage shows in the scrub.
+const lostDisk = disks.findLast((d) => ![rot, torn, gone].some((f) => f.path.startsWith(`${d}/`)));
 renameSync(lostDisk, `${lostDisk}.unplugged`);
 console.log(`  renamed ${lostDisk.slice(work.length + 1)} away (a disk that is gone)`);
 
