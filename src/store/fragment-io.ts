@@ -18,12 +18,19 @@ import { crashPoint, diskFault } from '../faults/index.js';
 
 export const TEMP_MARKER = '.tmp-';
 
+/** Disk paths in the catalogue are absolute and normalised (realpath): plain concatenation, not path.join, on this hot path. */
+function diskRoot(diskPath: string): string {
+  if (!diskPath.endsWith('/') && !diskPath.includes('//') && !diskPath.includes('/.')) return diskPath;
+  const normal = join(diskPath, '.');
+  return normal.endsWith('/') ? normal.slice(0, -1) : normal;
+}
+
 export function fanoutDir(diskPath: string, extentId: string): string {
-  return join(diskPath, FRAGMENT_DIR, extentId.slice(0, 2));
+  return `${diskRoot(diskPath)}/${FRAGMENT_DIR}/${extentId.slice(0, 2)}`;
 }
 
 export function fragmentPath(diskPath: string, extentId: string, index: number): string {
-  return join(fanoutDir(diskPath, extentId), `${extentId}.${index}`);
+  return `${diskRoot(diskPath)}/${FRAGMENT_DIR}/${extentId.slice(0, 2)}/${extentId}.${index}`;
 }
 
 /** Parses a fragment file name; null for anything else (temp files included). */

@@ -14,9 +14,13 @@
 // the median of per-round ratios. Peak RSS is that of a separate
 // `dynamicfs put` process of the same object, sampled from /proc.
 //
-//   DFS_BENCH_IO_BYTES  object size (default 1 GiB)
-//   DFS_BENCH_ROUNDS    rounds (default 3)
-import { spawn } from 'node:child_process';
+// Before each timed phase the filesystem is synced (`sync`), so that neither
+// side pays for write-back and deletions left by the phase before it.
+//
+//   DFS_BENCH_IO_BYTES     object size (default 1 GiB)
+//   DFS_BENCH_ROUNDS       rounds (default 3)
+//   DFS_BENCH_IO_POLICIES  policies to measure (default ec:4+2,replication:3)
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { randomBytes as cryptoRandom } from 'node:crypto';
@@ -28,11 +32,17 @@ import { parsePolicy } from '../../src/pool/index.js';
 
 const SIZE = Number(process.env.DFS_BENCH_IO_BYTES ?? 1024 ** 3);
 const ROUNDS = Number(process.env.DFS_BENCH_ROUNDS ?? 3);
+const POLICIES = (process.env.DFS_BENCH_IO_POLICIES ?? 'ec:4+2,replication:3').split(',');
 const EXTENTS_IN_FLIGHT = 4;
 const MiB = 1024 * 1024;
 
 interface Fragment { path: string; bytes: number; payload: number; offset: number; index: number }
 interface Extent { fragments: Fragment[]; need: number; size: number }
+
+/** Flushes every filesystem's dirty data and journal, so a timed phase starts from rest. */
+function settle(): void {
+  execFileSync('sync');
+}
 
 function seconds(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e9;
@@ -62,6 +72,7 @@ function peakRssOf(args: string[]): Promise<number> {
 
 /** Baseline put: input read extent by extent, the same fragment files written the same way. */
 async function baselinePut(extents: Extent[], input: string, extentSize: number): Promise<number> {
+  settle();
   const start = process.hrtime.bigint();
   const dirs = new Set<string>();
   const source = await open(input, 'r');
@@ -97,6 +108,7 @@ async function baselinePut(extents: Extent[], input: string, extentSize: number)
 
 /** Baseline get: the payloads a get needs, read and written to /dev/null, nothing checked. */
 async function baselineGet(extents: Extent[], devnull: number, extentSize: number): Promise<number> {
+  settle();
   const start = process.hrtime.bigint();
   const buffers = Array.from({ length: EXTENTS_IN_FLIGHT + 1 }, () => Buffer.alloc(extentSize + 4096));
   const reads: Promise<Buffer>[] = [];
@@ -160,7 +172,7 @@ async function main(): Promise<void> {
   console.log(`bench:io — object of ${(SIZE / MiB).toFixed(0)} MiB, 6 directory disks on one filesystem, ${ROUNDS} rounds, node ${process.version}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4}`);
 
   const rss: Record<string, number> = {};
-  for (const policy of ['ec:4+2', 'replication:3']) {
+  for (const policy of POLICIES) {
     rss[policy] = await peakRssOf(['--pool', pool, 'put', input, '--key', 'rss', '--policy', policy]);
     cli(['--pool', pool, 'rm', 'rss']);
   }
@@ -175,11 +187,13 @@ async function main(): Promise<void> {
     r.ratio.push(base / ours);
   };
   const ourPut = async (key: string, policy: string) => {
+    settle();
     const start = process.hrtime.bigint();
     await putObject(engine, await fileSource(input), key, { policy: parsePolicy(policy) });
     return seconds(start);
   };
   const ourGet = async (key: string) => {
+    settle();
     const start = process.hrtime.bigint();
     for await (const bytes of readObject(engine, lookupObject(engine, key))) writeSync(devnull, bytes);
     return seconds(start);
@@ -192,7 +206,7 @@ async function main(): Promise<void> {
     }
   };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const policy of ['ec:4+2', 'replication:3']) {
+    for (const policy of POLICIES) {
       const key = `bench-${policy}`;
       // The baseline mirrors the layout of a put: lay one out first (untimed when the baseline goes first).
       let ours: number;

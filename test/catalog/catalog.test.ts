@@ -57,6 +57,21 @@ test('counters follow commits, disk failures, problems, repairs and deletes', ()
   assert.is(catalog.disk('d1')!.fragments, 0);
 });
 
+test('pages of extents in scrub order carry the same rows as one-extent lookups', () => {
+  catalog.commitObject({ id: 'o9', key: 'paged', size: 500, policy: 'ec:2+1', checksum: '0', extents: 5, createdAt: 3 },
+    Array.from({ length: 5 }, (_, seq) => extent(`p${seq}`, seq, seq % 2 ? ['d3', 'd1', 'd2'] : ['d1', 'd2', 'd3'])));
+  catalog.recordProblems('p2', [{ index: 2, diskId: 'd3', kind: 'truncated' }], 'test');
+  const all = [...catalog.iterateExtents(2)];
+  assert.equal(all.map((e) => e.id), ['p0', 'p1', 'p2', 'p3', 'p4']);
+  for (const e of all) assert.equal(e, catalog.extent(e.id));
+  assert.is(all[2]!.fragments[2]!.state, 'truncated');
+  assert.is(all[2]!.state, 'degraded');
+  const after = catalog.extentsAfter(all[1]!.ord, 2);
+  assert.equal(after.map((e) => e.id), ['p2', 'p3']);
+  catalog.deleteObject('paged');
+  assert.equal(catalog.extentsAfter(0, 10), []);
+});
+
 test('a commit that expects a version fails when the object changed', () => {
   catalog.commitObject({ id: 'o3', key: 'b', size: 0, policy: 'ec:2+1', checksum: '0', extents: 0, createdAt: 3 }, []);
   assert.throws(() => catalog.commitObject({ id: 'o4', key: 'b', size: 0, policy: 'ec:2+1', checksum: '0', extents: 0, createdAt: 4 }, [], { expectReplace: 'other' }), /DFS_ERR_OBJECT_CHANGED|changed/);

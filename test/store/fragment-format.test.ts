@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createKernels } from '../../src/kernels/public.js';
-import { decodeHeader, encodeHeader, headerLengthFor, MAX_HEADER_BYTES, type FragmentHeader } from '../../src/store/fragment-format.js';
+import { decodeHeader, encodeHeader, headerIdBytes, headerLengthFor, headerMatches, MAX_HEADER_BYTES, type FragmentHeader } from '../../src/store/fragment-format.js';
 
 const kernels = await createKernels();
 const hash = (b: Uint8Array) => kernels.xxh3(b);
@@ -31,6 +31,27 @@ test('any flipped bit in a header is caught', () => {
     assert.ok('problem' in decodeHeader(damaged, hash), `bit ${bit} went unnoticed`);
   }
   assert.equal(decodeHeader(bytes.subarray(0, 50), hash), { problem: 'short' });
+});
+
+test('the scrubber\'s quick header check accepts exactly the expected header', () => {
+  const bytes = encodeHeader(header, hash);
+  const selfHash = (b: Uint8Array) => hash(b.subarray(0, b.length - 8));
+  const expected = { ids: headerIdBytes(header.poolId, header.extentId), index: header.index, length: bytes.length, payloadLength: header.payloadLength, payloadChecksum: header.payloadChecksum };
+  assert.ok(headerMatches(bytes, expected, selfHash(bytes)));
+  // Every field it is asked to match, and the header's own checksum, can say no.
+  assert.not.ok(headerMatches(bytes, { ...expected, index: 4 }, selfHash(bytes)));
+  assert.not.ok(headerMatches(bytes, { ...expected, payloadLength: 262145 }, selfHash(bytes)));
+  assert.not.ok(headerMatches(bytes, { ...expected, payloadChecksum: 1n }, selfHash(bytes)));
+  assert.not.ok(headerMatches(bytes, { ...expected, length: bytes.length + 16 }, selfHash(bytes)));
+  assert.not.ok(headerMatches(bytes, { ...expected, ids: headerIdBytes(header.poolId, header.objectId) }, selfHash(bytes)));
+  assert.not.ok(headerMatches(bytes, expected, selfHash(bytes) ^ 1n));
+  // A flipped bit anywhere fails it (the caller hashes the damaged bytes, as the scrubber does).
+  for (let bit = 0; bit < bytes.length * 8; bit += 5) {
+    const damaged = Buffer.from(bytes);
+    damaged[bit >> 3]! ^= 1 << (bit & 7);
+    assert.not.ok(headerMatches(damaged, expected, selfHash(damaged)), `bit ${bit} went unnoticed`);
+  }
+  assert.not.ok(headerMatches(bytes.subarray(0, 100), expected, selfHash(bytes)));
 });
 
 test('the longest key fits the header bound', () => {
