@@ -13,7 +13,7 @@ import { DfsError, deserializeError, type SerializedError } from '../errors.js';
 import { resolveVariant, type KernelChoice, type KernelVariant } from './loader.js';
 import { validateWorkerPoolOptions, type WorkerPoolOptions } from './pool-options.js';
 import type {
-  EncodeResult, EncodeTask, KernelTask, ReadResult, ReadTask, KernelTaskResult, ReconstructResult, ReconstructTask,
+  EncodeResult, EncodeTask, KernelTask, ReadResult, ReadTask, KernelTaskResult, ReconstructResult, ReconstructTask, ScrubPageResult, ScrubPageTask,
   SingleTask, SingleTaskResult, TaskEnvelope, VerifyResult, VerifyTask,
 } from './tasks.js';
 
@@ -132,6 +132,11 @@ export class KernelPool {
   /** Reads one extent for a client; see ReadTask. */
   read(task: Omit<ReadTask, 'op'>): Promise<ReadResult> {
     return this.run({ op: 'read', ...task });
+  }
+
+  /** Scrub checks of a packed page of extents; see ScrubPageTask. */
+  scrubPage(task: Omit<ScrubPageTask, 'op'>): Promise<ScrubPageResult> {
+    return this.run({ op: 'scrubPage', ...task });
   }
 
   hash(data: Uint8Array): Promise<bigint> {

@@ -5,13 +5,14 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { decodeHeader, headerIdBytes, headerMatches } from '../store/fragment-format.js';
 import { diskFaultSync } from '../faults/index.js';
+import { fragmentPath } from '../store/fragment-io.js';
 import { DfsError, serializeError } from '../errors.js';
 import type { ExtentRegion, KernelInstance } from './instance.js';
 import { checkCodeShape } from './status.js';
 import {
   fragmentLengthFor,
   type CodeLayout, type EncodeResult, type EncodeTask, type FragmentOutcome, type FragmentSource,
-  type BatchTask, type HashTask, type ScrubOutcome, type ScrubResult, type ScrubTask, type ReadResult, type ReadTask, type KernelTask, type ReconstructResult, type SingleTask, type TaskEnvelope, type ReconstructTask, type VerifyResult, type VerifyTask,
+  type BatchTask, type HashTask, type ScrubOutcome, type ScrubPageResult, type ScrubPageTask, type ScrubResult, type ScrubTask, SCRUB_STATUSES, type ReadResult, type ReadTask, type KernelTask, type ReconstructResult, type SingleTask, type TaskEnvelope, type ReconstructTask, type VerifyResult, type VerifyTask,
 } from './tasks.js';
 
 const MISSING_ERRNOS = new Set(['ENOENT', 'ENOTDIR']);
@@ -365,11 +366,49 @@ export function runScrub(kernels: KernelInstance, task: ScrubTask): ScrubResult 
   return { fragments: outcomes, bytesRead };
 }
 
+const SCRUB_STATUS_CODES = new Map(SCRUB_STATUSES.map((s, i) => [s, i]));
+
+/** A packed batch of scrub checks (see ScrubPageTask); each extent succeeds or fails on its own. */
+export function runScrubPage(kernels: KernelInstance, task: ScrubPageTask): ScrubPageResult {
+  const { extentIds, shape, disks, expected, diskPaths } = task;
+  const fragmentCount = disks?.length ?? -1;
+  if (!Array.isArray(extentIds) || !Array.isArray(diskPaths) || !(shape instanceof Uint32Array) || !(disks instanceof Int32Array)
+    || !(expected instanceof BigUint64Array) || shape.length !== extentIds.length * 3 || expected.length !== fragmentCount || extentIds.length > MAX_BATCH) {
+    throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `a scrub page holds 0..${MAX_BATCH} extents with a shape and a disk and checksum per fragment`);
+  }
+  const result: ScrubPageResult = { status: new Uint8Array(fragmentCount), bytes: new Float64Array(fragmentCount), errnos: [], errors: [] };
+  let at = 0;
+  extentIds.forEach((extentId, e) => {
+    const width = shape[e * 3 + 2]!;
+    const headerLength = shape[e * 3 + 1]!;
+    const first = at;
+    at += width;
+    try {
+      if (at > fragmentCount) throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `extent ${e} reaches past the page's ${fragmentCount} fragments`);
+      const fragments: (FragmentSource | null)[] = [];
+      for (let i = 0; i < width; i++) {
+        const disk = disks[first + i]!;
+        const path = disk >= 0 ? diskPaths[disk] : undefined;
+        fragments.push(path === undefined ? null : { path: fragmentPath(path, extentId, i), offset: headerLength, expected: expected[first + i]! });
+      }
+      const checked = runScrub(kernels, { op: 'scrub', poolId: task.poolId, extentId, fragmentLength: shape[e * 3]!, headerLength, fragments });
+      checked.fragments.forEach((o, i) => {
+        result.status[first + i] = SCRUB_STATUS_CODES.get(o.status)!;
+        result.bytes[first + i] = o.bytes;
+        if (o.errno) result.errnos.push([first + i, o.errno]);
+      });
+    } catch (error) {
+      result.errors.push([e, serializeError(error)]);
+    }
+  });
+  return result;
+}
+
 export function runHash(kernels: KernelInstance, task: HashTask): bigint {
   return kernels.xxh3(task.data);
 }
 
-type SingleResult = EncodeResult | VerifyResult | ReconstructResult | ReadResult | ScrubResult | bigint;
+type SingleResult = EncodeResult | VerifyResult | ReconstructResult | ReadResult | ScrubResult | ScrubPageResult | bigint;
 
 const MAX_BATCH = 256;
 
@@ -404,6 +443,8 @@ function runSingle(kernels: KernelInstance, task: SingleTask): SingleResult {
       return runRead(kernels, task);
     case 'scrub':
       return runScrub(kernels, task);
+    case 'scrubPage':
+      return runScrubPage(kernels, task);
     case 'hash':
       return runHash(kernels, task);
     default:

@@ -150,12 +150,47 @@ export interface ScrubResult {
   bytesRead: number;
 }
 
+/** Scrub statuses by number, as a ScrubPageResult carries them. */
+export const SCRUB_STATUSES: readonly ScrubStatus[] = ['ok', 'missing', 'unreadable', 'truncated', 'checksum_mismatch', 'header_invalid', 'misplaced'];
+
+/**
+ * The scrubber's batch of extents packed into a few typed arrays: one
+ * structured clone of flat arrays instead of an object and a path per
+ * fragment (the daemon's thread shares two cores with the workers, so what it
+ * spends per extent is taken from the checks). The worker builds each
+ * fragment's path from its disk's folder and runs a ScrubTask per extent.
+ */
+export interface ScrubPageTask {
+  op: 'scrubPage';
+  poolId: string;
+  /** Disk folders; fragments name theirs by its position here. */
+  diskPaths: string[];
+  extentIds: string[];
+  /** Per extent, three numbers: fragment length, header length, width (fragment count). */
+  shape: Uint32Array;
+  /** Per fragment (every extent's, in order): its disk's position in diskPaths, or -1 (none recorded, or its disk failed: missing). */
+  disks: Int32Array;
+  /** Per fragment: the payload checksum it must have. */
+  expected: BigUint64Array;
+}
+
+export interface ScrubPageResult {
+  /** Per fragment: its status as a position in SCRUB_STATUSES. */
+  status: Uint8Array;
+  /** Per fragment: bytes read from its file. */
+  bytes: Float64Array;
+  /** The errno of each fragment that had one, by fragment position. */
+  errnos: [number, string][];
+  /** Extents whose check failed as a whole (a bug, not a bad fragment), by extent position. */
+  errors: [number, SerializedError][];
+}
+
 export interface HashTask {
   op: 'hash';
   data: Uint8Array;
 }
 
-export type SingleTask = EncodeTask | VerifyTask | ReconstructTask | ReadTask | ScrubTask | HashTask;
+export type SingleTask = EncodeTask | VerifyTask | ReconstructTask | ReadTask | ScrubTask | ScrubPageTask | HashTask;
 
 /**
  * Several extents in one hand-off. piscina costs tens of microseconds per task
@@ -179,11 +214,13 @@ export type SingleTaskResult<T extends SingleTask> = T extends EncodeTask
         ? ReadResult
         : T extends ScrubTask
           ? ScrubResult
-          : bigint;
+          : T extends ScrubPageTask
+            ? ScrubPageResult
+            : bigint;
 
 export type KernelTaskResult<T extends KernelTask> = T extends SingleTask
   ? SingleTaskResult<T>
-  : TaskEnvelope<EncodeResult | VerifyResult | ReconstructResult | ReadResult | ScrubResult | bigint>[];
+  : TaskEnvelope<EncodeResult | VerifyResult | ReconstructResult | ReadResult | ScrubResult | ScrubPageResult | bigint>[];
 
 /** What a worker posts back: errors as data, because structured clone drops error codes. */
 export type TaskEnvelope<R> = { ok: true; value: R } | { ok: false; error: SerializedError };

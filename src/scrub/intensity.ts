@@ -4,7 +4,7 @@
 // two lets high keep both worker threads reading. At high the pause applies
 // only while clients use the pool (their reads or writes reached the disks in
 // the last SCAN_IDLE_MS, ZFS's scan idle window): an idle pool is scrubbed as
-// fast as the disks allow (three batches in flight: no worker waits while
+// fast as the disks allow (four batches in flight: no worker waits while
 // the daemon's thread handles a finished batch), a busy one still gets the gaps.
 import { DfsError } from '../errors.js';
 import { parseSize } from '../pool/index.js';
@@ -20,14 +20,16 @@ export interface Pacing {
   pauseOnlyWhenBusy: boolean;
   /** Batches in flight while the pool is idle (so no worker waits for the next batch). */
   idleInFlight?: number;
+  /** Hand a batch to the workers one extent at a time (a client's read then waits behind one extent, not five). */
+  oneByOne?: boolean;
 }
 
 export const SCAN_IDLE_MS = 50;
 
 export const PACING: Record<Intensity, Pacing> = {
   low: { sleepMs: 100, batch: 1, inFlight: 1, pauseOnlyWhenBusy: false },
-  medium: { sleepMs: 50, batch: 5, inFlight: 1, pauseOnlyWhenBusy: false },
-  high: { sleepMs: 10, batch: 20, inFlight: 2, pauseOnlyWhenBusy: true, idleInFlight: 3 },
+  medium: { sleepMs: 50, batch: 5, inFlight: 1, pauseOnlyWhenBusy: false, oneByOne: true },
+  high: { sleepMs: 10, batch: 20, inFlight: 2, pauseOnlyWhenBusy: true, idleInFlight: 4 },
 };
 
 export function parseIntensity(value: unknown): Intensity {

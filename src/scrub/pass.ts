@@ -11,9 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { log } from '../log/index.js';
 import type { ExtentWithFragments, FragmentProblem, FragmentRow } from '../catalog/index.js';
-import type { ScrubOutcome, ScrubTask, FragmentSource } from '../kernels/index.js';
+import { SCRUB_STATUSES, type ScrubOutcome } from '../kernels/index.js';
 import type { Engine } from '../store/engine.js';
-import { fragmentPath } from '../store/fragment-io.js';
 import { parseHex64 } from '../store/fragment-format.js';
 import { PACING, SCAN_IDLE_MS, type Intensity } from './intensity.js';
 import type { RepairQueue } from './repair-queue.js';
@@ -70,6 +69,9 @@ export interface PassState extends PassSummary {
 }
 
 export const MAX_LISTED = 1000;
+/** Verification stamps are written when this many wait, or this long after the last write. */
+const STAMP_BATCH = 500;
+const STAMP_EVERY_MS = 1000;
 
 export function newPass(engine: Engine, options: { trigger: PassState['trigger']; repair: boolean; dryRun: boolean; errorsOnly?: boolean; extentIds?: readonly string[] }): PassState {
   const counts = engine.catalog.extentCounts();
@@ -136,29 +138,68 @@ interface Checked {
   error?: string;
 }
 
-function snapshotOf(engine: Engine, extent: ExtentWithFragments): { task: ScrubTask; snapshot: (FragmentRow | null)[] } {
-  const fragments: (FragmentSource | null)[] = new Array<FragmentSource | null>(extent.width).fill(null);
-  const snapshot: (FragmentRow | null)[] = new Array<FragmentRow | null>(extent.width).fill(null);
-  for (const f of extent.fragments) {
-    if (f.index >= extent.width) continue;
-    snapshot[f.index] = f;
-    const disk = engine.catalog.diskRef(f.diskId);
-    if (!disk || disk.state === 'failed') continue; // a failed disk's fragments count as missing
-    fragments[f.index] = { path: fragmentPath(disk.path, extent.id, f.index), offset: extent.payloadOffset, expected: parseHex64(f.checksum) };
-  }
-  return {
-    task: { op: 'scrub', poolId: engine.poolId, extentId: extent.id, fragmentLength: extent.fragmentLength, headerLength: extent.payloadOffset, fragments },
-    snapshot,
+/**
+ * Checks a batch in the worker pool as one packed page (see ScrubPageTask),
+ * or (`oneByOne`) as one page per extent, each sent when the one before has
+ * finished, so that a client's read waits behind at most one extent's check,
+ * not the whole batch's.
+ */
+async function checkBatch(engine: Engine, extents: ExtentWithFragments[], oneByOne: boolean): Promise<Checked[]> {
+  const diskPaths: string[] = [];
+  const diskSlots = new Map<string, number>();
+  const slotOf = (diskId: string): number => {
+    let slot = diskSlots.get(diskId);
+    if (slot === undefined) {
+      const disk = engine.catalog.diskRef(diskId);
+      slot = !disk || disk.state === 'failed' ? -1 : diskPaths.push(disk.path) - 1; // a failed disk's fragments count as missing
+      diskSlots.set(diskId, slot);
+    }
+    return slot;
   };
-}
-
-async function checkBatch(engine: Engine, extents: ExtentWithFragments[]): Promise<Checked[]> {
-  const prepared = extents.map((extent) => ({ extent, ...snapshotOf(engine, extent) }));
-  const results = await engine.workers().batch(prepared.map((p) => p.task));
-  return prepared.map((p, i) => {
-    const r = results[i]!;
-    return r.ok ? { extent: p.extent, snapshot: p.snapshot, outcomes: r.value.fragments } : { extent: p.extent, snapshot: p.snapshot, outcomes: null, error: r.error.message };
-  });
+  const pageOf = (list: ExtentWithFragments[]) => {
+    const fragments = list.reduce((n, e) => n + e.width, 0);
+    const page = { poolId: engine.poolId, diskPaths, extentIds: list.map((e) => e.id), shape: new Uint32Array(list.length * 3), disks: new Int32Array(fragments).fill(-1), expected: new BigUint64Array(fragments) };
+    const snapshots: (FragmentRow | null)[][] = [];
+    let at = 0;
+    list.forEach((extent, e) => {
+      page.shape.set([extent.fragmentLength, extent.payloadOffset, extent.width], e * 3);
+      const snapshot: (FragmentRow | null)[] = new Array<FragmentRow | null>(extent.width).fill(null);
+      for (const f of extent.fragments) {
+        if (f.index >= extent.width) continue;
+        snapshot[f.index] = f;
+        page.disks[at + f.index] = slotOf(f.diskId);
+        page.expected[at + f.index] = parseHex64(f.checksum);
+      }
+      snapshots.push(snapshot);
+      at += extent.width;
+    });
+    return { page, snapshots };
+  };
+  const check = async (list: ExtentWithFragments[]): Promise<Checked[]> => {
+    const { page, snapshots } = pageOf(list);
+    const result = await engine.workers().scrubPage(page);
+    const failed = new Map(result.errors);
+    const errnos = new Map(result.errnos);
+    let at = 0;
+    return list.map((extent, e) => {
+      const first = at;
+      at += extent.width;
+      const error = failed.get(e);
+      if (error) return { extent, snapshot: snapshots[e]!, outcomes: null, error: error.message };
+      const outcomes: ScrubOutcome[] = [];
+      for (let i = first; i < at; i++) {
+        const outcome: ScrubOutcome = { status: SCRUB_STATUSES[result.status[i]!]!, bytes: result.bytes[i]! };
+        const errno = errnos.get(i);
+        if (errno) outcome.errno = errno;
+        outcomes.push(outcome);
+      }
+      return { extent, snapshot: snapshots[e]!, outcomes };
+    });
+  };
+  if (!oneByOne) return check(extents);
+  const checked: Checked[] = [];
+  for (const extent of extents) checked.push(...(await check([extent])));
+  return checked;
 }
 
 function sameFragment(a: FragmentRow | null | undefined, b: FragmentRow | null | undefined): boolean {
@@ -181,6 +222,16 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
   let dispatchCursor = pass.cursor;
   let exhausted = false;
   const inflight: { promise: Promise<Checked[]>; afterOrd: number; lastOrd: number; count: number }[] = [];
+  // Verification stamps are written together, at most about once a second: one small catalogue write per
+  // batch (ten a second at low) measurably lengthened foreground GETs. They are also written before each
+  // checkpoint, so a pass resumed after a crash never skips extents whose stamps were lost.
+  const stamps: string[] = [];
+  let stampedAt = performance.now();
+  const writeStamps = (force: boolean) => {
+    if (stamps.length === 0 || (!force && stamps.length < STAMP_BATCH && performance.now() - stampedAt < STAMP_EVERY_MS)) return;
+    engine.catalog.markVerified(stamps.splice(0), Date.now());
+    stampedAt = performance.now();
+  };
 
   const nextPage = (size: number): ExtentWithFragments[] => {
     if (control.extentIds) {
@@ -319,7 +370,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
       }
       const afterOrd = dispatchCursor;
       dispatchCursor = page[page.length - 1]!.ord;
-      inflight.push({ promise: checkBatch(engine, page), afterOrd, lastOrd: dispatchCursor, count: page.length });
+      inflight.push({ promise: checkBatch(engine, page, pacing.oneByOne ?? false), afterOrd, lastOrd: dispatchCursor, count: page.length });
     }
     const head = inflight.shift();
     if (!head) break;
@@ -334,11 +385,15 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
       current = new Map(suspect.map((c) => [c.extent.id, now.get(c.extent.id) ?? null]));
     } else for (const c of suspect) current.set(c.extent.id, engine.catalog.extent(c.extent.id));
     for (const c of checked) apply(c, verified, current.has(c.extent.id) ? current.get(c.extent.id)! : c.extent);
-    if (!pass.dryRun) engine.catalog.markVerified(verified, Date.now());
+    if (!pass.dryRun) {
+      for (const id of verified) stamps.push(id);
+      writeStamps(false);
+    }
     if (!control.extentIds) pass.cursor = head.lastOrd;
     control.onProgress?.(pass);
     if (performance.now() - lastCheckpoint >= control.checkpointMs) {
       pass.durationSeconds = (pass.activeMs + performance.now() - segmentStarted) / 1000;
+      writeStamps(true); // a persisted cursor never runs ahead of the stamps of the extents behind it
       control.checkpoint(pass);
       lastCheckpoint = performance.now();
     }
@@ -350,6 +405,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
     if (cap) wait = Math.max(wait, (rateWindow.bytes / cap) * 1000 - (performance.now() - rateWindow.started));
     if (wait > 0 && (inflight.length > 0 || !exhausted)) await sleep(wait);
   }
+  writeStamps(true);
   await Promise.all(repairs);
   pass.activeMs += performance.now() - segmentStarted;
   pass.durationSeconds = pass.activeMs / 1000;
