@@ -1,13 +1,13 @@
 // The kernel worker pool: real piscina threads, real fragment files.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync, truncateSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKernels } from '../../src/kernels/public.js';
 import { KernelPool } from '../../src/kernels/pool.js';
 import { validateWorkerPoolOptions, defaultWorkerPoolOptions } from '../../src/kernels/pool-options.js';
-import { fragmentLengthFor, type FragmentSource } from '../../src/kernels/tasks.js';
+import { SCRUB_STATUSES, fragmentLengthFor, type FragmentSource } from '../../src/kernels/tasks.js';
 import { isDfsError } from '../../src/errors.js';
 import { randomBytes } from '../helpers/gf-reference.js';
 
@@ -166,6 +166,37 @@ test('a batch runs several extents in one task; each member fails on its own', a
   assert.ok(Buffer.from(rebuilt).equals(Buffer.from(good.payloads[5]!)), 'rebuilt parity from a batch');
   assert.ok(outcomes[3]!.ok);
   assert.equal((outcomes[3] as { value: { fragments: { status: string }[] } }).value.fragments.map((f) => f.status), ['missing', 'missing', 'missing', 'ok', 'ok', 'ok']);
+});
+
+test('a scrub page: statuses per fragment from the disk folders, an extent that fails fails alone, a bad shape is refused', async () => {
+  const disk = join(dir, 'page-disk');
+  const id = 'ab'.padEnd(32, '0');
+  const folder = join(disk, 'fragments', 'ab');
+  mkdirSync(folder, { recursive: true });
+  const payload = randomBytes(4096, 21);
+  const file = new Uint8Array(HEADER + payload.length).fill(0xee, 0, HEADER);
+  file.set(payload, HEADER);
+  writeFileSync(join(folder, `${id}.0`), file); // a payload behind a header that is not one
+  writeFileSync(join(folder, `${id}.1`), file.subarray(0, 10)); // shorter than a header
+  const page = {
+    poolId: 'f'.repeat(32), diskPaths: [disk], extentIds: [id, 'cd'.padEnd(32, '0')],
+    // extent 0: 4 fragments of 4096 bytes behind 64-byte headers; extent 1: a header length no fragment can have
+    shape: new Uint32Array([4096, HEADER, 4, 4096, 5, 2]),
+    disks: new Int32Array([0, 0, 0, -1, 0, 0]), // fragment 2 has no file; fragment 3 no disk
+    expected: new BigUint64Array([kernels.xxh3(payload), 0n, 0n, 0n, 0n, 0n]),
+  };
+  const result = await pool.scrubPage(page);
+  assert.equal([...result.status.subarray(0, 4)].map((s) => SCRUB_STATUSES[s]), ['header_invalid', 'truncated', 'missing', 'missing']);
+  assert.equal([...result.bytes.subarray(0, 4)], [file.length, 10, 0, 0]);
+  assert.is(result.errors.length, 1);
+  assert.is(result.errors[0]![0], 1);
+  assert.is(result.errors[0]![1].code, 'DFS_ERR_KERNEL_FRAGMENT_SHAPE');
+  try {
+    await pool.scrubPage({ ...page, expected: new BigUint64Array(5) });
+    assert.unreachable('a page with one checksum too few was accepted');
+  } catch (error) {
+    assert.ok(isDfsError(error, 'DFS_ERR_KERNEL_FRAGMENT_SHAPE'), String(error));
+  }
 });
 
 test('a full queue is refused with a code', async () => {
