@@ -5,7 +5,9 @@
 // only while clients use the pool (their reads or writes reached the disks in
 // the last SCAN_IDLE_MS, ZFS's scan idle window): an idle pool is scrubbed as
 // fast as the disks allow (four batches in flight: no worker waits while
-// the daemon's thread handles a finished batch), a busy one still gets the gaps.
+// the daemon's thread handles a finished batch), a busy one still gets the gaps,
+// and its batches go to the workers an extent at a time, so that a client's
+// read queued behind a scrub check waits for one extent, not twenty.
 import { DfsError } from '../errors.js';
 import { parseSize } from '../pool/index.js';
 
@@ -22,6 +24,8 @@ export interface Pacing {
   idleInFlight?: number;
   /** Hand a batch to the workers one extent at a time (a client's read then waits behind one extent, not five). */
   oneByOne?: boolean;
+  /** The same, only while clients use the pool (an idle pool gets whole batches: fewer hand-offs). */
+  oneByOneWhenBusy?: boolean;
 }
 
 export const SCAN_IDLE_MS = 50;
@@ -29,7 +33,7 @@ export const SCAN_IDLE_MS = 50;
 export const PACING: Record<Intensity, Pacing> = {
   low: { sleepMs: 100, batch: 1, inFlight: 1, pauseOnlyWhenBusy: false },
   medium: { sleepMs: 50, batch: 5, inFlight: 1, pauseOnlyWhenBusy: false, oneByOne: true },
-  high: { sleepMs: 10, batch: 20, inFlight: 2, pauseOnlyWhenBusy: true, idleInFlight: 4 },
+  high: { sleepMs: 10, batch: 20, inFlight: 2, pauseOnlyWhenBusy: true, idleInFlight: 4, oneByOneWhenBusy: true },
 };
 
 export function parseIntensity(value: unknown): Intensity {

@@ -370,7 +370,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
       }
       const afterOrd = dispatchCursor;
       dispatchCursor = page[page.length - 1]!.ord;
-      inflight.push({ promise: checkBatch(engine, page, pacing.oneByOne ?? false), afterOrd, lastOrd: dispatchCursor, count: page.length });
+      inflight.push({ promise: checkBatch(engine, page, pacing.oneByOne ?? (pacing.oneByOneWhenBusy === true && !idle)), afterOrd, lastOrd: dispatchCursor, count: page.length });
     }
     const head = inflight.shift();
     if (!head) break;

@@ -11,11 +11,12 @@
 //    checks fragments) while its background scrubber runs at low, medium and
 //    high over the rest of the pool, restarted whenever a pass ends; the p99
 //    of each is divided by the p99 with the scrubber stopped. Targets ≤ 1.05×,
-//    ≤ 1.15×, ≤ 1.5×.
+//    ≤ 1.15×, ≤ 1.5×. A second stopped phase (the A/A control) is measured
+//    the same way: its ratio shows how far p99 moves here with no scrubber.
 //
 //   DFS_BENCH_SCRUB_BYTES   bytes of objects to scrub (default 512 MiB)
-//   DFS_BENCH_ROUNDS        rounds (default 3)
-//   DFS_BENCH_SECONDS       seconds of load per phase and round (default 6)
+//   DFS_BENCH_ROUNDS        rounds (default 10)
+//   DFS_BENCH_SECONDS       seconds of load per phase and round (default 3; short phases, many rounds: drift on the machine falls on every phase alike)
 //   DFS_BENCH_CONNECTIONS   concurrent GET loops (default 4)
 //   DFS_BENCH_PARTS         throughput,foreground (default both)
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,8 +29,8 @@ import { closedLoopGets, median, percentile, printRows } from './harness.js';
 
 const MiB = 1024 * 1024;
 const BYTES = Number(process.env.DFS_BENCH_SCRUB_BYTES ?? 512 * MiB);
-const ROUNDS = Number(process.env.DFS_BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.DFS_BENCH_SECONDS ?? 6);
+const ROUNDS = Number(process.env.DFS_BENCH_ROUNDS ?? 10);
+const SECONDS = Number(process.env.DFS_BENCH_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.DFS_BENCH_CONNECTIONS ?? 4);
 const FOREGROUND_OBJECTS = 64;
 const PARTS = (process.env.DFS_BENCH_PARTS ?? 'throughput,foreground').split(',');
@@ -136,7 +137,12 @@ function load(url: string, token: string): Promise<{ latencies: number[]; errors
   });
 }
 
-type Phase = 'idle' | 'low' | 'medium' | 'high';
+/**
+ * `control` is a second phase with the scrubber stopped, measured like the
+ * others against `idle`: its ratio is this machine's noise floor for the run
+ * (an A/A comparison), to read the other ratios against.
+ */
+type Phase = 'idle' | 'control' | 'low' | 'medium' | 'high';
 
 async function foregroundImpact(): Promise<string[][]> {
   const config = JSON.parse(readFileSync(join(poolDir, 'pool.json'), 'utf8')) as { cache: { maxBytes: number } };
@@ -144,7 +150,7 @@ async function foregroundImpact(): Promise<string[][]> {
   writeFileSync(join(poolDir, 'pool.json'), JSON.stringify(config, null, 2));
   const daemon = await startDaemon(poolDir, ['serve', '--log-level', 'warn']);
   const { url, token } = daemon;
-  const phases: Phase[] = ['idle', 'low', 'medium', 'high'];
+  const phases: Phase[] = ['idle', 'control', 'low', 'medium', 'high'];
   const samples = new Map<Phase, number[]>(phases.map((p) => [p, []]));
   const perRound = new Map<Phase, number[]>(phases.map((p) => [p, []]));
   const bytesScanned = new Map<Phase, number>(phases.map((p) => [p, 0]));
@@ -155,7 +161,7 @@ async function foregroundImpact(): Promise<string[][]> {
       for (let step = 0; step < phases.length; step++) {
         const phase = phases[(step + r) % phases.length]!;
         let keep = false;
-        if (phase === 'idle') await api(url, token, 'POST', '/v1/scrub/stop');
+        if (phase === 'idle' || phase === 'control') await api(url, token, 'POST', '/v1/scrub/stop');
         else {
           await api(url, token, 'PUT', '/v1/scrub/intensity', { intensity: phase });
           await api(url, token, 'POST', '/v1/scrub/start');
@@ -187,13 +193,13 @@ async function foregroundImpact(): Promise<string[][]> {
   }
   const sorted = new Map(phases.map((p) => [p, [...samples.get(p)!].sort((a, b) => a - b)]));
   const idleP99 = percentile(sorted.get('idle')!, 0.99);
-  const targets: Record<Phase, string> = { idle: '', low: '<= 1.05x', medium: '<= 1.15x', high: '<= 1.5x' };
+  const targets: Record<Phase, string> = { idle: '', control: '(noise floor)', low: '<= 1.05x', medium: '<= 1.15x', high: '<= 1.5x' };
   const rows = [['scrubber', 'GETs', 'p50 ms', 'p99 ms', 'p99 / idle p99', 'median of per-round ratios', 'target', 'scrubbed MB/s']];
   for (const p of phases) {
     const s = sorted.get(p)!;
     const p99 = percentile(s, 0.99);
     const roundRatios = perRound.get(p)!.map((v, i) => v / perRound.get('idle')![i]!);
-    rows.push([p === 'idle' ? 'stopped' : p, String(s.length), percentile(s, 0.5).toFixed(1), p99.toFixed(1), p === 'idle' ? '1.00x' : `${(p99 / idleP99).toFixed(2)}x`,
+    rows.push([p === 'idle' ? 'stopped' : p === 'control' ? 'stopped (A/A control)' : p, String(s.length), percentile(s, 0.5).toFixed(1), p99.toFixed(1), p === 'idle' ? '1.00x' : `${(p99 / idleP99).toFixed(2)}x`,
       p === 'idle' ? '' : `${median(roundRatios).toFixed(2)}x`, targets[p], (bytesScanned.get(p)! / 1e6 / (ROUNDS * SECONDS)).toFixed(0)]);
   }
   console.log(`\nforeground impact: GET of 1 MiB objects (${FOREGROUND_OBJECTS} objects, ec:4+2, no extent cache), ${CONNECTIONS} connections in a closed loop, ${SECONDS} s per phase, ${ROUNDS} rounds; background scrub over ${BYTES / MiB} MiB${errors ? `; ${errors} failed GETs` : ''}`);
