@@ -2,6 +2,8 @@
 // every task handed to src/kernels/task-runner. Errors come back as data
 // (structured clone would drop their DFS_ERR_* code); large results come
 // back by transfer.
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { serializeError } from '../src/errors.js';
 import { threadKernels } from '../src/kernels/instance.js';
@@ -9,8 +11,19 @@ import { resolveVariant, type KernelVariant } from '../src/kernels/loader.js';
 import { runKernelTask, transferablesOf } from '../src/kernels/task-runner.js';
 import type { KernelTask, TaskEnvelope } from '../src/kernels/tasks.js';
 
-const variant = resolveVariant((workerData as { variant?: KernelVariant } | undefined)?.variant ?? 'auto');
+const data = workerData as { variant?: KernelVariant; niceness?: number } | undefined;
+const variant = resolveVariant(data?.variant ?? 'auto');
 const kernels = threadKernels(variant);
+if (data?.niceness) lowerThreadPriority(data.niceness);
+
+/** Linux keeps a niceness per thread: this thread's id is the last part of /proc/thread-self. Elsewhere nothing changes. */
+function lowerThreadPriority(niceness: number): void {
+  try {
+    setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), niceness);
+  } catch {
+    /* not Linux, or not allowed: run at the process's priority */
+  }
+}
 
 export default function runTask(task: KernelTask): unknown {
   try {

@@ -48,9 +48,22 @@ export class KernelPool {
   /** Called with each finished task's operation and its time from submission to result, in seconds. */
   onTaskDone: ((op: string, seconds: number) => void) | null = null;
 
-  constructor(options?: Partial<WorkerPoolOptions>, kernel: { variant?: KernelChoice } = {}) {
+  /** CPU niceness of this pool's threads (0: the process's own). */
+  readonly niceness: number;
+
+  /**
+   * `niceness` lowers the CPU priority of this pool's threads alone (Linux,
+   * per thread; elsewhere ignored): background work in its own pool then
+   * yields the cores to the foreground pool and the event loop when they
+   * compete, and runs at full speed when they do not.
+   */
+  constructor(options?: Partial<WorkerPoolOptions>, kernel: { variant?: KernelChoice; niceness?: number } = {}) {
     this.settings = validateWorkerPoolOptions(options);
     this.variant = resolveVariant(kernel.variant);
+    this.niceness = kernel.niceness ?? 0;
+    if (!Number.isInteger(this.niceness) || this.niceness < 0 || this.niceness > 19) {
+      throw new DfsError('DFS_ERR_CONFIG_INVALID', `worker niceness must be an integer from 0 to 19 (got ${String(kernel.niceness)})`);
+    }
     this.piscina = this.makePiscina(this.settings);
   }
 
@@ -62,7 +75,7 @@ export class KernelPool {
       idleTimeout: options.idleTimeoutMs,
       concurrentTasksPerWorker: options.concurrentTasksPerWorker,
       maxQueue: options.maxQueue,
-      workerData: { variant: this.variant },
+      workerData: { variant: this.variant, niceness: this.niceness },
       recordTiming: true,
       // Workers wait for tasks on their message port instead of Atomics.wait:
       // measured here, a round trip costs ~65 us this way against ~115 us with

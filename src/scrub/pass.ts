@@ -177,7 +177,7 @@ async function checkBatch(engine: Engine, extents: ExtentWithFragments[], oneByO
   };
   const check = async (list: ExtentWithFragments[]): Promise<Checked[]> => {
     const { page, snapshots } = pageOf(list);
-    const result = await engine.workers().scrubPage(page);
+    const result = await engine.backgroundWorkers().scrubPage(page);
     const failed = new Map(result.errors);
     const errnos = new Map(result.errnos);
     let at = 0;

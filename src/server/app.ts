@@ -297,7 +297,7 @@ export async function buildApp(options: AppOptions) {
     return { ...stats.options, threads: stats.threads, queueSize: stats.queueSize, utilization: stats.utilization, completed: stats.completed, variant: stats.variant };
   });
   app.put('/v1/workers', { schema: { tags: ['workers'], body: workerOptions, response: { 200: open({ maxThreads: { type: 'integer' } }), ...errors } } }, async (request) => {
-    const applied = await engine.workers().reconfigure(request.body as Record<string, number>);
+    const applied = await engine.reconfigureWorkers(request.body as Record<string, number>);
     request.log.info({ workers: applied }, 'worker pool reconfigured');
     return applied;
   });

@@ -34,6 +34,9 @@ export interface DiskInfo extends DiskRow {
   available: boolean;
 }
 
+/** CPU niceness of the background (scrub) workers: under contention they get about a tenth of a foreground thread's share (CFS weights 110 against 1024). */
+const BACKGROUND_NICENESS = 10;
+
 export class Engine {
   readonly root: string;
   readonly paths: ReturnType<typeof poolPaths>;
@@ -47,6 +50,7 @@ export class Engine {
   readonly rebuildStats = { attempted: 0, successful: 0, failed: 0, bytesWritten: 0 };
   private readonly lock: PoolLock;
   private kernelPool: KernelPool | null = null;
+  private backgroundPool: KernelPool | null = null;
   private readonly workerOptions: Partial<WorkerPoolOptions> | undefined;
   private mainKernels: KernelInstance | null = null;
   /** Free bytes per disk as placement sees them: statfs at open, minus what this process wrote since. */
@@ -152,6 +156,26 @@ export class Engine {
     return this.kernelPool !== null;
   }
 
+  /**
+   * The scrubber's own worker pool (same options), whose threads run at a
+   * lower CPU priority: a client's reads and writes never queue behind a
+   * scrub check in a worker, and when they compete for the cores the
+   * scheduler gives the clients' threads the time. On an idle pool the
+   * scrubber still gets every core.
+   */
+  backgroundWorkers(): KernelPool {
+    if (this.closed) throw new DfsError('DFS_ERR_WORKER_CLOSED');
+    this.backgroundPool ??= new KernelPool(this.kernelPool?.options ?? this.workerOptions, { niceness: BACKGROUND_NICENESS });
+    return this.backgroundPool;
+  }
+
+  /** Applies worker pool options live to both pools. */
+  async reconfigureWorkers(options: Partial<WorkerPoolOptions>): Promise<WorkerPoolOptions> {
+    const applied = await this.workers().reconfigure(options);
+    await this.backgroundPool?.reconfigure(applied);
+    return applied;
+  }
+
   /** The calling thread's kernels, for headers and replica checksums. */
   kernels(): KernelInstance {
     this.mainKernels ??= threadKernels(resolveVariant());
@@ -164,7 +188,7 @@ export class Engine {
     if (this.closed) return;
     this.closed = true;
     try {
-      await this.kernelPool?.close();
+      await Promise.all([this.kernelPool?.close(), this.backgroundPool?.close()]);
     } finally {
       this.catalog.close();
       this.lock.release();

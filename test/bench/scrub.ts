@@ -19,6 +19,7 @@
 //   DFS_BENCH_SECONDS       seconds of load per phase and round (default 3; short phases, many rounds: drift on the machine falls on every phase alike)
 //   DFS_BENCH_CONNECTIONS   concurrent GET loops (default 4)
 //   DFS_BENCH_PARTS         throughput,foreground (default both)
+//   DFS_BENCH_PHASES        foreground phases besides idle (default control,low,medium,high)
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, chunkSource, putObject } from '../../src/store/index.js';
@@ -150,7 +151,7 @@ async function foregroundImpact(): Promise<string[][]> {
   writeFileSync(join(poolDir, 'pool.json'), JSON.stringify(config, null, 2));
   const daemon = await startDaemon(poolDir, ['serve', '--log-level', 'warn']);
   const { url, token } = daemon;
-  const phases: Phase[] = ['idle', 'control', 'low', 'medium', 'high'];
+  const phases = ['idle', ...(process.env.DFS_BENCH_PHASES ?? 'control,low,medium,high').split(',').filter((p) => p !== 'idle')] as Phase[];
   const samples = new Map<Phase, number[]>(phases.map((p) => [p, []]));
   const perRound = new Map<Phase, number[]>(phases.map((p) => [p, []]));
   const bytesScanned = new Map<Phase, number>(phases.map((p) => [p, 0]));

@@ -1,7 +1,7 @@
 // The kernel worker pool: real piscina threads, real fragment files.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, truncateSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKernels } from '../../src/kernels/public.js';
@@ -197,6 +197,29 @@ test('a scrub page: statuses per fragment from the disk folders, an extent that 
   } catch (error) {
     assert.ok(isDfsError(error, 'DFS_ERR_KERNEL_FRAGMENT_SHAPE'), String(error));
   }
+});
+
+/** Niceness of each of this process's threads (Linux). */
+function threadNiceness(): number[] {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]); // field 19: nice
+  });
+}
+
+test('a pool with a niceness runs its threads at that CPU priority, and only its own', async () => {
+  if (process.platform !== 'linux') return;
+  const before = threadNiceness().filter((n) => n === 12).length;
+  const background = new KernelPool({ minThreads: 1, maxThreads: 1 }, { niceness: 12 });
+  try {
+    await background.hash(new Uint8Array(1000)); // the thread exists and has run its start-up
+    assert.is(threadNiceness().filter((n) => n === 12).length, before + 1);
+    await pool.hash(new Uint8Array(1000));
+    assert.ok(threadNiceness().filter((n) => n === 0).length >= 3, 'the main thread and the foreground pool keep the process priority');
+  } finally {
+    await background.close();
+  }
+  assert.throws(() => new KernelPool({}, { niceness: 25 }), (e: unknown) => isDfsError(e, 'DFS_ERR_CONFIG_INVALID'));
 });
 
 test('a full queue is refused with a code', async () => {
