@@ -102,12 +102,13 @@ export class KernelPool {
     return { ...next };
   }
 
-  async run<T extends KernelTask>(task: T): Promise<KernelTaskResult<T>> {
+  /** Runs a task; the buffers in `transfer` move to the worker (they are detached here). */
+  async run<T extends KernelTask>(task: T, transfer?: ArrayBuffer[]): Promise<KernelTaskResult<T>> {
     if (this.closed) throw new DfsError('DFS_ERR_WORKER_CLOSED');
     let envelope: TaskEnvelope<KernelTaskResult<T>>;
     const started = process.hrtime.bigint();
     try {
-      envelope = await this.piscina.run(task);
+      envelope = await this.piscina.run(task, transfer?.length ? { transferList: transfer } : {});
       this.onTaskDone?.(task.op, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (cause) {
       const message = cause instanceof Error ? cause.message : String(cause);
@@ -142,9 +143,14 @@ export class KernelPool {
     return envelopes.map((e) => (e.ok ? e : { ok: false as const, error: deserializeError((e as { error: SerializedError }).error) }));
   }
 
-  /** Reads one extent for a client; see ReadTask. */
+  /**
+   * Reads one extent for a client; see ReadTask. An `into` on an ArrayBuffer
+   * moves to the worker and its bytes come back on the same memory in
+   * `data` (the view passed in is detached).
+   */
   read(task: Omit<ReadTask, 'op'>): Promise<ReadResult> {
-    return this.run({ op: 'read', ...task });
+    const buffer = task.into?.buffer;
+    return this.run({ op: 'read', ...task }, buffer instanceof ArrayBuffer ? [buffer] : undefined);
   }
 
   /** Scrub checks of a packed page of extents; see ScrubPageTask. */

@@ -31,12 +31,18 @@ export function fragmentSources(engine: Engine, extent: ExtentWithFragments, opt
 
 /**
  * Reads one extent's verified bytes (from the cache when it holds them).
- * With `into` (a view of extent.size bytes on a SharedArrayBuffer) the worker
- * writes the bytes there; the result is then `into` unless the cache answered.
+ * With `into` (a view of extent.size bytes at the start of an ArrayBuffer)
+ * the buffer moves to the worker, which writes the bytes there and hands it
+ * back: the result is then a view of that memory, unless the cache answered.
  */
 export async function readExtent(engine: Engine, extent: ExtentWithFragments, key: string, into?: Uint8Array): Promise<Uint8Array> {
+  return (await readExtentInto(engine, extent, key, into)).data;
+}
+
+/** readExtent, saying whether the bytes are the cache's own (never to be written over) or on the buffer given. */
+async function readExtentInto(engine: Engine, extent: ExtentWithFragments, key: string, into?: Uint8Array): Promise<{ data: Uint8Array; cached: boolean }> {
   const cached = engine.cache.get(extent.id);
-  if (cached) return cached;
+  if (cached) return { data: cached, cached: true };
   const policy = parsePolicy(extent.policy);
   const sources = fragmentSources(engine, extent);
   const done = engine.foreground.begin();
@@ -76,9 +82,9 @@ export async function readExtent(engine: Engine, extent: ExtentWithFragments, ke
       details: { key, extent: extent.id, seq: extent.seq },
     });
   }
-  // The cache keeps its own copy: `into` belongs to the caller and will be reused.
+  // The cache keeps its own copy: `into`'s buffer belongs to the caller and will be reused.
   if (engine.cache.accepts(extent.size)) engine.cache.set(extent.id, into ? result.data.slice() : result.data);
-  return result.data;
+  return { data: result.data, cached: false };
 }
 
 export function lookupObject(engine: Engine, key: string): ObjectRow {
@@ -89,33 +95,35 @@ export function lookupObject(engine: Engine, key: string): ObjectRow {
 
 /**
  * The verified bytes of an object, extent by extent, in order, with up to
- * READ_AHEAD extents being read at once into a small ring of shared buffers.
- * A yielded chunk is valid until the next one is requested (its buffer is
- * then reused). The object's extent list is taken once at the start: an
- * overwrite meanwhile does not mix versions (the old fragments may vanish,
- * which fails the read rather than mixing).
+ * READ_AHEAD extents being read at once. Each read hands a buffer to a worker
+ * by transfer and gets it back with the bytes; a yielded chunk is valid until
+ * the next one is requested (its buffer is then reused). The object's extent
+ * list is taken once at the start: an overwrite meanwhile does not mix
+ * versions (the old fragments may vanish, which fails the read rather than
+ * mixing).
  */
 export async function* readObject(engine: Engine, object: ObjectRow): AsyncGenerator<Uint8Array> {
   const extents = engine.catalog.extentsOfObject(object.id);
   if (extents.length === 0) return;
   const slotBytes = Math.max(...extents.map((e) => e.size));
-  const ring = Array.from({ length: Math.min(READ_AHEAD + 1, extents.length) }, () => new Uint8Array(new SharedArrayBuffer(slotBytes)));
-  const pending: Promise<Uint8Array>[] = [];
+  // At most READ_AHEAD buffers are with the workers and one with the consumer; a read that fails keeps its buffer.
+  const free: ArrayBuffer[] = [];
+  const pending: Promise<{ data: Uint8Array; cached: boolean }>[] = [];
   let next = 0;
   const fill = () => {
     while (pending.length < READ_AHEAD && next < extents.length) {
-      const extent = extents[next]!;
-      const p = readExtent(engine, extent, object.key, ring[next % ring.length]!.subarray(0, extent.size));
-      next++;
+      const extent = extents[next++]!;
+      const p = readExtentInto(engine, extent, object.key, new Uint8Array(free.pop() ?? new ArrayBuffer(slotBytes), 0, extent.size));
       p.catch(() => {}); // observed when awaited below
       pending.push(p);
     }
   };
   fill();
   while (pending.length > 0) {
-    const bytes = await pending.shift()!;
-    yield bytes;
-    // Only now, with the consumer done with `bytes`, may its slot be refilled.
+    const { data, cached } = await pending.shift()!;
+    yield data;
+    // Only now, with the consumer done with `data`, may its buffer be reused (never the cache's own bytes).
+    if (!cached && data.buffer instanceof ArrayBuffer && data.buffer.byteLength === slotBytes) free.push(data.buffer);
     fill();
   }
 }
