@@ -24,7 +24,7 @@
 //   DFS_BENCH_ROUNDS       rounds (default 3)
 //   DFS_BENCH_IO_POLICIES  policies to measure (default ec:4+2,replication:3)
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { randomBytes as cryptoRandom } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
@@ -84,6 +84,17 @@ function peakRssOf(args: string[]): Promise<number> {
   });
 }
 
+/**
+ * The baseline's files: beside the engine's in the same fan-out folders
+ * (`<fragment>.base`), so that both sides create files in the same folders,
+ * hence the same ext4 inode groups with the same history. Folders of its own
+ * would sit in other groups: an ext4 create skips the inodes of its group
+ * deleted in the last minutes (recently_deleted, 15% of a put's CPU in a
+ * perf profile here), so the side writing where fewer files were just
+ * deleted would win for reasons that are not its own.
+ */
+const baselineFiles: string[] = [];
+
 /** Baseline put: input read extent by extent, the same fragment files written the same way. */
 async function baselinePut(extents: Extent[], input: string, extentSize: number): Promise<number> {
   settle();
@@ -97,7 +108,7 @@ async function baselinePut(extents: Extent[], input: string, extentSize: number)
     const buffer = buffers[slot++ % EXTENTS_IN_FLIGHT]!;
     await source.read(buffer, 0, extent.size, i * extentSize);
     await Promise.all(extent.fragments.map(async (f) => {
-      const path = f.path.replace('/fragments/', '/baseline/');
+      const path = `${f.path}.base`;
       const tmp = `${dirname(path)}/.${basename(path)}.tmp`;
       const handle = await open(tmp, 'wx');
       // The data fragments' bytes are the input's; parity stands in as ready bytes.
@@ -108,6 +119,7 @@ async function baselinePut(extents: Extent[], input: string, extentSize: number)
       await handle.datasync();
       await handle.close();
       await rename(tmp, path);
+      baselineFiles.push(path);
       dirs.add(dirname(path));
     }));
   });
@@ -171,10 +183,7 @@ async function main(): Promise<void> {
   const root = tempDir('dfs-bench-io-');
   const pool = join(root, 'pool');
   const disks = Array.from({ length: 6 }, (_, i) => join(root, `disk${i + 1}`));
-  for (const d of disks) {
-    mkdirSync(d);
-    for (let i = 0; i < 256; i++) mkdirSync(join(d, 'baseline', i.toString(16).padStart(2, '0')), { recursive: true });
-  }
+  for (const d of disks) mkdirSync(d);
   const init = cli(['--pool', pool, 'init', ...disks.flatMap((d) => ['--disk', d])]);
   if (init.code !== 0) throw new Error(init.stderr);
   const input = join(root, 'input.bin');
@@ -212,14 +221,8 @@ async function main(): Promise<void> {
     for await (const bytes of readObject(engine, lookupObject(engine, key))) writeSync(devnull, bytes);
     return seconds(start);
   };
-  // The baseline's files are deleted as the engine deletes its own (the folders stay): folders made anew would
-  // get fresh inode groups, while ext4 makes a create in a group full of just-deleted inodes skip over them
-  // (recently_deleted) — measured with perf, 15% of a put's CPU. Both sides now write where files were just deleted.
   const clearBaseline = () => {
-    for (const d of disks) for (let i = 0; i < 256; i++) {
-      const dir = join(d, 'baseline', i.toString(16).padStart(2, '0'));
-      for (const name of readdirSync(dir)) unlinkSync(join(dir, name));
-    }
+    for (const path of baselineFiles.splice(0)) unlinkSync(path);
   };
   const cold = dropCaches();
   for (let round = 0; round < ROUNDS; round++) {
