@@ -205,6 +205,15 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
     registers: [registry],
   });
   sources.onWorkers?.((op, seconds) => taskSeconds.observe({ op }, seconds));
+  // The scrubber's own (lower-priority) pool: its threads and how busy they are.
+  let backgroundSnapshot: { at: number; stats: ReturnType<ReturnType<Engine['workers']>['stats']> | null } = { at: 0, stats: null };
+  const background = () => {
+    const now = Date.now();
+    if (now - backgroundSnapshot.at > 500) backgroundSnapshot = { at: now, stats: engine.hasBackgroundWorkers() ? engine.backgroundWorkers().stats() : null };
+    return backgroundSnapshot.stats;
+  };
+  gauge(registry, 'dynamicfs_scrub_worker_threads', 'Threads of the scrubber\'s worker pool (lower CPU priority).', [], () => [[{}, background()?.threads ?? 0]]);
+  gauge(registry, 'dynamicfs_scrub_worker_utilization_ratio', 'Share of the scrubber\'s worker capacity spent running tasks since start.', [], () => [[{}, background()?.utilization ?? 0]]);
 
   collectDefaultMetrics({ register: registry });
   return registry;

@@ -148,7 +148,10 @@ export class Engine {
   /** The worker pool, started on first use. */
   workers(): KernelPool {
     if (this.closed) throw new DfsError('DFS_ERR_WORKER_CLOSED');
-    this.kernelPool ??= new KernelPool(this.workerOptions);
+    if (!this.kernelPool) {
+      this.kernelPool = new KernelPool(this.workerOptions);
+      this.kernelPool.onTaskDone = this.taskObserver;
+    }
     return this.kernelPool;
   }
 
@@ -165,8 +168,24 @@ export class Engine {
    */
   backgroundWorkers(): KernelPool {
     if (this.closed) throw new DfsError('DFS_ERR_WORKER_CLOSED');
-    this.backgroundPool ??= new KernelPool(this.kernelPool?.options ?? this.workerOptions, { niceness: BACKGROUND_NICENESS });
+    if (!this.backgroundPool) {
+      this.backgroundPool = new KernelPool(this.kernelPool?.options ?? this.workerOptions, { niceness: BACKGROUND_NICENESS });
+      this.backgroundPool.onTaskDone = this.taskObserver;
+    }
     return this.backgroundPool;
+  }
+
+  hasBackgroundWorkers(): boolean {
+    return this.backgroundPool !== null;
+  }
+
+  private taskObserver: ((op: string, seconds: number) => void) | null = null;
+
+  /** Called with every finished task of either pool: its operation and its time from submission to result, in seconds. */
+  observeWorkerTasks(observe: (op: string, seconds: number) => void): void {
+    this.taskObserver = observe;
+    if (this.kernelPool) this.kernelPool.onTaskDone = observe;
+    if (this.backgroundPool) this.backgroundPool.onTaskDone = observe;
   }
 
   /** Applies worker pool options live to both pools. */

@@ -160,6 +160,9 @@ test('a pass killed with SIGKILL resumes from its persisted cursor', async () =>
   assert.ok((await metric('dynamicfs_scrub_extents_scanned_total')) > 0);
   assert.ok(Number.isFinite(await metric('dynamicfs_scrub_last_completed_timestamp_seconds')));
   assert.match(await (await fetch(`${url}/metrics`)).text(), /dynamicfs_extent_verification_age_seconds_bucket\{le="3600"\} 150/);
+  // The checks ran in the scrubber's own pool, and its tasks are timed with the others.
+  assert.ok((await metric('dynamicfs_scrub_worker_threads')) >= 1);
+  assert.ok((await metric('dynamicfs_worker_task_duration_seconds_count{op="scrubPage"}')) > 0);
 });
 
 test('a one-shot scrub --repair through the daemon moves the issue and repair metrics; stop stops', async () => {
