@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from '../store/index.js';
 import type { DiskState } from '../catalog/index.js';
+import type { KernelPoolStats } from '../kernels/index.js';
 import { parsePolicy, policyTolerance } from '../pool/index.js';
 import { poolHealth, type HealthStatus } from '../store/reports.js';
 import { INTENSITIES, SCRUB_STATES, type ScrubService } from '../scrub/index.js';
@@ -175,14 +176,17 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
   gauge(registry, 'dynamicfs_cache_hit_rate', 'Extent cache hits / lookups since start (0 before the first lookup).', [], () => [[{}, engine.cache.stats().hitRate]]);
   gauge(registry, 'dynamicfs_cache_bytes', 'Bytes held by the extent cache.', [], () => [[{}, engine.cache.stats().bytes]]);
 
-  // Worker pool. piscina computes its percentiles from a full histogram on every
+  // Worker pools. piscina computes its percentiles from a full histogram on every
   // read (~2 ms here): one snapshot serves every worker gauge of a scrape.
-  let poolSnapshot: { at: number; stats: ReturnType<ReturnType<Engine['workers']>['stats']> | null } = { at: 0, stats: null };
-  const pool = () => {
-    const now = Date.now();
-    if (now - poolSnapshot.at > 500) poolSnapshot = { at: now, stats: engine.hasWorkers() ? engine.workers().stats() : null };
-    return poolSnapshot.stats;
+  const snapshots = (read: () => KernelPoolStats | null) => {
+    let snapshot: { at: number; stats: KernelPoolStats | null } = { at: 0, stats: null };
+    return () => {
+      const now = Date.now();
+      if (now - snapshot.at > 500) snapshot = { at: now, stats: read() };
+      return snapshot.stats;
+    };
   };
+  const pool = snapshots(() => (engine.hasWorkers() ? engine.workers().stats() : null));
   gauge(registry, 'dynamicfs_worker_threads', 'Worker threads running.', [], () => [[{}, pool()?.threads ?? 0]]);
   gauge(registry, 'dynamicfs_worker_queue_size', 'Kernel tasks waiting for a worker.', [], () => [[{}, pool()?.queueSize ?? 0]]);
   gauge(registry, 'dynamicfs_worker_utilization_ratio', 'Share of worker capacity spent running tasks since start.', [], () => [[{}, pool()?.utilization ?? 0]]);
@@ -206,12 +210,7 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
   });
   sources.onWorkers?.((op, seconds) => taskSeconds.observe({ op }, seconds));
   // The scrubber's own (lower-priority) pool: its threads and how busy they are.
-  let backgroundSnapshot: { at: number; stats: ReturnType<ReturnType<Engine['workers']>['stats']> | null } = { at: 0, stats: null };
-  const background = () => {
-    const now = Date.now();
-    if (now - backgroundSnapshot.at > 500) backgroundSnapshot = { at: now, stats: engine.hasBackgroundWorkers() ? engine.backgroundWorkers().stats() : null };
-    return backgroundSnapshot.stats;
-  };
+  const background = snapshots(() => (engine.hasBackgroundWorkers() ? engine.backgroundWorkers().stats() : null));
   gauge(registry, 'dynamicfs_scrub_worker_threads', 'Threads of the scrubber\'s worker pool (lower CPU priority).', [], () => [[{}, background()?.threads ?? 0]]);
   gauge(registry, 'dynamicfs_scrub_worker_utilization_ratio', 'Share of the scrubber\'s worker capacity spent running tasks since start.', [], () => [[{}, background()?.utilization ?? 0]]);
 
