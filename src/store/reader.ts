@@ -113,7 +113,12 @@ export async function* readObject(engine: Engine, object: ObjectRow): AsyncGener
   const fill = () => {
     while (pending.length < READ_AHEAD && next < extents.length) {
       const extent = extents[next++]!;
-      const p = readExtentInto(engine, extent, object.key, new Uint8Array(free.pop() ?? new ArrayBuffer(slotBytes), 0, extent.size));
+      const buffer = free.pop() ?? new ArrayBuffer(slotBytes);
+      // A cache hit leaves the buffer unused (it never went to a worker): it serves the next read.
+      const p = readExtentInto(engine, extent, object.key, new Uint8Array(buffer, 0, extent.size)).then((r) => {
+        if (r.cached) free.push(buffer);
+        return r;
+      });
       p.catch(() => {}); // observed when awaited below
       pending.push(p);
     }
