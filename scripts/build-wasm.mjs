@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Compiles assembly/ into one .wasm per kernel variant (asconfig.json targets).
+// Compiles assembly/ into one .wasm per kernel variant (asconfig.json targets),
+// each also with a shared memory (the read slots of src/kernels/read-slots.ts).
 // Runs from `npm install` (prepare) so a fresh clone needs no extra step.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const asc = join(dirname(require.resolve('assemblyscript/package.json')), 'bin', 'asc.js');
-const targets = process.argv.slice(2).length ? process.argv.slice(2) : ['scalar', 'simd', 'relaxed', 'debug'];
+const targets = process.argv.slice(2).length ? process.argv.slice(2) : ['scalar', 'simd', 'relaxed', 'scalar-shared', 'simd-shared', 'relaxed-shared', 'debug'];
 
 mkdirSync(join(root, 'build', 'wasm'), { recursive: true });
 for (const target of targets) {

@@ -10,6 +10,10 @@
 // forced (or DYNAMICFS_RELAXED_SIMD=1) the loader turns that flag on through
 // v8.setFlagsFromString, which only affects modules validated afterwards, and
 // re-validates. Modules are compiled once per thread and cached.
+//
+// Each variant is also built with a shared linear memory (dfs-<variant>-shared,
+// a SharedArrayBuffer that other threads can view): the read slots of
+// src/kernels/read-slots.ts run on it.
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
@@ -22,22 +26,25 @@ export const KERNEL_VARIANTS: readonly KernelVariant[] = ['relaxed', 'simd', 'sc
 
 const VARIANT_NUMBER: Record<KernelVariant, number> = { scalar: 0, simd: 1, relaxed: 2 };
 
-const bytesCache = new Map<KernelVariant, Uint8Array>();
-const moduleCache = new Map<KernelVariant, WebAssembly.Module>();
+/** A variant's build: its own memory, or a shared one. */
+type Build = KernelVariant | `${KernelVariant}-shared`;
 
-export function wasmPath(variant: KernelVariant): string {
-  return fileURLToPath(new URL(`../../wasm/dfs-${variant}.wasm`, import.meta.url));
+const bytesCache = new Map<Build, Uint8Array>();
+const moduleCache = new Map<Build, WebAssembly.Module>();
+
+export function wasmPath(build: Build): string {
+  return fileURLToPath(new URL(`../../wasm/dfs-${build}.wasm`, import.meta.url));
 }
 
-function variantBytes(variant: KernelVariant): Uint8Array {
-  let bytes = bytesCache.get(variant);
+function variantBytes(build: Build): Uint8Array {
+  let bytes = bytesCache.get(build);
   if (!bytes) {
     try {
-      bytes = readFileSync(wasmPath(variant));
+      bytes = readFileSync(wasmPath(build));
     } catch (cause) {
-      throw new DfsError('DFS_ERR_KERNEL_LOAD', `${wasmPath(variant)} is missing`, { cause });
+      throw new DfsError('DFS_ERR_KERNEL_LOAD', `${wasmPath(build)} is missing`, { cause });
     }
-    bytesCache.set(variant, bytes);
+    bytesCache.set(build, bytes);
   }
   return bytes;
 }
@@ -83,12 +90,15 @@ export function resolveVariant(choice?: KernelChoice): KernelVariant {
   throw new DfsError('DFS_ERR_KERNEL_UNAVAILABLE', 'no variant validates on this runtime');
 }
 
-export function compiledModule(variant: KernelVariant): WebAssembly.Module {
-  let module = moduleCache.get(variant);
+export function compiledModule(variant: KernelVariant, shared = false): WebAssembly.Module {
+  const build: Build = shared ? `${variant}-shared` : variant;
+  let module = moduleCache.get(build);
   if (!module) {
     if (!isVariantSupported(variant, true)) throw new DfsError('DFS_ERR_KERNEL_UNAVAILABLE', `variant "${variant}"`);
-    module = new WebAssembly.Module(variantBytes(variant));
-    moduleCache.set(variant, module);
+    const bytes = variantBytes(build);
+    if (shared && !WebAssembly.validate(bytes)) throw new DfsError('DFS_ERR_KERNEL_UNAVAILABLE', `variant "${variant}" with shared memory`);
+    module = new WebAssembly.Module(bytes);
+    moduleCache.set(build, module);
   }
   return module;
 }
@@ -107,8 +117,9 @@ export interface KernelExports {
   verify_deep(k: number, m: number, base: number, stride: number, len: number, outHashes: number, outParityOk: number): number;
 }
 
-export function instantiate(variant: KernelVariant): KernelExports {
-  const instance = new WebAssembly.Instance(compiledModule(variant), {
+/** A new instance of the variant; `shared`: on a shared memory (a SharedArrayBuffer) of its own. */
+export function instantiate(variant: KernelVariant, shared = false): KernelExports {
+  const instance = new WebAssembly.Instance(compiledModule(variant, shared), {
     env: {
       abort(): never {
         throw new DfsError('DFS_ERR_INTERNAL_UNEXPECTED', 'kernel assertion failed');
@@ -117,7 +128,7 @@ export function instantiate(variant: KernelVariant): KernelExports {
   });
   const exports = instance.exports as unknown as KernelExports;
   if (exports.variant() !== VARIANT_NUMBER[variant]) {
-    throw new DfsError('DFS_ERR_KERNEL_LOAD', `build/wasm/dfs-${variant}.wasm reports variant ${exports.variant()}`);
+    throw new DfsError('DFS_ERR_KERNEL_LOAD', `build/wasm/dfs-${variant}${shared ? '-shared' : ''}.wasm reports variant ${exports.variant()}`);
   }
   return exports;
 }

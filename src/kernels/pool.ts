@@ -12,6 +12,7 @@ import { Piscina } from 'piscina';
 import { DfsError, deserializeError, type SerializedError } from '../errors.js';
 import { resolveVariant, type KernelChoice, type KernelVariant } from './loader.js';
 import { validateWorkerPoolOptions, type WorkerPoolOptions } from './pool-options.js';
+import { claimSlot } from './read-slots.js';
 import type {
   EncodeResult, EncodeTask, KernelTask, ReadResult, ReadTask, KernelTaskResult, ReconstructResult, ReconstructTask, ScrubPageResult, ScrubPageTask,
   SingleTask, SingleTaskResult, TaskEnvelope, VerifyResult, VerifyTask,
@@ -30,6 +31,13 @@ export interface KernelPoolStats {
   /** Milliseconds, piscina's histograms summarised. */
   runTimeMs: { mean: number; p50: number; p99: number };
   waitTimeMs: { mean: number; p50: number; p99: number };
+}
+
+/** A read result whose bytes are in a worker's read slot, with `data` viewing them and `release` freeing the slot. */
+function claimed(result: ReadResult): ReadResult {
+  if (!result.slot) return result;
+  const { data, release } = claimSlot(result.slot);
+  return { ...result, data, release, slot: undefined };
 }
 
 /** Copies `bytes` onto a SharedArrayBuffer unless they already live on one. */
@@ -148,9 +156,19 @@ export class KernelPool {
    * moves to the worker and its bytes come back on the same memory in
    * `data` (the view passed in is detached).
    */
-  read(task: Omit<ReadTask, 'op'>): Promise<ReadResult> {
+  async read(task: Omit<ReadTask, 'op'>): Promise<ReadResult> {
     const buffer = task.into?.buffer;
-    return this.run({ op: 'read', ...task }, buffer instanceof ArrayBuffer ? [buffer] : undefined);
+    return claimed(await this.run({ op: 'read', ...task }, buffer instanceof ArrayBuffer ? [buffer] : undefined));
+  }
+
+  /**
+   * Several reads in one hand-off (see read); one outcome per read, in
+   * order. Each read's bytes are claimed, so each must be released.
+   */
+  async readMany(tasks: Omit<ReadTask, 'op'>[]): Promise<({ ok: true; value: ReadResult } | { ok: false; error: DfsError })[]> {
+    const transfer = tasks.flatMap((t) => (t.into?.buffer instanceof ArrayBuffer ? [t.into.buffer] : []));
+    const envelopes = (await this.run({ op: 'batch', tasks: tasks.map((t) => ({ op: 'read' as const, ...t })) }, transfer)) as TaskEnvelope<ReadResult>[];
+    return envelopes.map((e) => (e.ok ? { ok: true as const, value: claimed(e.value) } : { ok: false as const, error: deserializeError((e as { error: SerializedError }).error) }));
   }
 
   /** Scrub checks of a packed page of extents; see ScrubPageTask. */

@@ -3,6 +3,7 @@
 // SharedArrayBuffer, fragment files are read by the worker straight into its
 // WASM memory, and rebuilt fragments come back in one transferred buffer.
 import type { SerializedError } from '../errors.js';
+import type { SlotRef } from './read-slots.js';
 
 /** Where one fragment's payload lives: `length` bytes at `offset` of `path`. */
 export interface FragmentSource {
@@ -108,6 +109,12 @@ export interface ReadTask {
    * ArrayBuffer.) Without it the bytes come back in a new transferred buffer.
    */
   into?: Uint8Array;
+  /**
+   * Leave the bytes in one of the worker's shared read slots (see
+   * src/kernels/read-slots.ts) instead: no copy either way. The result then
+   * names the slot; with no slot free it carries the bytes as without this.
+   */
+  slot?: boolean;
 }
 
 export interface ReadResult {
@@ -118,6 +125,14 @@ export interface ReadResult {
    * null when they could not be recovered — `into`'s buffer is then gone.
    */
   data: Uint8Array | null;
+  /**
+   * Where the bytes are when the task asked for a slot and got one (`data`
+   * is then null as it comes from the worker; KernelPool.read turns the slot
+   * into `data` and `release`).
+   */
+  slot?: SlotRef;
+  /** Frees the slot `data` lies in: call it once done with the bytes. */
+  release?: () => void;
   reconstructed: boolean;
   bytesRead: number;
 }

@@ -1,7 +1,7 @@
 // Public face of the store domain: the engine and the operations on a pool.
 export { Engine, type DiskInfo, type OpenOptions } from './engine.js';
 export { putObject, deleteObject, deleteExtentFiles, type PutResult, type PutOptions } from './writer.js';
-export { readObject, readExtent, lookupObject, fragmentSources } from './reader.js';
+export { readObject, readExtent, lookupObject, fragmentSources, READ_AHEAD } from './reader.js';
 export { repairExtent, rebuild, drainDisk, changeObjectPolicy, forEachLimited, type RebuildSummary, type DrainSummary, type RepairResult } from './maintenance.js';
 export { recoverCatalog, type RecoverSummary } from './recover.js';
 export { collectGarbage, type GcSummary } from './gc.js';

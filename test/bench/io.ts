@@ -7,7 +7,8 @@
 //                 discipline: temp name, fdatasync, rename, directory fsync,
 //                 the same number of extents in flight.
 //   get baseline  reads the payloads a get needs (the K data fragments, or one
-//                 replica) and writes them to /dev/null, as the get does.
+//                 replica) and writes them to /dev/null, as the get does, with
+//                 as many extents in flight as a get (READ_AHEAD).
 //
 // Both sides run in this process (the engine as the daemon runs it), in
 // rounds that alternate which side goes first; the table shows medians and
@@ -23,6 +24,7 @@
 //   DFS_BENCH_IO_BYTES     object size (default 1 GiB)
 //   DFS_BENCH_ROUNDS       rounds (default 3)
 //   DFS_BENCH_IO_POLICIES  policies to measure (default ec:4+2,replication:3)
+//   DFS_BENCH_VERBOSE      print every round's figures
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
@@ -30,7 +32,7 @@ import { randomBytes as cryptoRandom } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { BIN, cli, tempDir } from '../helpers/cli.js';
 import { printRows, median } from './harness.js';
-import { Engine, deleteObject, forEachLimited, fileSource, listExtents, lookupObject, putObject, readObject } from '../../src/store/index.js';
+import { Engine, READ_AHEAD, deleteObject, forEachLimited, fileSource, listExtents, lookupObject, putObject, readObject } from '../../src/store/index.js';
 import { parsePolicy } from '../../src/pool/index.js';
 
 const SIZE = Number(process.env.DFS_BENCH_IO_BYTES ?? 1024 ** 3);
@@ -136,11 +138,11 @@ async function baselinePut(extents: Extent[], input: string, extentSize: number)
 async function baselineGet(extents: Extent[], devnull: number, extentSize: number): Promise<number> {
   settle();
   const start = process.hrtime.bigint();
-  const buffers = Array.from({ length: EXTENTS_IN_FLIGHT + 1 }, () => Buffer.alloc(extentSize + 4096));
+  const buffers = Array.from({ length: READ_AHEAD + 1 }, () => Buffer.alloc(extentSize + 4096));
   const reads: Promise<Buffer>[] = [];
   let next = 0;
   const issue = () => {
-    while (reads.length < EXTENTS_IN_FLIGHT && next < extents.length) {
+    while (reads.length < READ_AHEAD && next < extents.length) {
       const extent = extents[next]!;
       const buffer = buffers[next++ % buffers.length]!;
       const needed = extent.fragments.filter((f) => f.index < extent.need);
@@ -208,6 +210,7 @@ async function main(): Promise<void> {
     r.ours.push(SIZE / ours / 1e6);
     r.base.push(SIZE / base / 1e6);
     r.ratio.push(base / ours);
+    if (process.env.DFS_BENCH_VERBOSE) process.stderr.write(`${name}: ${(SIZE / ours / 1e6).toFixed(0)} against ${(SIZE / base / 1e6).toFixed(0)} MB/s\n`);
   };
   const ourPut = async (key: string, policy: string) => {
     settle();

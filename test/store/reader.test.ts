@@ -1,11 +1,13 @@
-// The read path's buffers: each extent read hands a buffer to a worker and
-// gets it back with the bytes, and readObject reuses it once the consumer has
-// moved on — never the extent cache's own copy.
+// The read path's memory: each extent is read into a worker's read slot and
+// viewed there until the consumer moves on; the extent cache keeps copies of
+// its own, and a read that stops early frees every slot it held.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, chunkSource, lookupObject, putObject, readObject } from '../../src/store/index.js';
+import { heldSlots } from '../../src/kernels/read-slots.js';
+import { fragmentPath } from '../../src/store/fragment-io.js';
 import { tempDir } from '../helpers/cli.js';
 import { randomBytes } from '../helpers/gf-reference.js';
 
@@ -48,6 +50,43 @@ test('reads through reused buffers stay exact, and the cached extents are never 
   assert.ok((await readAll('a')).equals(Buffer.from(a)), 'a, partly from the cache');
   assert.is(engine.cache.stats().hits, hits + 3, 'the first three extents came from the cache');
   assert.ok((await readAll('a')).equals(Buffer.from(a)), 'a again: the reads after the cached extents must not have taken their memory');
+});
+
+/** Waits for reads still in flight to come back and be freed. */
+async function slotsFreed(): Promise<number> {
+  for (let i = 0; i < 200 && heldSlots() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  return heldSlots();
+}
+
+test('a read stopped early, or failing midway, frees every slot it held or was still waiting for', async () => {
+  const c = randomBytes(40 * 65536, 3);
+  await put('c', c);
+  const uncache = () => engine.catalog.extentsOfObject(lookupObject(engine, 'c').id).forEach((e) => engine.cache.delete(e.id));
+  uncache();
+  let seen = 0;
+  for await (const chunk of readObject(engine, lookupObject(engine, 'c'))) {
+    assert.ok(Buffer.from(chunk).equals(Buffer.from(c.subarray(seen * 65536, (seen + 1) * 65536))));
+    if (++seen === 5) break;
+  }
+  assert.is(await slotsFreed(), 0, 'after a break');
+  // An extent with every fragment gone, in the middle: the read fails there, with the chunks before it exact.
+  uncache();
+  const extents = engine.catalog.extentsOfObject(lookupObject(engine, 'c').id);
+  const lost = extents[10]!;
+  for (const f of lost.fragments) rmSync(fragmentPath(engine.catalog.diskRef(f.diskId)!.path, lost.id, f.index));
+  seen = 0;
+  let failure: unknown = null;
+  try {
+    for await (const chunk of readObject(engine, lookupObject(engine, 'c'))) {
+      assert.ok(Buffer.from(chunk).equals(Buffer.from(c.subarray(seen * 65536, (seen + 1) * 65536))), `chunk ${seen}`);
+      seen++;
+    }
+  } catch (error) {
+    failure = error;
+  }
+  assert.is((failure as { code?: string } | null)?.code, 'DFS_ERR_EXTENT_UNRECOVERABLE');
+  assert.is(seen, 10, 'every extent before the lost one, none from it on');
+  assert.is(await slotsFreed(), 0, 'after a failure');
 });
 
 test.run();
