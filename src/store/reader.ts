@@ -25,6 +25,19 @@ import { parseHex64 } from './fragment-format.js';
  */
 export const READ_AHEAD = 16;
 const READ_GROUP = 4;
+/**
+ * Extents in flight for all of an engine's object reads together: with many
+ * at once (a daemon serving many large GETs) each gets a share of this, down
+ * to MIN_READ_AHEAD, so memory stays bounded by about this many extents.
+ */
+const READS_IN_FLIGHT = 64;
+const MIN_READ_AHEAD = 4;
+const activeReads = new WeakMap<Engine, number>();
+
+/** How far one of `readers` concurrent object reads may read ahead. */
+export function readAheadFor(readers: number): number {
+  return Math.max(MIN_READ_AHEAD, Math.min(READ_AHEAD, Math.floor(READS_IN_FLIGHT / Math.max(1, readers))));
+}
 
 /** Fragment sources for a task: null where the fragment is known bad or its disk has failed. */
 export function fragmentSources(engine: Engine, extent: ExtentWithFragments, options: { includeKnownBad?: boolean } = {}): (FragmentSource | null)[] {
@@ -159,7 +172,8 @@ export function lookupObject(engine: Engine, key: string): ObjectRow {
 
 /**
  * The verified bytes of an object, extent by extent, in order, with up to
- * READ_AHEAD extents being read at once, READ_GROUP to a worker task (one
+ * READ_AHEAD extents being read at once (less when many reads share the
+ * engine, see readAheadFor), READ_GROUP to a worker task (one
  * hand-off for several extents). The bytes of a yielded chunk lie in a
  * worker's read slot, which is freed when the next chunk is requested: a
  * chunk is valid until then. The object's extent list is taken once at the
@@ -174,13 +188,15 @@ export async function* readObject(engine: Engine, object: ObjectRow): AsyncGener
   /** Outcomes of the group being yielded, not yet handed to the consumer. */
   let current: Outcome[] = [];
   const fill = () => {
-    while (inFlight < READ_AHEAD && next < extents.length) {
-      const group = extents.slice(next, next + Math.min(READ_GROUP, READ_AHEAD - inFlight));
+    const ahead = readAheadFor(activeReads.get(engine) ?? 1);
+    while (inFlight < ahead && next < extents.length) {
+      const group = extents.slice(next, next + Math.min(READ_GROUP, ahead - inFlight));
       next += group.length;
       inFlight += group.length;
       pending.push(readGroup(engine, group, object.key));
     }
   };
+  activeReads.set(engine, (activeReads.get(engine) ?? 0) + 1);
   try {
     fill();
     while (pending.length > 0) {
@@ -199,6 +215,7 @@ export async function* readObject(engine: Engine, object: ObjectRow): AsyncGener
       fill();
     }
   } finally {
+    activeReads.set(engine, activeReads.get(engine)! - 1);
     // Failed or abandoned: free the slots of reads that came back or are still coming.
     const free = (outcomes: Outcome[]) => outcomes.forEach((o) => o.ok && o.got.release?.());
     free(current);

@@ -12,7 +12,8 @@
 //
 // Both sides run in this process (the engine as the daemon runs it), in
 // rounds that alternate which side goes first; the table shows medians and
-// the median of per-round ratios. Peak RSS is that of a separate
+// the median of per-round ratios (per pair for warm gets, measured
+// GET_PAIRS times a round). Peak RSS is that of a separate
 // `dynamicfs put` process of the same object, sampled from /proc.
 //
 // Before each timed phase the filesystem is synced (`sync`), so that neither
@@ -24,6 +25,7 @@
 //   DFS_BENCH_IO_BYTES     object size (default 1 GiB)
 //   DFS_BENCH_ROUNDS       rounds (default 3)
 //   DFS_BENCH_IO_POLICIES  policies to measure (default ec:4+2,replication:3)
+//   DFS_BENCH_GET_PAIRS    warm-cache get pairs per round (default 3)
 //   DFS_BENCH_VERBOSE      print every round's figures
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
@@ -39,6 +41,8 @@ const SIZE = Number(process.env.DFS_BENCH_IO_BYTES ?? 1024 ** 3);
 const ROUNDS = Number(process.env.DFS_BENCH_ROUNDS ?? 3);
 const POLICIES = (process.env.DFS_BENCH_IO_POLICIES ?? 'ec:4+2,replication:3').split(',');
 const EXTENTS_IN_FLIGHT = 4;
+/** Warm-cache get pairs (ours and the baseline's) per round. */
+const GET_PAIRS = Number(process.env.DFS_BENCH_GET_PAIRS ?? 3);
 const MiB = 1024 * 1024;
 
 interface Fragment { path: string; bytes: number; payload: number; offset: number; index: number }
@@ -246,14 +250,17 @@ async function main(): Promise<void> {
       }
       record(`put ${policy}`, ours, base);
       const layout = layoutOf(engine, key);
-      if (round % 2 === 0) {
-        ours = await ourGet(key);
-        base = await baselineGet(layout, devnull, extentSize);
-      } else {
-        base = await baselineGet(layout, devnull, extentSize);
-        ours = await ourGet(key);
+      // A get is short (a fraction of a second warm): several pairs per round, alternating who goes first.
+      for (let pair = 0; pair < GET_PAIRS; pair++) {
+        if ((round + pair) % 2 === 0) {
+          ours = await ourGet(key);
+          base = await baselineGet(layout, devnull, extentSize);
+        } else {
+          base = await baselineGet(layout, devnull, extentSize);
+          ours = await ourGet(key);
+        }
+        record(`get ${policy}`, ours, base);
       }
-      record(`get ${policy}`, ours, base);
       // The same reads from the disks rather than the page cache (what a pool bigger than memory meets).
       if (cold) {
         const first = round % 2 === 0 ? 'ours' : 'base';

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, chunkSource, lookupObject, putObject, readObject } from '../../src/store/index.js';
+import { readAheadFor } from '../../src/store/reader.js';
 import { heldSlots } from '../../src/kernels/read-slots.js';
 import { fragmentPath } from '../../src/store/fragment-io.js';
 import { tempDir } from '../helpers/cli.js';
@@ -50,6 +51,13 @@ test('reads through reused buffers stay exact, and the cached extents are never 
   assert.ok((await readAll('a')).equals(Buffer.from(a)), 'a, partly from the cache');
   assert.is(engine.cache.stats().hits, hits + 3, 'the first three extents came from the cache');
   assert.ok((await readAll('a')).equals(Buffer.from(a)), 'a again: the reads after the cached extents must not have taken their memory');
+});
+
+test('many reads at once share the read-ahead, so memory in flight stays bounded', () => {
+  assert.is(readAheadFor(1), 16);
+  assert.is(readAheadFor(4), 16);
+  assert.is(readAheadFor(8), 8);
+  assert.is(readAheadFor(1000), 4, 'never below four each');
 });
 
 /** Waits for reads still in flight to come back and be freed. */
