@@ -203,6 +203,8 @@ export function runRead(kernels: KernelInstance, task: ReadTask): ReadResult {
   if (task.slot && !into) {
     const read = readIntoSlot(kernels, task);
     if (read) return read;
+    // A data fragment failed: straight to reconstruction (not read again here).
+    if (read === null) return readThroughRegion(kernels, task, count, undefined);
     // No slot free: the bytes go back in a buffer of their own.
     into = new Uint8Array(new ArrayBuffer(size));
   }
@@ -266,17 +268,17 @@ function readDirect(
 }
 
 /**
- * readDirect into a shared read slot of this thread, hashing in place; null
- * when no slot is free, or when an EC data fragment failed (the slot is then
- * freed and the general path reconstructs).
+ * readDirect into a shared read slot of this thread, hashing in place;
+ * undefined when no slot is free, null when an EC data fragment failed (the
+ * slot is then freed and the general path reconstructs).
  */
-function readIntoSlot(kernels: KernelInstance, task: ReadTask): ReadResult | null {
+function readIntoSlot(kernels: KernelInstance, task: ReadTask): ReadResult | null | undefined {
   const slots = threadReadSlots(kernels.variant);
-  if (!slots) return null;
+  if (!slots) return undefined;
   const { layout, fragmentLength: length, size } = task;
   const span = layout.kind === 'ec' ? layout.k * length : length;
   const slot = slots.acquire(span);
-  if (slot < 0) return null;
+  if (slot < 0) return undefined;
   let handed = false;
   try {
     const direct = readDirect(kernels, task, slots.view(slot, 0, span), (start, n) => slots.hash(slot, start, n));
