@@ -34,6 +34,13 @@ export const READ_SLOTS = 32;
 const ACK = 0;
 const CONTROL_WORDS = 1 + READ_SLOTS;
 
+/** Slots held in a memory, by its control words. */
+function heldIn(control: Int32Array): number {
+  let held = 0;
+  for (let slot = 0; slot < READ_SLOTS; slot++) held += Atomics.load(control, 1 + slot);
+  return held;
+}
+
 /** Where a worker left a verified extent. */
 export interface SlotRef {
   /** The memory's id (random per thread and instance). */
@@ -72,7 +79,7 @@ export class ReadSlots {
    */
   acquire(bytes: number): number {
     if (bytes > this.slotBytes) {
-      if (this.held() > 0) return -1;
+      if (heldIn(this.control) > 0) return -1;
       this.layout(Math.ceil(bytes / SLOT_ALIGN) * SLOT_ALIGN);
     }
     for (let slot = 0; slot < READ_SLOTS; slot++) {
@@ -106,12 +113,6 @@ export class ReadSlots {
 
   private offset(slot: number): number {
     return this.first + slot * this.slotBytes;
-  }
-
-  private held(): number {
-    let held = 0;
-    for (let slot = 0; slot < READ_SLOTS; slot++) held += Atomics.load(this.control, 1 + slot);
-    return held;
   }
 
   private layout(slotBytes: number): void {
@@ -163,9 +164,7 @@ function sweep(): void {
     if (now - held.usedAt < FORGET_AFTER_MS) continue;
     // ACK first: a slot taken from now on comes with its memory again.
     Atomics.store(held.control, ACK, 0);
-    let busy = false;
-    for (let slot = 0; slot < READ_SLOTS; slot++) if (Atomics.load(held.control, 1 + slot) !== 0) busy = true;
-    if (busy) Atomics.store(held.control, ACK, 1);
+    if (heldIn(held.control) > 0) Atomics.store(held.control, ACK, 1);
     else memories.delete(id);
   }
   if (memories.size === 0 && sweeper) {
@@ -177,7 +176,7 @@ function sweep(): void {
 /** Slots held across the memories this thread knows: taken by a worker and not yet released (for tests). */
 export function heldSlots(): number {
   let held = 0;
-  for (const { control } of memories.values()) for (let slot = 0; slot < READ_SLOTS; slot++) held += Atomics.load(control, 1 + slot);
+  for (const { control } of memories.values()) held += heldIn(control);
   return held;
 }
 

@@ -4,8 +4,8 @@
 // extent checksum. Bad fragments it met are recorded in the catalogue (the
 // extent becomes degraded, the problem is listed for repair). An extent that
 // cannot be rebuilt fails the read with DFS_ERR_EXTENT_UNRECOVERABLE: wrong
-// bytes are never returned. Up to eight extents are in flight; output stays
-// in order.
+// bytes are never returned. Up to READ_AHEAD extents are in flight; output
+// stays in order.
 import { DfsError } from '../errors.js';
 import { log } from '../log/index.js';
 import type { ExtentWithFragments, FragmentProblem, ObjectRow } from '../catalog/index.js';
@@ -60,14 +60,15 @@ export function fragmentSources(engine: Engine, extent: ExtentWithFragments, opt
 export async function readExtent(engine: Engine, extent: ExtentWithFragments, key: string, into?: Uint8Array): Promise<Uint8Array> {
   const cached = engine.cache.get(extent.id);
   if (cached) return cached;
-  const { task, sources } = readTask(engine, extent, into);
+  // No read slot: the bytes are the caller's to keep, in `into` or a buffer of their own.
+  const { task, sources } = readTask(engine, extent, into ? { into } : {});
   const done = engine.foreground.begin();
   const result = await engine.workers().read(task).finally(done);
   return settle(engine, extent, key, sources, result, into !== undefined).data;
 }
 
-/** What the worker needs to read an extent: where each fragment is and what it must hash to. */
-function readTask(engine: Engine, extent: ExtentWithFragments, into?: Uint8Array): { task: Omit<ReadTask, 'op'>; sources: (FragmentSource | null)[] } {
+/** What the worker needs to read an extent: where each fragment is, what it must hash to, and where its bytes go. */
+function readTask(engine: Engine, extent: ExtentWithFragments, where: Pick<ReadTask, 'into' | 'slot'>): { task: Omit<ReadTask, 'op'>; sources: (FragmentSource | null)[] } {
   const sources = fragmentSources(engine, extent);
   const task: Omit<ReadTask, 'op'> = {
     layout: codeLayout(parsePolicy(extent.policy)),
@@ -75,9 +76,8 @@ function readTask(engine: Engine, extent: ExtentWithFragments, into?: Uint8Array
     size: extent.size,
     extentHash: parseHex64(extent.checksum),
     fragments: sources,
+    ...where,
   };
-  if (into) task.into = into;
-  else task.slot = true;
   return { task, sources };
 }
 
@@ -138,13 +138,11 @@ async function readGroup(engine: Engine, group: ExtentWithFragments[], key: stri
     const cached = engine.cache.get(extent.id);
     return cached ? { ok: true, got: { data: cached } } : null;
   });
-  const wanted = group.flatMap((extent, i) => (outcomes[i] ? [] : [{ i, extent, ...readTask(engine, extent) }]));
+  const wanted = group.flatMap((extent, i) => (outcomes[i] ? [] : [{ i, extent, ...readTask(engine, extent, { slot: true }) }]));
   if (wanted.length > 0) {
     const done = engine.foreground.begin();
     try {
-      const results = wanted.length === 1
-        ? [await engine.workers().read(wanted[0]!.task).then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))]
-        : await engine.workers().readMany(wanted.map((w) => w.task));
+      const results = await engine.workers().readMany(wanted.map((w) => w.task));
       results.forEach((r, j) => {
         const { i, extent, sources } = wanted[j]!;
         try {

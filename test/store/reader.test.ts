@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Engine, chunkSource, lookupObject, putObject, readObject } from '../../src/store/index.js';
+import { Engine, chunkSource, lookupObject, putObject, readExtent, readObject } from '../../src/store/index.js';
 import { readAheadFor } from '../../src/store/reader.js';
 import { heldSlots } from '../../src/kernels/read-slots.js';
 import { fragmentPath } from '../../src/store/fragment-io.js';
@@ -51,6 +51,17 @@ test('reads through reused buffers stay exact, and the cached extents are never 
   assert.ok((await readAll('a')).equals(Buffer.from(a)), 'a, partly from the cache');
   assert.is(engine.cache.stats().hits, hits + 3, 'the first three extents came from the cache');
   assert.ok((await readAll('a')).equals(Buffer.from(a)), 'a again: the reads after the cached extents must not have taken their memory');
+});
+
+test('readExtent hands back bytes of the caller\'s own, never a read slot', async () => {
+  const d = randomBytes(2 * 65536, 4);
+  await put('d', d);
+  const [first] = engine.catalog.extentsOfObject(lookupObject(engine, 'd').id);
+  engine.cache.delete(first!.id);
+  const bytes = await readExtent(engine, first!, 'd');
+  assert.ok(bytes.buffer instanceof ArrayBuffer, 'an ArrayBuffer, not a worker\'s shared memory');
+  assert.ok(Buffer.from(bytes).equals(Buffer.from(d.subarray(0, 65536))));
+  assert.is(heldSlots(), 0, 'no slot left held (nothing could ever free it)');
 });
 
 test('many reads at once share the read-ahead, so memory in flight stays bounded', () => {
