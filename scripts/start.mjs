@@ -3,7 +3,7 @@
 // (six directory disks, ec:4+2), created on first run; prints the URLs and a
 // few commands to try.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,6 +12,16 @@ const home = join(process.cwd(), '.dynamicfs');
 const pool = join(home, 'pool');
 const bin = join(root, 'build', 'src', 'cli', 'main.js');
 const run = (...args) => spawnSync(process.execPath, [bin, '--pool', pool, ...args], { stdio: 'inherit' }).status;
+
+// A daemon already running on this pool: say so before anything else.
+try {
+  const running = JSON.parse(readFileSync(join(pool, 'run', 'daemon.json'), 'utf8'));
+  process.kill(running.pid, 0);
+  console.error(`a daemon already runs this pool: ${running.url} (pid ${running.pid}); stop it first (Ctrl-C in its terminal, or kill ${running.pid})`);
+  process.exit(1);
+} catch {
+  // none (or a stale daemon.json, which the daemon's own start replaces)
+}
 
 if (!existsSync(join(pool, 'pool.json'))) {
   const disks = Array.from({ length: 6 }, (_, i) => join(home, 'disks', `d${i + 1}`));
@@ -36,5 +46,16 @@ With the daemon stopped, the CLI works on the pool directly:
   node build/src/cli/main.js --pool ${rel} ls
 `);
 const daemon = spawn(process.execPath, [bin, '--pool', pool, 'serve', '--port', port], { stdio: 'inherit' });
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => daemon.kill(signal));
+// A terminal's Ctrl-C reaches the daemon directly as well as this process (and npm, which passes
+// it on here again): forward one signal per burst, and a later one (a second Ctrl-C) again, which
+// the daemon takes as "stop now".
+let lastForward = 0;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    const now = Date.now();
+    if (now - lastForward < 500) return;
+    lastForward = now;
+    if (daemon.exitCode === null) daemon.kill(signal);
+  });
+}
 daemon.on('exit', (code) => process.exit(code ?? 1));

@@ -14,10 +14,11 @@ export const ERRORS = {
   DFS_ERR_CONFIG_INVALID: { message: 'invalid configuration', httpStatus: 400 },
   DFS_ERR_INTERNAL_UNEXPECTED: { message: 'internal error', httpStatus: 500 },
   DFS_ERR_CLI_USAGE: { message: 'bad command line', httpStatus: 400 },
+  DFS_ERR_PARAM_INVALID: { message: 'invalid parameter', httpStatus: 400 },
 
   // scrubbing
   DFS_ERR_SCRUB_INTENSITY_INVALID: { message: 'intensity must be low, medium or high', httpStatus: 400 },
-  DFS_ERR_SCRUB_RATE_INVALID: { message: 'the rate cap must be a positive number of bytes per second', httpStatus: 400 },
+  DFS_ERR_SCRUB_RATE_INVALID: { message: 'the rate cap must be a positive number of bytes per second, or 0 (or off) for none', httpStatus: 400 },
   DFS_ERR_SCRUB_SCHEDULE_INVALID: { message: 'invalid scrub schedule', httpStatus: 400 },
   DFS_ERR_SCRUB_NO_DAEMON: { message: 'no daemon owns this pool; start one with `dynamicfs scrub-daemon start` or `dynamicfs serve`', httpStatus: 409 },
 
@@ -48,15 +49,19 @@ export const ERRORS = {
   DFS_ERR_OBJECT_KEY_INVALID: { message: 'invalid object key (1 to 1024 bytes of UTF-8, no NUL)', httpStatus: 400 },
   DFS_ERR_OBJECT_CHANGED: { message: 'the object changed while the operation ran', httpStatus: 409 },
   DFS_ERR_EXTENT_UNRECOVERABLE: { message: 'an extent cannot be reconstructed from its fragments; no bytes were returned for it', httpStatus: 500 },
+  DFS_ERR_MEMORY_BUDGET: { message: 'the request needs more buffer memory than the pool allows', httpStatus: 507 },
   DFS_ERR_WRITE_FAILED: { message: 'the write could not be made durable on enough disks', httpStatus: 503 },
 
   // input and output files of the CLI
   DFS_ERR_INPUT_NOT_FOUND: { message: 'input file not found or not readable', httpStatus: 400 },
+  DFS_ERR_INPUT_NOT_FILE: { message: 'the input is not a file whose bytes can be stored (a directory, a socket…)', httpStatus: 400 },
+  DFS_ERR_CLI_INTERRUPTED: { message: 'interrupted', httpStatus: 499 },
   DFS_ERR_INPUT_READ: { message: 'reading the input failed', httpStatus: 400 },
   DFS_ERR_OUTPUT_WRITE: { message: 'writing the output failed', httpStatus: 500 },
 
   // catalogue
   DFS_ERR_CATALOG_CORRUPT: { message: 'the catalogue is unreadable (run `dynamicfs recover-catalog`)', httpStatus: 500 },
+  DFS_ERR_CATALOG_POOL_MISMATCH: { message: 'pool.json and the catalogue name different pools (was pool.json edited or copied from another pool?)', httpStatus: 500 },
   DFS_ERR_CATALOG_VERSION: { message: 'the catalogue was written by a newer DynamicFS', httpStatus: 500 },
 
   // HTTP API
@@ -65,6 +70,9 @@ export const ERRORS = {
   DFS_ERR_API_NOT_FOUND: { message: 'no such route', httpStatus: 404 },
   DFS_ERR_JOB_NOT_FOUND: { message: 'no such job (ended jobs are kept for the last 100)', httpStatus: 404 },
   DFS_ERR_API_BODY_TOO_LARGE: { message: 'the request body is too large', httpStatus: 413 },
+  DFS_ERR_API_MEDIA_TYPE: { message: 'unsupported Content-Type', httpStatus: 415 },
+  DFS_ERR_API_HEADERS_TOO_LARGE: { message: 'the request line and headers are too large', httpStatus: 431 },
+  DFS_ERR_API_TIMEOUT: { message: 'the request was not received in time', httpStatus: 408 },
   DFS_ERR_API_BAD_REQUEST: { message: 'malformed request', httpStatus: 400 },
   DFS_ERR_DAEMON_UNREACHABLE: { message: 'the daemon that owns the pool does not answer', httpStatus: 503 },
   DFS_ERR_DAEMON_LISTEN: { message: 'the daemon cannot listen on that address', httpStatus: 500 },
@@ -124,8 +132,15 @@ export interface SerializedError {
   message: string;
 }
 
+/** SQLite's codes for a database file that is damaged or not a database at all. */
+const SQLITE_DAMAGED = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_VTAB']);
+
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof DfsError) return { code: error.code, message: error.message };
+  const sqlite = (error as { code?: unknown } | null)?.code;
+  if (typeof sqlite === 'string' && SQLITE_DAMAGED.has(sqlite)) {
+    return { code: 'DFS_ERR_CATALOG_CORRUPT', message: `${ERRORS.DFS_ERR_CATALOG_CORRUPT.message}: ${(error as Error).message}` };
+  }
   const message = error instanceof Error ? error.message : String(error);
   return { code: 'DFS_ERR_INTERNAL_UNEXPECTED', message: `${ERRORS.DFS_ERR_INTERNAL_UNEXPECTED.message}: ${message}` };
 }

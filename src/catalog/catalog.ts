@@ -142,6 +142,9 @@ function prefixBound(prefix: string): Buffer {
   return Buffer.concat([Buffer.from(prefix, 'utf8'), Buffer.from([0xf4, 0x90])]);
 }
 
+/** Meta key: when recover-catalog rebuilt the catalogue; the next complete scrub pass (not a dry run) removes it. */
+export const META_RECOVERED_AT = 'recovered_at';
+
 export class Catalog {
   readonly db: Database.Database;
   private readonly stmts;
@@ -181,6 +184,8 @@ export class Catalog {
       fragmentExists: p('SELECT 1 FROM fragments WHERE extent_id = ? AND idx = ? AND disk_id = ?'),
       extentsOnDisk: p('SELECT DISTINCT extent_id AS id FROM fragments WHERE disk_id = ?'),
       fragmentsOnDiskCount: p('SELECT count(*) AS n FROM fragments WHERE disk_id = ?'),
+      widestOnDisk: p(`SELECT e.policy AS policy, e.width AS width FROM fragments f JOIN extents e ON e.id = f.extent_id
+        WHERE f.disk_id = ? ORDER BY e.width DESC LIMIT 1`),
       extentsNeedingRebuild: p(`SELECT DISTINCT f.extent_id AS id FROM fragments f LEFT JOIN disks d ON d.id = f.disk_id
         WHERE f.state <> 'ok' OR d.state IS NULL OR d.state = 'failed'`),
       recomputeOne: p(`${RECOMPUTE_STATE} WHERE id = ?`),
@@ -204,6 +209,7 @@ export class Catalog {
         UNION SELECT extent_id FROM fragments WHERE state <> 'ok' UNION SELECT extent_id FROM problems`),
       metaGet: p('SELECT value FROM meta WHERE key = ?'),
       metaSet: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      metaDelete: p('DELETE FROM meta WHERE key = ?'),
     };
   }
 
@@ -215,11 +221,18 @@ export class Catalog {
     let db: Database.Database;
     try {
       db = new Database(path, { fileMustExist: !options.create });
+      // A catalogue is created by init alone: an empty file (truncated, or created by
+      // something else) is a lost catalogue, never a new empty pool. Checked before
+      // anything is written (setting WAL mode would write a header into it).
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version === 0 && !options.create) {
+        db.close();
+        throw new DfsError('DFS_ERR_CATALOG_CORRUPT', `${path} is empty (truncated?)`);
+      }
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma('busy_timeout = 5000');
       db.pragma('foreign_keys = OFF');
-      const version = db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) {
         db.close();
         throw new DfsError('DFS_ERR_CATALOG_VERSION', `schema ${version}, this build knows up to ${SCHEMA_VERSION}`);
@@ -234,14 +247,21 @@ export class Catalog {
       if (cause instanceof DfsError) throw cause;
       throw new DfsError('DFS_ERR_CATALOG_CORRUPT', `${path}: ${(cause as Error).message}`, { cause });
     }
-    const catalog = new Catalog(db);
-    if (options.poolId) {
-      const stored = catalog.meta('pool_id');
-      if (stored === null) catalog.setMeta('pool_id', options.poolId);
-      else if (stored !== options.poolId) {
-        catalog.close();
-        throw new DfsError('DFS_ERR_CATALOG_CORRUPT', `${path} belongs to pool ${stored}, not ${options.poolId}`);
+    let catalog: Catalog;
+    try {
+      catalog = new Catalog(db);
+      if (options.poolId) {
+        const stored = catalog.meta('pool_id');
+        if (stored === null && options.create) catalog.setMeta('pool_id', options.poolId);
+        else if (stored === null) throw new DfsError('DFS_ERR_CATALOG_CORRUPT', `${path} names no pool`);
+        else if (stored !== options.poolId) {
+          throw new DfsError('DFS_ERR_CATALOG_POOL_MISMATCH', `pool.json says ${options.poolId}, ${path} says ${stored}; put the catalogue's poolId back in pool.json (the disks' labels name it too)`);
+        }
       }
+    } catch (cause) {
+      if (db.open) db.close();
+      if (cause instanceof DfsError) throw cause;
+      throw new DfsError('DFS_ERR_CATALOG_CORRUPT', `${path}: ${(cause as Error).message}`, { cause });
     }
     return catalog;
   }
@@ -267,6 +287,10 @@ export class Catalog {
 
   setMeta(key: string, value: string): void {
     this.stmts.metaSet.run(key, value);
+  }
+
+  deleteMeta(key: string): void {
+    this.stmts.metaDelete.run(key);
   }
 
   /** setMeta without waiting for the disk (WAL, synchronous=NORMAL): for progress a power cut may roll back a little. */
@@ -348,6 +372,11 @@ export class Catalog {
     if (left > 0) throw new DfsError('DFS_ERR_DISK_DRAIN_INCOMPLETE', `${left} fragments still on ${id}`);
     this.stmts.diskDelete.run(id);
     this.diskList = null;
+  }
+
+  /** The widest policy among the extents with a fragment on the disk (null when it holds none). */
+  widestPolicyOnDisk(diskId: string): { policy: string; width: number } | null {
+    return (this.stmts.widestOnDisk.get(diskId) as { policy: string; width: number } | undefined) ?? null;
   }
 
   extentIdsOnDisk(diskId: string): string[] {

@@ -8,7 +8,7 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
   for (const name of ['serve', 'metrics-server']) {
     program
       .command(name)
-      .description(name === 'serve' ? 'run the daemon: HTTP API, /metrics, /health, worker pool' : 'the same daemon as serve (the seed name)')
+      .description(name === 'serve' ? 'run the daemon: HTTP API, /metrics, /health, worker pool' : 'an alias of serve, kept for the original command name')
       .option('--port <port>', 'TCP port (0 picks a free one)', '9090')
       .option('--bind <address>', 'address to listen on', '127.0.0.1')
       .action(async (opts: { port: string; bind: string }) => {

@@ -1,7 +1,7 @@
 // Disk commands: add-disk, remove-disk (drain), fail-disk, set-disk-health,
 // list-disks, probe-disks.
 import type { Command } from 'commander';
-import { formatBytes } from '../pool/index.js';
+import { count, formatBytes } from '../pool/index.js';
 import type { DrainSummary, ProbeResult } from '../store/index.js';
 import { diskParam, type CliContext } from './context.js';
 import { printResult, table } from './output.js';
@@ -25,7 +25,10 @@ export function registerDiskCommands(program: Command, ctx: CliContext): void {
     .requiredOption('--disk <disk>', 'disk id or path')
     .action(async (opts: { disk: string }) => {
       const s = await ctx.op<DrainSummary>('remove-disk', { disk: diskParam(opts.disk) }, 'draining');
-      printResult(ctx.json(), s, () => `removed ${s.disk} (${s.path}): moved ${s.fragmentsMoved} fragments of ${s.extentsMoved} extents, wrote ${formatBytes(s.bytesWritten)}`);
+      printResult(ctx.json(), s, () => [
+        `removed ${s.disk} (${s.path}): moved ${count(s.fragmentsMoved, 'fragment')} of ${count(s.extentsMoved, 'extent')}, wrote ${formatBytes(s.bytesWritten)}`,
+        ...(s.warnings ?? []).map((w) => `warning: ${w}`),
+      ].join('\n'));
     });
 
   program

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { DfsError } from '../errors.js';
 import { CliContext } from './context.js';
+import { registerCompletionCommand } from './completion.js';
 import { registerDaemonCommands } from './daemon-commands.js';
 import { registerDiskCommands } from './disk-commands.js';
 import { registerKernelCommands } from './kernels.js';
@@ -28,7 +29,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print one JSON document on stdout and nothing else there')
     .option('--log-level <level>', 'JSON logs on stderr at this level (default: info for the daemon, none for other commands)')
     .exitOverride()
-    .configureOutput({ writeErr: () => {} });
+    .configureOutput({ writeErr: () => {} })
+    // Each command's --help lists --pool, --json and --log-level too (set before the commands, which copy it).
+    .configureHelp({ showGlobalOptions: true });
   const ctx = new CliContext(program);
   const json = () => ctx.json();
   registerKernelCommands(program, json);
@@ -38,17 +41,54 @@ export async function main(argv: string[]): Promise<number> {
   registerMaintenanceCommands(program, ctx);
   registerScrubCommands(program, ctx);
   registerDaemonCommands(program, ctx);
+  registerCompletionCommand(program);
+  addExamples(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return ctx.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
+      if (error.code === 'commander.help' && error.exitCode !== 0) {
+        // No command at all: the usage, on stderr (stdout may be a pipe expecting data), and a failure.
+        if (argv.includes('--json')) return reportError(true, new DfsError('DFS_ERR_CLI_USAGE', 'no command given (dynamicfs --help lists them)'));
+        process.stderr.write(program.helpInformation());
+        return EXIT_FAILED;
+      }
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
       const message = error.message.replace(/^error:\s*/i, '');
       return reportError(json() || argv.includes('--json'), new DfsError('DFS_ERR_CLI_USAGE', message));
     }
     return reportError(json() || argv.includes('--json'), error);
   }
+}
+
+const EXAMPLES: Record<string, string[]> = {
+  init: ['dynamicfs init --pool /srv/pool --disk /mnt/d1 --disk /mnt/d2 --disk /mnt/d3 --disk /mnt/d4 --disk /mnt/d5 --disk /mnt/d6', 'dynamicfs init --pool ./pool --policy replication:3 --disk a --disk b --disk c'],
+  put: ['dynamicfs put photo.raw --key photos/2026/photo.raw', 'tar c ~/docs | dynamicfs put - --key backups/docs.tar --policy replication:3', 'dynamicfs put settings.json --json'],
+  get: ['dynamicfs get photos/2026/photo.raw -o photo.raw', 'dynamicfs get backups/docs.tar | tar x'],
+  ls: ['dynamicfs ls --prefix photos/', 'dynamicfs ls --limit 100 --after photos/2026/0099.jpg --json'],
+  scrub: ['dynamicfs scrub --repair', 'dynamicfs scrub --dry-run --json', 'dynamicfs scrub --intensity low --max-rate 50M', 'dynamicfs scrub --errors-only --repair'],
+  'scrub-daemon': ['dynamicfs scrub-daemon status', 'dynamicfs scrub-daemon set-intensity --intensity medium --max-rate 100M', 'dynamicfs scrub-daemon pause'],
+  'scrub-schedule': ['dynamicfs scrub-schedule', 'dynamicfs scrub-schedule --frequency nightly --window 01:00-05:00 --intensity low', 'dynamicfs scrub-schedule --frequency continuous --auto-repair true'],
+  'remove-disk': ['dynamicfs remove-disk --disk /mnt/d3', 'dynamicfs remove-disk --disk disk-04120d78'],
+  'change-policy': ['dynamicfs change-policy photos/2026/photo.raw --policy replication:3', 'dynamicfs change-policy --all --policy ec:4+2'],
+  gc: ['dynamicfs gc --dry-run', 'dynamicfs gc --grace 0 --verbose'],
+  serve: ['dynamicfs serve --pool /srv/pool --port 9090 --bind 127.0.0.1'],
+};
+
+function addExamples(program: Command): void {
+  for (const command of program.commands) {
+    const examples = EXAMPLES[command.name()];
+    if (examples) command.addHelpText('after', `\nExamples:\n${examples.map((e) => `  $ ${e}`).join('\n')}\n`);
+  }
+}
+
+// A reader that goes away (`dynamicfs ls | head`) ends the command quietly, as for any Unix tool.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
 }
 
 process.exitCode = await main(process.argv.slice(2)).catch((error: unknown) => {

@@ -2,11 +2,11 @@
 // rebuild, recover-catalog, gc.
 import type { Command } from 'commander';
 import { DfsError } from '../errors.js';
-import { formatBytes, parsePolicy } from '../pool/index.js';
+import { count, formatBytes, parsePolicy } from '../pool/index.js';
 import { listExtents, recoverCatalog, type extentView, type GcSummary, type RebuildSummary, type showRedundancy } from '../store/index.js';
 import { collect, type CliContext } from './context.js';
 import { remoteOp } from './remote.js';
-import { printResult, table, toJson } from './output.js';
+import { escapeControls, printResult, table, toJson } from './output.js';
 
 export function registerMaintenanceCommands(program: Command, ctx: CliContext): void {
   program
@@ -43,11 +43,14 @@ export function registerMaintenanceCommands(program: Command, ctx: CliContext): 
     .action(async (key: string | undefined, opts: { all?: boolean; policy: string }) => {
       if (Boolean(key) === Boolean(opts.all)) throw new DfsError('DFS_ERR_CLI_USAGE', 'give either a KEY or --all');
       parsePolicy(opts.policy);
-      const r = await ctx.op<{ policy: string; changed: { key: string; from: string; to: string; size: number }[]; unchanged: number }>(
-        'change-policy', { ...(key !== undefined ? { key } : { all: true }), policy: opts.policy }, 'change-policy');
+      const r = await ctx.op<{
+        policy: string; changed: { key: string; from: string; to: string; size: number }[]; unchanged: number; failed: { key: string; error: { code: string; message: string } }[];
+      }>('change-policy', { ...(key !== undefined ? { key } : { all: true }), policy: opts.policy }, 'change-policy');
+      if (r.failed.length > 0) ctx.problemsRemain();
       printResult(ctx.json(), r, () => [
         ...r.changed.map((c) => `${JSON.stringify(c.key)}: ${c.from} -> ${c.to} (${formatBytes(c.size)})`),
-        `${r.changed.length} objects re-encoded, ${r.unchanged} already ${opts.policy}`,
+        ...r.failed.map((f) => `${JSON.stringify(f.key)}: not moved: ${f.error.message} (${f.error.code})`),
+        `${count(r.changed.length, 'object')} re-encoded, ${r.unchanged} already ${opts.policy}${r.failed.length ? `, ${r.failed.length} could not be moved (left under their old policy)` : ''}`,
       ].join('\n'));
     });
 
@@ -59,7 +62,7 @@ export function registerMaintenanceCommands(program: Command, ctx: CliContext): 
       if (r.unrecoverable.length || r.failed.length || r.extents.degraded || r.extents.unrecoverable) ctx.problemsRemain();
       printResult(ctx.json(), r, () => [
         r.disksFailed.length ? `disks found missing and marked failed: ${r.disksFailed.join(', ')}` : '',
-        `${r.extentsNeedingRepair} extents needed repair: ${r.extentsRepaired} repaired (${r.fragmentsRebuilt} fragments, ${formatBytes(r.bytesWritten)} written)`,
+        `${count(r.extentsNeedingRepair, 'extent')} needed repair: ${r.extentsRepaired} repaired (${count(r.fragmentsRebuilt, 'fragment')}, ${formatBytes(r.bytesWritten)} written)`,
         ...r.unrecoverable.map((u) => `unrecoverable: ${JSON.stringify(u.key)} extent ${u.seq} (${u.extent})`),
         ...r.failed.map((f) => `failed: ${JSON.stringify(f.key)} ${f.extent}: ${f.error}`),
         `extents now: ${r.extents.healthy} healthy, ${r.extents.degraded} degraded, ${r.extents.unrecoverable} unrecoverable`,
@@ -86,11 +89,12 @@ export function registerMaintenanceCommands(program: Command, ctx: CliContext): 
     .description('remove orphaned fragments and temporary files older than the grace period')
     .option('--dry-run', 'report what would be removed, remove nothing')
     .option('--grace <seconds>', 'only files older than this (default: pool.json gc.graceSeconds, 3600)', (v) => Number(v))
-    .action(async (opts: { dryRun?: boolean; grace?: number }) => {
+    .option('--verbose', 'list every file (--json always lists them)')
+    .action(async (opts: { dryRun?: boolean; grace?: number; verbose?: boolean }) => {
       const r = await ctx.op<GcSummary>('gc', { dryRun: Boolean(opts.dryRun), ...(opts.grace !== undefined ? { grace: opts.grace } : {}) });
       printResult(ctx.json(), r, () => [
-        ...r.removed.map((f) => `${r.dryRun ? 'would remove' : 'removed'} ${f.kind} ${f.path}`),
-        `${r.dryRun ? 'would free' : 'freed'} ${formatBytes(r.bytes)}: ${r.tempFiles} temporary files, ${r.orphanFragments} orphaned fragments (${r.filesScanned} files scanned, ${r.skippedYoung} younger than ${r.graceSeconds} s left alone)`,
+        ...(opts.verbose ? r.removed.map((f) => `${r.dryRun ? 'would remove' : 'removed'} ${f.kind} ${escapeControls(f.path)}`) : []),
+        `${r.dryRun ? 'would free' : 'freed'} ${formatBytes(r.bytes)}: ${count(r.tempFiles, 'temporary file')}, ${count(r.orphanFragments, 'orphaned fragment')} (${count(r.filesScanned, 'file')} scanned, ${r.skippedYoung} younger than ${r.graceSeconds} s left alone)`,
       ].join('\n'));
     });
 }

@@ -1,16 +1,17 @@
 // Object commands: put, get, ls, stat, rm.
 import type { Command } from 'commander';
 import { createReadStream } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { open, rename, stat, unlink } from 'node:fs/promises';
+import { Transform, type Readable } from 'node:stream';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DfsError } from '../errors.js';
-import { formatBytes, parsePolicy } from '../pool/index.js';
+import { count, formatBytes, parsePolicy } from '../pool/index.js';
 import { fileSource, lookupObject, putObject, readObject, streamSource, type objectView, type PutResult } from '../store/index.js';
 import type { CliContext } from './context.js';
 import { remoteGet, remotePut } from './remote.js';
-import { printResult, table } from './output.js';
+import { escapeControls, printResult, table } from './output.js';
+import { interruptible, interruptStream, onInterrupt } from './interrupt.js';
 
 /** What `put` reports, locally or through the daemon. */
 type StoredObject = Omit<PutResult, 'objectId'>;
@@ -27,15 +28,33 @@ export function registerObjectCommands(program: Command, ctx: CliContext): void 
       if (key === undefined) throw new DfsError('DFS_ERR_CLI_USAGE', 'reading stdin needs --key');
       const policy = opts.policy === undefined ? undefined : parsePolicy(opts.policy);
       const report = (r: StoredObject) => printResult(ctx.json(), r, () =>
-        `${r.replaced ? 'replaced' : 'stored'} ${JSON.stringify(r.key)}: ${formatBytes(r.size)} in ${r.extents} extents, ${r.policy}, checksum ${r.checksum}`);
+        `${r.replaced ? 'replaced' : 'stored'} ${JSON.stringify(r.key)}: ${formatBytes(r.size)} in ${count(r.extents, 'extent')}, ${r.policy}, checksum ${r.checksum}`);
       const daemon = ctx.daemon();
       if (daemon) {
-        const input = file === '-' ? process.stdin : await openInput(file);
-        report((await remotePut(daemon, input, key, opts.policy)) as StoredObject);
+        const { stream, size } = file === '-' ? { stream: process.stdin, size: null } : await openInput(file);
+        // Counted on the way to the daemon, for the progress bar.
+        const progress = ctx.progress(`put ${key}`, 'bytes');
+        let sent = 0;
+        const counted = stream.pipe(new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            progress.update((sent += chunk.length), size);
+            done(null, chunk);
+          },
+        }));
+        stream.on('error', (error) => counted.destroy(error));
+        const interrupt = onInterrupt((signal) => interruptStream(counted, signal));
+        try {
+          report((await remotePut(daemon, counted, key, opts.policy, size)) as StoredObject);
+        } finally {
+          interrupt.dispose();
+          progress.stop();
+        }
         return;
       }
       return ctx.withEngine(async (engine) => {
-        const source = file === '-' ? streamSource(process.stdin) : await fileSource(file);
+        const input = file === '-' ? streamSource(process.stdin) : await fileSource(file);
+        const interrupt = onInterrupt(() => {});
+        const source = interruptible(input, () => interrupt.signal);
         const progress = ctx.progress(`put ${key}`, 'bytes');
         try {
           const r = await putObject(engine, source, key, { ...(policy ? { policy } : {}), onProgress: progress.update });
@@ -43,6 +62,7 @@ export function registerObjectCommands(program: Command, ctx: CliContext): void 
           const { objectId: _id, ...shape } = r;
           report(shape);
         } finally {
+          interrupt.dispose();
           progress.stop();
         }
       });
@@ -105,7 +125,7 @@ export function registerObjectCommands(program: Command, ctx: CliContext): void 
       const v = await ctx.op<NonNullable<ReturnType<typeof objectView>>>('stat', { key });
       if (v.extentStates.degraded || v.extentStates.unrecoverable) ctx.problemsRemain();
       printResult(ctx.json(), v, () => [
-        `key      ${v.key}`, `size     ${v.size} (${formatBytes(v.size)})`, `policy   ${v.policy}`, `extents  ${v.extents} (${v.extentStates.healthy} healthy, ${v.extentStates.degraded} degraded, ${v.extentStates.unrecoverable} unrecoverable)`,
+        `key      ${escapeControls(v.key)}`, `size     ${v.size} (${formatBytes(v.size)})`, `policy   ${v.policy}`, `extents  ${v.extents} (${v.extentStates.healthy} healthy, ${v.extentStates.degraded} degraded, ${v.extentStates.unrecoverable} unrecoverable)`,
         `checksum ${v.checksum}`, `created  ${v.createdAt}`,
       ].join('\n'));
     });
@@ -125,21 +145,24 @@ function writeStdout(chunk: Uint8Array): Promise<void> {
   return new Promise<void>((done, fail) => process.stdout.write(chunk, (error) => (error ? fail(new DfsError('DFS_ERR_OUTPUT_WRITE', error.message)) : done())));
 }
 
-/** The input file of a put through the daemon, with the same checks as a local put. */
-async function openInput(path: string): Promise<Readable> {
+/** The input file of a put through the daemon, with the same checks as a local put, and its size when it is a regular file. */
+async function openInput(path: string): Promise<{ stream: Readable; size: number | null }> {
   const source = await fileSource(path); // validates: exists, is a file
   await source.close();
-  return createReadStream(path);
+  return { stream: createReadStream(path), size: source.sizeHint };
 }
 
 /** Writes chunks to a temporary file beside `target`, fsyncs and renames it; on failure nothing is left. */
 async function writeFileAtomically(target: string, chunks: AsyncIterable<Uint8Array>, onProgress: (bytes: number) => void): Promise<void> {
+  const outputError = (error: unknown) => new DfsError('DFS_ERR_OUTPUT_WRITE', `${target}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+  const existing = await stat(target).catch(() => null);
+  if (existing?.isDirectory()) throw new DfsError('DFS_ERR_OUTPUT_WRITE', `${target} is a directory (name a file inside it)`);
   const tmp = join(dirname(target), `.${basename(target)}.partial-${randomBytes(4).toString('hex')}`);
   let handle;
   try {
     handle = await open(tmp, 'wx', 0o644);
   } catch (error) {
-    throw new DfsError('DFS_ERR_OUTPUT_WRITE', `${target}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+    throw outputError(error);
   }
   let done = 0;
   try {
@@ -147,14 +170,18 @@ async function writeFileAtomically(target: string, chunks: AsyncIterable<Uint8Ar
       try {
         await handle.write(chunk);
       } catch (error) {
-        throw new DfsError('DFS_ERR_OUTPUT_WRITE', `${target}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+        throw outputError(error);
       }
       onProgress((done += chunk.length));
     }
-    await handle.sync();
-    await handle.close();
-    handle = null;
-    await rename(tmp, target);
+    try {
+      await handle.sync();
+      await handle.close();
+      handle = null;
+      await rename(tmp, target);
+    } catch (error) {
+      throw outputError(error);
+    }
   } catch (error) {
     await handle?.close().catch(() => {});
     await unlink(tmp).catch(() => {});

@@ -1,6 +1,6 @@
 // How every command reports: one JSON document on stdout with --json, a
 // one-line "error: <message> (<code>)" on stderr otherwise, and the exit codes
-// of DESIGN §5 (0 ok, 1 failed, 3 problems remain).
+// every command shares (0 ok, 1 failed, 3 problems remain).
 import { DfsError, serializeError } from '../errors.js';
 
 export const EXIT_OK = 0;
@@ -26,9 +26,22 @@ export function reportError(json: boolean, error: unknown): number {
   return EXIT_FAILED;
 }
 
-/** A plain text table: columns padded to their widest cell. */
+/**
+ * Control characters (ESC, CR, LF, tabs, DEL, C1) as visible escapes: a key
+ * or path can hold any of them, and raw they would move the cursor, recolour
+ * or rewrite the terminal, or break the table into lines.
+ */
+export function escapeControls(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    return named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
+}
+
+/** A plain text table: columns padded to their widest cell; control characters escaped. */
 export function table(header: string[], rows: (string | number)[][]): string {
-  const cells = [header, ...rows.map((r) => r.map(String))];
+  const cells = [header, ...rows.map((r) => r.map((c) => escapeControls(String(c))))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }

@@ -18,12 +18,17 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
       const engine = Engine.init(ctx.poolDir(), { policy: opts.policy, extentSize: opts.extentSize, disks: opts.disk });
       try {
         const disks = engine.catalog.disks();
-        const result = { pool: engine.root, poolId: engine.poolId, defaultPolicy: engine.config.defaultPolicy, extentSize: engine.extentSize, disks: disks.map((d) => ({ id: d.id, path: d.path })), token: engine.paths.token };
+        const shortfall = engine.defaultPolicyShortfall();
+        const result = {
+          pool: engine.root, poolId: engine.poolId, defaultPolicy: engine.config.defaultPolicy, extentSize: engine.extentSize,
+          disks: disks.map((d) => ({ id: d.id, path: d.path })), token: engine.paths.token, warnings: shortfall ? [shortfall] : [],
+        };
         printResult(ctx.json(), result, () => [
           `created pool ${engine.poolId} at ${engine.root}`,
           `default policy ${engine.config.defaultPolicy}, extent size ${formatBytes(engine.extentSize)}`,
           ...disks.map((d) => `disk ${d.id}  ${d.path}`),
           `API token in ${engine.paths.token} (mode 0600)`,
+          ...result.warnings.map((w) => `warning: ${w}`),
         ].join('\n'));
       } finally {
         await engine.close();
@@ -41,6 +46,7 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
         `disks ${s.disks.total}: ${s.disks.healthy} healthy, ${s.disks.degraded} degraded, ${s.disks.suspect} suspect, ${s.disks.draining} draining, ${s.disks.failed} failed`,
         `extents ${s.extents.total}: ${s.extents.healthy} healthy, ${s.extents.degraded} degraded, ${s.extents.unrecoverable} unrecoverable`,
         `known problems ${s.problems}`,
+        ...(s.recoveredUnverifiedSince ? [`unverified: the catalogue was recovered from fragment headers at ${s.recoveredUnverifiedSince}; run \`dynamicfs scrub --repair\` to verify every payload`] : []),
       ].join('\n'));
     });
 
@@ -51,9 +57,12 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
       const daemon = ctx.daemon();
       const text = daemon
         ? await remoteMetrics(daemon)
-        : await ctx.withEngine((engine) => createMetricsRegistry({ engine }).metrics());
-      if (ctx.json()) printResult(true, { source: daemon ? daemon.url : 'pool', samples: parseMetricsText(text) }, () => '');
-      else process.stdout.write(text);
+        : await ctx.withEngine((engine) => createMetricsRegistry({ engine, live: false }).metrics());
+      // Without a daemon only the pool's state is known: the counters of work done (disk I/O and
+      // errors, cache, workers, rebuilds, scrubs) are kept by a running daemon, not in the pool.
+      const note = daemon ? null : 'no daemon runs: the pool\'s state only; the counters of work done (disk I/O and errors, cache, workers, rebuilds, scrubs) belong to a running daemon and are left out';
+      if (ctx.json()) printResult(true, { source: daemon ? daemon.url : 'pool', ...(note ? { note } : {}), samples: parseMetricsText(text) }, () => '');
+      else process.stdout.write(`${note ? `# ${note}\n` : ''}${text}`);
     });
 
   program

@@ -78,7 +78,7 @@ function call(daemon: Daemon, path: string, init: { method?: string; headers?: R
       pipeline(init.body, req).catch((cause: Error) => {
         if (answered) return;
         req.destroy();
-        reject((cause as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' ? unreachable(cause) : new DfsError('DFS_ERR_INPUT_READ', cause.message, { cause }));
+        reject(cause instanceof DfsError ? cause : (cause as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' ? unreachable(cause) : new DfsError('DFS_ERR_INPUT_READ', cause.message, { cause }));
       });
     } else req.end(init.body);
   });
@@ -112,9 +112,10 @@ export function objectPath(key: string): string {
   return `/v1/objects/${encodeURIComponent(key)}`;
 }
 
-export async function remotePut(daemon: Daemon, body: Readable, key: string, policy: string | undefined): Promise<Record<string, unknown>> {
+export async function remotePut(daemon: Daemon, body: Readable, key: string, policy: string | undefined, length: number | null = null): Promise<Record<string, unknown>> {
   const query = policy ? `?policy=${encodeURIComponent(policy)}` : '';
-  const response = await call(daemon, `${objectPath(key)}${query}`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body });
+  const headers: Record<string, string> = { 'content-type': 'application/octet-stream', ...(length !== null ? { 'content-length': String(length) } : {}) };
+  const response = await call(daemon, `${objectPath(key)}${query}`, { method: 'PUT', headers, body });
   return (await response.json()) as Record<string, unknown>;
 }
 

@@ -1,10 +1,10 @@
-// scrub, scrub-daemon and scrub-schedule (DESIGN §4, §5). `scrub` runs one
+// scrub, scrub-daemon and scrub-schedule. `scrub` runs one
 // pass in the daemon when one owns the pool, in this process otherwise.
 // `scrub-daemon start` with no daemon running becomes the daemon, in the
 // foreground (what a systemd unit runs).
 import type { Command } from 'commander';
 import { DfsError } from '../errors.js';
-import { formatBytes } from '../pool/index.js';
+import { count, formatBytes } from '../pool/index.js';
 import { parseIntensity, parseMaxRate, problemsRemain, type PassSummary, type ScrubStatus } from '../scrub/index.js';
 import { runDaemon } from '../server/daemon.js';
 import type { CliContext } from './context.js';
@@ -23,12 +23,15 @@ function problemTable(problems: { key: string; seq: number; extent: string; frag
 
 function summaryText(s: PassSummary): string {
   const lines = [
-    `scrubbed ${s.extentsScanned} extents (${formatBytes(s.bytesScanned)}, ${s.fragmentsChecked} fragments) in ${s.durationSeconds.toFixed(1)} s${s.dryRun ? ' (dry run: nothing written)' : ''}`,
+    `scrubbed ${count(s.extentsScanned, 'extent')} (${formatBytes(s.bytesScanned)}, ${count(s.fragmentsChecked, 'fragment')}) in ${s.durationSeconds.toFixed(1)} s${s.dryRun ? ' (dry run: nothing written)' : ''}`,
     `extents: ${s.extents.healthy} healthy, ${s.extents.repaired} repaired, ${s.extents.degraded} degraded, ${s.extents.unrecoverable} unrecoverable${s.extentsSkipped ? `, ${s.extentsSkipped} changed while checked (skipped)` : ''}`,
-    `issues: ${s.issuesFound} found, ${s.repairsAttempted} repairs attempted, ${s.repairsSuccessful} successful${s.repairsPaused ? ' (auto-repair paused at the per-pass cap)' : ''}`,
+    `issues: ${s.issuesFound} found, ${count(s.repairsAttempted, 'repair')} attempted, ${s.repairsSuccessful} successful${s.repairsPaused ? ' (auto-repair paused at the per-pass cap)' : ''}`,
   ];
   if (s.problems.length) lines.push('', problemTable(s.problems));
   if (s.problemsOmitted) lines.push(`... and ${s.problemsOmitted} more`);
+  if (s.dryRun && s.issuesFound > 0) {
+    lines.push('', 'dry run: these problems were not recorded; `scrub --errors-only` and `scrub-daemon status` will not know of them (run `scrub` or `scrub --repair`)');
+  }
   return lines.join('\n');
 }
 
@@ -65,8 +68,8 @@ export function registerScrubCommands(program: Command, ctx: CliContext): void {
     .description('one pass over every extent: verify every fragment, report (and with --repair, fix) what is wrong; exit 3 when problems remain')
     .option('--repair', 'rebuild bad fragments from verified ones')
     .option('--dry-run', 'find and report only: nothing is written at all')
-    .option('--intensity <level>', 'low, medium or high (default: the pool\'s scrub intensity)')
-    .option('--max-rate <bytes>', 'cap scrub reads at this many bytes per second (e.g. 50M)')
+    .option('--intensity <level>', 'low, medium or high (default: high, full speed; the background scrubber keeps the pool\'s gentler setting)')
+    .option('--max-rate <bytes>', 'cap scrub reads at this many bytes per second (e.g. 50M; 0 or "off": no cap)')
     .option('--errors-only', 're-check only the extents with known problems')
     .action(async (opts: { repair?: boolean; dryRun?: boolean; intensity?: string; maxRate?: string; errorsOnly?: boolean }) => {
       if (opts.intensity !== undefined) parseIntensity(opts.intensity);
@@ -81,10 +84,10 @@ export function registerScrubCommands(program: Command, ctx: CliContext): void {
 
   program
     .command('scrub-daemon')
-    .description('the background scrubber: start|stop|status|pause|resume|set-intensity (start with no daemon running becomes the daemon)')
+    .description('the background scrubber: start|stop|status|pause|resume|set-intensity. start with no daemon running becomes the daemon; stop stops the scrubber only (the daemon keeps serving: stop it with SIGTERM or systemctl stop)')
     .argument('<verb>', VERBS.join('|'))
     .option('--intensity <level>', 'low, medium or high (set-intensity)')
-    .option('--max-rate <bytes>', 'cap scrub reads at this many bytes per second, or "off" (set-intensity)')
+    .option('--max-rate <bytes>', 'cap scrub reads at this many bytes per second, or 0 / "off" for no cap (set-intensity)')
     .option('--port <port>', 'TCP port when start becomes the daemon', '9090')
     .option('--bind <address>', 'address to listen on when start becomes the daemon', '127.0.0.1')
     .action(async (verbText: string, opts: { intensity?: string; maxRate?: string; port: string; bind: string }) => {
@@ -111,15 +114,16 @@ export function registerScrubCommands(program: Command, ctx: CliContext): void {
 
   program
     .command('scrub-schedule')
-    .description('when the background scrubber runs: nightly (in a window), continuous (every 6 h) or manual; persisted in the pool')
-    .requiredOption('--frequency <f>', 'nightly, continuous or manual')
+    .description('when the background scrubber runs: nightly (in a window), continuous (every 6 h) or manual; persisted in the pool. With no option: show the schedule')
+    .option('--frequency <f>', 'nightly, continuous or manual')
     .option('--intensity <level>', 'low, medium or high')
     .option('--dry-run <bool>', 'true: scheduled passes only report')
     .option('--auto-repair <bool>', 'true: scheduled passes repair what they find')
     .option('--window <HH:MM-HH:MM>', 'nightly window, local time (default 01:00-05:00)')
-    .option('--max-rate <bytes>', 'cap scrub reads at this many bytes per second, or "off"')
-    .action(async (opts: { frequency: string; intensity?: string; dryRun?: string; autoRepair?: string; window?: string; maxRate?: string }) => {
-      const status = await ctx.op<ScrubStatus>('scrub-schedule', { ...opts });
+    .option('--max-rate <bytes>', 'cap scrub reads at this many bytes per second, or 0 / "off" for no cap')
+    .action(async (opts: { frequency?: string; intensity?: string; dryRun?: string; autoRepair?: string; window?: string; maxRate?: string }) => {
+      const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+      const status = await ctx.op<ScrubStatus>(Object.keys(given).length ? 'scrub-schedule' : 'scrub-status', given);
       printResult(ctx.json(), status, () => statusText(status));
     });
 }

@@ -169,7 +169,10 @@ export function runReconstruct(kernels: KernelInstance, task: ReconstructTask): 
   const goodCount = good.filter(Boolean).length;
   const layout = task.layout;
   const length = task.fragmentLength;
-  const rebuilt = new Uint8Array(new ArrayBuffer(wanted.length * length));
+  if (task.into !== undefined && (!(task.into instanceof Uint8Array) || task.into.length !== wanted.length * length)) {
+    throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `into must be ${wanted.length * length} bytes (${wanted.length} fragments of ${length})`);
+  }
+  const rebuilt = task.into ?? new Uint8Array(new ArrayBuffer(wanted.length * length));
   if (layout.kind === 'ec') {
     if (goodCount < layout.k) {
       throw new DfsError('DFS_ERR_KERNEL_TOO_FEW_FRAGMENTS', `${goodCount} of ${count} fragments verified, ${layout.k} needed`);
@@ -497,7 +500,7 @@ export function transferablesOf(result: unknown): ArrayBuffer[] {
   if (result && typeof result === 'object') {
     if ('parity' in result && (result as EncodeResult).parity?.buffer instanceof ArrayBuffer) return [(result as EncodeResult).parity.buffer as ArrayBuffer];
     if ('data' in result && (result as ReadResult).data?.buffer instanceof ArrayBuffer) return [(result as ReadResult).data!.buffer as ArrayBuffer];
-    if ('rebuilt' in result && (result as ReconstructResult).rebuilt instanceof Uint8Array) return [(result as ReconstructResult).rebuilt.buffer as ArrayBuffer];
+    if ('rebuilt' in result && (result as ReconstructResult).rebuilt?.buffer instanceof ArrayBuffer) return [(result as ReconstructResult).rebuilt.buffer as ArrayBuffer];
   }
   return [];
 }

@@ -74,12 +74,18 @@ export interface ReconstructTask {
   fragments: (FragmentSource | null)[];
   /** Fragment indices to rebuild. */
   wanted: number[];
+  /**
+   * Where the rebuilt fragments go: wanted.length × fragmentLength bytes on a
+   * SharedArrayBuffer (the engine's buffer arena), written in place. Without
+   * it they come back in a new transferred buffer.
+   */
+  into?: Uint8Array;
 }
 
 export interface ReconstructResult {
   /** How each source fared; only `ok` ones were used. */
   fragments: FragmentOutcome[];
-  /** Rebuilt fragments, in `wanted` order, back to back in one transferred buffer. */
+  /** Rebuilt fragments, in `wanted` order, back to back (in `into` when given, else one transferred buffer). */
   rebuilt: Uint8Array;
   rebuiltHashes: bigint[];
   bytesRead: number;

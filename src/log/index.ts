@@ -40,7 +40,15 @@ export function enterLogContext(logger: Logger): void {
   current.enterWith(logger);
 }
 
+/** Children made so far, per parent logger and component: a child costs a bindings copy, made once. */
+const children = new WeakMap<Logger, Map<string, Logger>>();
+
 /** A child of the current logger for a component (`store`, `scrub`, `workers`, `http`). */
 export function log(component: string): Logger {
-  return (current.getStore() ?? root).child({ component });
+  const parent = current.getStore() ?? root;
+  let made = children.get(parent);
+  if (!made) children.set(parent, (made = new Map()));
+  let child = made.get(component);
+  if (!child) made.set(component, (child = parent.child({ component })));
+  return child;
 }

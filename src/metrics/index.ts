@@ -1,5 +1,5 @@
-// One prom-client registry for the daemon, with every metric name of DESIGN
-// §7 exactly. Values are read from the engine's own counters at scrape time
+// One prom-client registry for the daemon, with every metric name that
+// operators' alert rules and dashboards use, exactly. Values are read from the engine's own counters at scrape time
 // (incrementally maintained: a scrape never scans the catalogue). Counters
 // that mirror an engine counter advance by the difference since the last
 // scrape, so they stay monotonic as Prometheus expects.
@@ -19,6 +19,13 @@ export interface MetricsSources {
   scrub?: ScrubService;
   /** Subscribes the task-duration histogram to the worker pool. */
   onWorkers?: (observe: (op: string, seconds: number) => void) => void;
+  /**
+   * false: the pool's state only (no daemon runs). The counters of a
+   * process's own work (disk I/O and errors, cache, workers, buffers,
+   * process metrics) belong to a running daemon: a one-shot command has
+   * none to show, and zeros would read as "no errors".
+   */
+  live?: boolean;
 }
 
 type Reading = [labels: Record<string, string>, value: number][];
@@ -38,6 +45,16 @@ function mirroredCounter(registry: Registry, name: string, help: string, labelNa
       }
     },
   });
+}
+
+/**
+ * A counter under its original name, which lacks Prometheus's `_total`
+ * suffix, and again under the conventional `<name>_total`: existing alert
+ * rules keep working, and new ones can use the name Prometheus users look for.
+ */
+function counterWithTotal(registry: Registry, name: string, help: string, labelNames: string[], read: () => Reading): void {
+  mirroredCounter(registry, name, help, labelNames, read);
+  mirroredCounter(registry, `${name}_total`, `${help} (The same counter as ${name}, under the conventional name.)`, labelNames, read);
 }
 
 function gauge(registry: Registry, name: string, help: string, labelNames: string[], read: () => Reading): void {
@@ -64,13 +81,14 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
     });
   };
 
-  // Disk I/O (DESIGN §7 names; *_bytes without _total are the seed's names).
-  mirroredCounter(registry, 'dynamicfs_disk_reads_total', 'Fragment reads per disk.', ['disk'], () => perDisk((c) => c.reads));
-  mirroredCounter(registry, 'dynamicfs_disk_writes_total', 'Fragment writes per disk.', ['disk'], () => perDisk((c) => c.writes));
-  mirroredCounter(registry, 'dynamicfs_disk_read_bytes', 'Bytes read from fragment files per disk.', ['disk'], () => perDisk((c) => c.readBytes));
-  mirroredCounter(registry, 'dynamicfs_disk_write_bytes', 'Bytes written to fragment files per disk.', ['disk'], () => perDisk((c) => c.writeBytes));
-  mirroredCounter(registry, 'dynamicfs_disk_errors_total', 'I/O errors and failed probes per disk.', ['disk'], () => perDisk((c) => c.errors));
-  mirroredCounter(registry, 'dynamicfs_disk_iops_total', 'Fragment reads and writes per disk.', ['disk'], () => perDisk((c) => c.reads + c.writes));
+  const live = sources.live ?? true;
+  // Disk I/O. The byte counters keep their original names, without _total, beside the conventional ones.
+  if (live) mirroredCounter(registry, 'dynamicfs_disk_reads_total', 'Fragment reads per disk.', ['disk'], () => perDisk((c) => c.reads));
+  if (live) mirroredCounter(registry, 'dynamicfs_disk_writes_total', 'Fragment writes per disk.', ['disk'], () => perDisk((c) => c.writes));
+  if (live) counterWithTotal(registry, 'dynamicfs_disk_read_bytes', 'Bytes read from fragment files per disk.', ['disk'], () => perDisk((c) => c.readBytes));
+  if (live) counterWithTotal(registry, 'dynamicfs_disk_write_bytes', 'Bytes written to fragment files per disk.', ['disk'], () => perDisk((c) => c.writeBytes));
+  if (live) mirroredCounter(registry, 'dynamicfs_disk_errors_total', 'I/O errors and failed probes per disk.', ['disk'], () => perDisk((c) => c.errors));
+  if (live) mirroredCounter(registry, 'dynamicfs_disk_iops_total', 'Fragment reads and writes per disk.', ['disk'], () => perDisk((c) => c.reads + c.writes));
 
   // Capacity and state per disk.
   const infos = () => engine.catalog.disks().map((d) => engine.diskInfo(d));
@@ -95,22 +113,25 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
   });
   gauge(registry, 'dynamicfs_pool_failure_tolerance', 'Disks the default policy can lose without losing data (M of ec:K+M, N-1 of replication:N).', [], () => [[{}, policyTolerance(parsePolicy(engine.config.defaultPolicy))]]);
 
-  // Rebuilds.
-  const rb = engine.rebuildStats;
-  mirroredCounter(registry, 'dynamicfs_rebuilds_attempted', 'Extent rebuilds attempted.', [], () => [[{}, rb.attempted]]);
-  mirroredCounter(registry, 'dynamicfs_rebuilds_successful', 'Extent rebuilds that restored redundancy.', [], () => [[{}, rb.successful]]);
-  mirroredCounter(registry, 'dynamicfs_rebuilds_failed', 'Extent rebuilds that failed.', [], () => [[{}, rb.failed]]);
-  mirroredCounter(registry, 'dynamicfs_rebuild_bytes_written', 'Bytes written by rebuilds.', [], () => [[{}, rb.bytesWritten]]);
+  // Rebuilds (this process's own work).
+  if (live) {
+    const rb = engine.rebuildStats;
+    counterWithTotal(registry, 'dynamicfs_rebuilds_attempted', 'Extent rebuilds attempted.', [], () => [[{}, rb.attempted]]);
+    counterWithTotal(registry, 'dynamicfs_rebuilds_successful', 'Extent rebuilds that restored redundancy.', [], () => [[{}, rb.successful]]);
+    counterWithTotal(registry, 'dynamicfs_rebuilds_failed', 'Extent rebuilds that failed.', [], () => [[{}, rb.failed]]);
+    counterWithTotal(registry, 'dynamicfs_rebuild_bytes_written', 'Bytes written by rebuilds.', [], () => [[{}, rb.bytesWritten]]);
+  }
 
-  // Scrub: the seed's counters, then state, intensity, pass progress and rate, schedule health.
+  // Scrub: the counters (original names and _total ones), then state, intensity, pass progress and rate, schedule health.
   const service = sources.scrub;
   const totals = () => service?.totals ?? { completed: 0, extentsScanned: 0, bytesScanned: 0, issuesFound: 0, repairsAttempted: 0, repairsSuccessful: 0 };
-  mirroredCounter(registry, 'dynamicfs_scrubs_completed', 'Scrub passes completed.', [], () => [[{}, totals().completed]]);
-  mirroredCounter(registry, 'dynamicfs_scrub_issues_found', 'Bad fragments found by scrubs.', [], () => [[{}, totals().issuesFound]]);
-  mirroredCounter(registry, 'dynamicfs_scrub_repairs_attempted', 'Fragment repairs attempted by scrubs.', [], () => [[{}, totals().repairsAttempted]]);
-  mirroredCounter(registry, 'dynamicfs_scrub_repairs_successful', 'Fragment repairs by scrubs that succeeded.', [], () => [[{}, totals().repairsSuccessful]]);
-  mirroredCounter(registry, 'dynamicfs_scrub_extents_scanned_total', 'Extents checked by scrubs.', [], () => [[{}, totals().extentsScanned]]);
-  mirroredCounter(registry, 'dynamicfs_scrub_read_bytes_total', 'Bytes of fragment files read by scrubs.', [], () => [[{}, totals().bytesScanned]]);
+  if (live) counterWithTotal(registry, 'dynamicfs_scrubs_completed', 'Scrub passes completed.', [], () => [[{}, totals().completed]]);
+  if (live) counterWithTotal(registry, 'dynamicfs_scrub_issues_found', 'Bad fragments found by scrubs.', [], () => [[{}, totals().issuesFound]]);
+  if (live) counterWithTotal(registry, 'dynamicfs_scrub_repairs_attempted', 'Fragment repairs attempted by scrubs.', [], () => [[{}, totals().repairsAttempted]]);
+  if (live) counterWithTotal(registry, 'dynamicfs_scrub_repairs_successful', 'Fragment repairs by scrubs that succeeded.', [], () => [[{}, totals().repairsSuccessful]]);
+  if (live) mirroredCounter(registry, 'dynamicfs_scrub_extents_scanned_total', 'Extents checked by scrubs.', [], () => [[{}, totals().extentsScanned]]);
+  if (live) mirroredCounter(registry, 'dynamicfs_scrub_extents_checked_total', 'Extents checked by scrubs (the same counter as dynamicfs_scrub_extents_scanned_total).', [], () => [[{}, totals().extentsScanned]]);
+  if (live) mirroredCounter(registry, 'dynamicfs_scrub_read_bytes_total', 'Bytes of fragment files read by scrubs.', [], () => [[{}, totals().bytesScanned]]);
   if (service) {
     const view = () => service.metricsView();
     gauge(registry, 'dynamicfs_scrub_state', 'Background scrubber state: 1 for the state it is in.', ['state'], () => SCRUB_STATES.map((st) => [{ state: st }, view().state === st ? 1 : 0]));
@@ -170,50 +191,63 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
     return [[{}, Math.max(0, counts().total - verified)]];
   });
 
-  // Extent cache.
-  mirroredCounter(registry, 'dynamicfs_cache_hits', 'Extent cache hits.', [], () => [[{}, engine.cache.stats().hits]]);
-  mirroredCounter(registry, 'dynamicfs_cache_misses', 'Extent cache misses.', [], () => [[{}, engine.cache.stats().misses]]);
-  gauge(registry, 'dynamicfs_cache_hit_rate', 'Extent cache hits / lookups since start (0 before the first lookup).', [], () => [[{}, engine.cache.stats().hitRate]]);
-  gauge(registry, 'dynamicfs_cache_bytes', 'Bytes held by the extent cache.', [], () => [[{}, engine.cache.stats().bytes]]);
+  // Extent cache, buffers and worker pools (this process's own).
+  if (live) {
+    // Extent cache.
+    counterWithTotal(registry, 'dynamicfs_cache_hits', 'Extent cache hits.', [], () => [[{}, engine.cache.stats().hits]]);
+    counterWithTotal(registry, 'dynamicfs_cache_misses', 'Extent cache misses.', [], () => [[{}, engine.cache.stats().misses]]);
+    gauge(registry, 'dynamicfs_cache_hit_rate', 'Extent cache hits / lookups since start (0 before the first lookup).', [], () => [[{}, engine.cache.stats().hitRate]]);
+    gauge(registry, 'dynamicfs_cache_bytes', 'Bytes held by the extent cache.', [], () => [[{}, engine.cache.stats().bytes]]);
 
-  // Worker pools. piscina computes its percentiles from a full histogram on every
-  // read (~2 ms here): one snapshot serves every worker gauge of a scrape.
-  const snapshots = (read: () => KernelPoolStats | null) => {
-    let snapshot: { at: number; stats: KernelPoolStats | null } = { at: 0, stats: null };
-    return () => {
-      const now = Date.now();
-      if (now - snapshot.at > 500) snapshot = { at: now, stats: read() };
-      return snapshot.stats;
+    // The buffer arena (memory.bufferBytes): what is leased, what is free, and requests that waited for it.
+    const buffers = () => engine.bufferStats() ?? { budgetBytes: engine.config.memory.bufferBytes, inUseBytes: 0, freeBytes: engine.config.memory.bufferBytes, leases: 0, waiting: 0, waits: 0, waitSeconds: 0 };
+    gauge(registry, 'dynamicfs_buffer_budget_bytes', 'Size of the buffer arena (memory.bufferBytes in pool.json).', [], () => [[{}, buffers().budgetBytes]]);
+    gauge(registry, 'dynamicfs_buffer_in_use_bytes', 'Bytes of the buffer arena leased to requests (whole blocks).', [], () => [[{}, buffers().inUseBytes]]);
+    gauge(registry, 'dynamicfs_buffer_free_bytes', 'Bytes of the buffer arena free.', [], () => [[{}, buffers().freeBytes]]);
+    gauge(registry, 'dynamicfs_buffer_leases', 'Buffers leased from the arena now.', [], () => [[{}, buffers().leases]]);
+    gauge(registry, 'dynamicfs_buffer_waiting', 'Requests waiting for buffer memory now.', [], () => [[{}, buffers().waiting]]);
+    mirroredCounter(registry, 'dynamicfs_buffer_waits_total', 'Requests that had to wait for buffer memory (backpressure).', [], () => [[{}, buffers().waits]]);
+    mirroredCounter(registry, 'dynamicfs_buffer_wait_seconds_total', 'Time requests spent waiting for buffer memory.', [], () => [[{}, buffers().waitSeconds]]);
+
+    // Worker pools. piscina computes its percentiles from a full histogram on every
+    // read (~2 ms here): one snapshot serves every worker gauge of a scrape.
+    const snapshots = (read: () => KernelPoolStats | null) => {
+      let snapshot: { at: number; stats: KernelPoolStats | null } = { at: 0, stats: null };
+      return () => {
+        const now = Date.now();
+        if (now - snapshot.at > 500) snapshot = { at: now, stats: read() };
+        return snapshot.stats;
+      };
     };
-  };
-  const pool = snapshots(() => (engine.hasWorkers() ? engine.workers().stats() : null));
-  gauge(registry, 'dynamicfs_worker_threads', 'Worker threads running.', [], () => [[{}, pool()?.threads ?? 0]]);
-  gauge(registry, 'dynamicfs_worker_queue_size', 'Kernel tasks waiting for a worker.', [], () => [[{}, pool()?.queueSize ?? 0]]);
-  gauge(registry, 'dynamicfs_worker_utilization_ratio', 'Share of worker capacity spent running tasks since start.', [], () => [[{}, pool()?.utilization ?? 0]]);
-  mirroredCounter(registry, 'dynamicfs_worker_tasks_completed_total', 'Kernel tasks completed.', [], () => [[{}, pool()?.completed ?? 0]]);
-  // piscina's own run and wait percentiles (its histograms are not Prometheus ones).
-  for (const [kind, pick] of [['run', (p: NonNullable<ReturnType<typeof pool>>) => p.runTimeMs], ['wait', (p: NonNullable<ReturnType<typeof pool>>) => p.waitTimeMs]] as const) {
-    for (const q of ['p50', 'p99'] as const) {
-      gauge(registry, `dynamicfs_worker_task_${kind}_seconds_${q}`, `Kernel task ${kind === 'run' ? 'run' : 'queue wait'} time, ${q} since start (piscina).`, [], () => {
-        const p = pool();
-        return [[{}, p ? pick(p)[q] / 1000 : 0]];
-      });
+    const pool = snapshots(() => (engine.hasWorkers() ? engine.workers().stats() : null));
+    gauge(registry, 'dynamicfs_worker_threads', 'Worker threads running.', [], () => [[{}, pool()?.threads ?? 0]]);
+    gauge(registry, 'dynamicfs_worker_queue_size', 'Kernel tasks waiting for a worker.', [], () => [[{}, pool()?.queueSize ?? 0]]);
+    gauge(registry, 'dynamicfs_worker_utilization_ratio', 'Share of worker capacity spent running tasks since start.', [], () => [[{}, pool()?.utilization ?? 0]]);
+    mirroredCounter(registry, 'dynamicfs_worker_tasks_completed_total', 'Kernel tasks completed.', [], () => [[{}, pool()?.completed ?? 0]]);
+    // piscina's own run and wait percentiles (its histograms are not Prometheus ones).
+    for (const [kind, pick] of [['run', (p: NonNullable<ReturnType<typeof pool>>) => p.runTimeMs], ['wait', (p: NonNullable<ReturnType<typeof pool>>) => p.waitTimeMs]] as const) {
+      for (const q of ['p50', 'p99'] as const) {
+        gauge(registry, `dynamicfs_worker_task_${kind}_seconds_${q}`, `Kernel task ${kind === 'run' ? 'run' : 'queue wait'} time, ${q} since start (piscina).`, [], () => {
+          const p = pool();
+          return [[{}, p ? pick(p)[q] / 1000 : 0]];
+        });
+      }
     }
+    // End to end (queue + run + hand-off) per operation, as a Prometheus histogram.
+    const taskSeconds = new Histogram({
+      name: 'dynamicfs_worker_task_duration_seconds',
+      help: 'Kernel task time from submission to result, by operation.',
+      labelNames: ['op'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    });
+    sources.onWorkers?.((op, seconds) => taskSeconds.observe({ op }, seconds));
+    // The scrubber's own (lower-priority) pool: its threads and how busy they are.
+    const background = snapshots(() => (engine.hasBackgroundWorkers() ? engine.backgroundWorkers().stats() : null));
+    gauge(registry, 'dynamicfs_scrub_worker_threads', 'Threads of the scrubber\'s worker pool (lower CPU priority).', [], () => [[{}, background()?.threads ?? 0]]);
+    gauge(registry, 'dynamicfs_scrub_worker_utilization_ratio', 'Share of the scrubber\'s worker capacity spent running tasks since start.', [], () => [[{}, background()?.utilization ?? 0]]);
   }
-  // End to end (queue + run + hand-off) per operation, as a Prometheus histogram.
-  const taskSeconds = new Histogram({
-    name: 'dynamicfs_worker_task_duration_seconds',
-    help: 'Kernel task time from submission to result, by operation.',
-    labelNames: ['op'],
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    registers: [registry],
-  });
-  sources.onWorkers?.((op, seconds) => taskSeconds.observe({ op }, seconds));
-  // The scrubber's own (lower-priority) pool: its threads and how busy they are.
-  const background = snapshots(() => (engine.hasBackgroundWorkers() ? engine.backgroundWorkers().stats() : null));
-  gauge(registry, 'dynamicfs_scrub_worker_threads', 'Threads of the scrubber\'s worker pool (lower CPU priority).', [], () => [[{}, background()?.threads ?? 0]]);
-  gauge(registry, 'dynamicfs_scrub_worker_utilization_ratio', 'Share of the scrubber\'s worker capacity spent running tasks since start.', [], () => [[{}, background()?.utilization ?? 0]]);
 
-  collectDefaultMetrics({ register: registry });
+  if (live) collectDefaultMetrics({ register: registry });
   return registry;
 }

@@ -1,4 +1,4 @@
-// How hard the scrubber pushes (DESIGN §4): a pause between batches and the
+// How hard the scrubber pushes: a pause between batches and the
 // batch size, plus an optional byte-rate cap on top. `inFlight` is how many
 // batches may be in the worker pool at once: one keeps low and medium gentle,
 // two lets high keep both worker threads reading. At high the pause applies
@@ -38,7 +38,7 @@ export const PACING: Record<Intensity, Pacing> = {
 
 export function parseIntensity(value: unknown): Intensity {
   if (typeof value === 'string' && (INTENSITIES as readonly string[]).includes(value.trim().toLowerCase())) return value.trim().toLowerCase() as Intensity;
-  throw new DfsError('DFS_ERR_SCRUB_INTENSITY_INVALID', `${JSON.stringify(value)}: intensity must be low, medium or high`);
+  throw new DfsError('DFS_ERR_SCRUB_INTENSITY_INVALID', `got ${JSON.stringify(value)}`);
 }
 
 /** A byte-rate cap: a positive size (`50M`, `1048576`) per second, or null/`0`/`off` for none. */
@@ -48,8 +48,8 @@ export function parseMaxRate(value: unknown): number | null {
   try {
     bytes = typeof value === 'number' ? value : parseSize(String(value).replace(/\/s$/i, ''), 'rate');
   } catch {
-    throw new DfsError('DFS_ERR_SCRUB_RATE_INVALID', `${JSON.stringify(value)}: give bytes per second, e.g. 50M or 1048576`);
+    throw new DfsError('DFS_ERR_SCRUB_RATE_INVALID', `got ${JSON.stringify(value)} (for example 50M or 1048576)`);
   }
-  if (!Number.isFinite(bytes) || bytes <= 0) throw new DfsError('DFS_ERR_SCRUB_RATE_INVALID', `${JSON.stringify(value)}: the rate cap must be positive`);
+  if (!Number.isFinite(bytes) || bytes <= 0) throw new DfsError('DFS_ERR_SCRUB_RATE_INVALID', `got ${JSON.stringify(value)}`);
   return Math.floor(bytes);
 }

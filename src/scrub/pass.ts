@@ -1,4 +1,4 @@
-// One scrub pass (DESIGN §4): every extent in catalogue order from a cursor,
+// One scrub pass: every extent in catalogue order from a cursor,
 // checked in the worker pool in batches (workers read the fragment files
 // themselves), classified, and — with repair on — its bad fragments queued for
 // rebuild from verified ones. The pass is plain data (PassState) so that the
@@ -30,7 +30,7 @@ export interface ScrubProblem {
   action: ProblemAction;
 }
 
-/** The summary of DESIGN §5 (`scrub --json` and a daemon pass). */
+/** A pass's summary (`scrub --json` and a daemon pass). */
 export interface PassSummary {
   extentsScanned: number;
   bytesScanned: number;
@@ -97,7 +97,7 @@ export function summaryOf(pass: PassState): PassSummary {
   return { ...summary, problems: summary.problems.map((p) => ({ ...p })), extents: { ...summary.extents } };
 }
 
-/** Counters that outlive a pass (the metrics of DESIGN §7). */
+/** Counters that outlive a pass (the dynamicfs_scrub* metrics). */
 export interface ScrubTotals {
   completed: number;
   extentsScanned: number;

@@ -1,4 +1,4 @@
-// When the background scrubber starts a pass (DESIGN §4). Pure functions of
+// When the background scrubber starts a pass. Pure functions of
 // the schedule, the last start and "now", so that tests drive them with any
 // clock. Windows are local wall-clock times of the daemon's machine.
 //

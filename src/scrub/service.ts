@@ -1,6 +1,6 @@
 // The scrubber of one open pool: one-shot passes (`dynamicfs scrub`) and, in
 // the daemon, the background scrubber with its states, scheduler and repair
-// queue (DESIGN §4).
+// queue.
 //
 // States: idle (waiting for the schedule), running (a pass is going),
 // paused (an operator paused it: no pass runs, the schedule waits), stopped
@@ -10,6 +10,7 @@
 // written at least every `checkpointMs` while a pass runs and on every state
 // change. Intensity, rate cap and schedule live in pool.json.
 import { log } from '../log/index.js';
+import { META_RECOVERED_AT } from '../catalog/index.js';
 import { writePoolConfig, type ScrubScheduleConfig } from '../pool/index.js';
 import type { Engine } from '../store/engine.js';
 import { parseIntensity, parseMaxRate, type Intensity } from './intensity.js';
@@ -114,7 +115,8 @@ export class ScrubService {
 
   /** One pass over every extent (or, with errorsOnly, the extents with known problems). */
   async runOnce(options: OnceOptions = {}): Promise<PassSummary> {
-    const intensity = options.intensity === undefined ? this.intensity : parseIntensity(options.intensity);
+    // A one-time pass is asked for by someone waiting for it: full speed unless told otherwise.
+    const intensity = options.intensity === undefined ? 'high' : parseIntensity(options.intensity);
     const maxRate = options.maxRate === undefined ? this.config.maxRate : parseMaxRate(options.maxRate);
     const extentIds = options.errorsOnly ? this.engine.catalog.extentIdsWithProblems() : undefined;
     const pass = newPass(this.engine, { trigger: 'cli', repair: options.repair ?? false, dryRun: options.dryRun ?? false, errorsOnly: options.errorsOnly ?? false, ...(extentIds ? { extentIds } : {}) });
@@ -137,6 +139,8 @@ export class ScrubService {
 
   private completed(pass: PassState): void {
     this.totals.completed++;
+    // A complete pass that wrote its findings has verified every payload a recovered catalogue only listed.
+    if (!pass.dryRun && !pass.errorsOnly) this.engine.catalog.deleteMeta(META_RECOVERED_AT);
     this.persisted.lastPass = { ...summaryOf(pass), id: pass.id, trigger: pass.trigger };
     this.persisted.lastCompletedAt = this.clock();
     this.persist();

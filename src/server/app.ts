@@ -2,7 +2,7 @@
 // operators and programs (bearer token, JSON schemas, OpenAPI at /docs/json),
 // errors as {"error":{"code","message"}} with the registry's status and no
 // internals. Object keys travel in the URL path and are data, never paths.
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyMetricsModule from 'fastify-metrics';
 import swagger from '@fastify/swagger';
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -58,6 +58,21 @@ function objectKey(request: FastifyRequest): string {
   return (request.params as { '*': string })['*'];
 }
 
+/**
+ * One log line per request, written when it ends, with what an operator
+ * greps for (method, URL, status, time), instead of fastify's two lines
+ * carrying the whole request and reply (about 1.1 KB per request at info).
+ */
+class OneLineRequestLog extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    if (error) reply.log.error({ ...line, err: error.message }, 'request errored');
+    else reply.log.info(line, 'request');
+  }
+}
+
 // fastify-metrics is CommonJS with `exports.default`: under NodeNext the default import is the module object.
 const fastifyMetrics = fastifyMetricsModule.default;
 
@@ -69,6 +84,22 @@ export async function buildApp(options: AppOptions) {
     loggerInstance: options.logger.child({ component: 'http' }),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     requestIdHeader: false,
+    logController: new OneLineRequestLog(),
+    // Errors fastify raises before a route runs (a malformed URL encoding) get our shape and codes.
+    frameworkErrors: (error, _request, reply) => {
+      void sendError(reply, { code: 'DFS_ERR_API_BAD_REQUEST', message: `${ERRORS.DFS_ERR_API_BAD_REQUEST.message}: ${error.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid percent-encoding' : error.message}` });
+    },
+    // Errors Node's HTTP parser meets (headers or URL too large, a malformed request line) too.
+    clientErrorHandler: (error: Error & { code?: string }, socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, code, text] = error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'DFS_ERR_API_HEADERS_TOO_LARGE', 'Request Header Fields Too Large'] as const
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'DFS_ERR_API_TIMEOUT', 'Request Timeout'] as const
+          : [400, 'DFS_ERR_API_BAD_REQUEST', 'Bad Request'] as const;
+      const body = JSON.stringify({ error: { code, message: ERRORS[code].message } });
+      if (socket.writable) socket.write(`HTTP/1.1 ${status} ${text}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+      socket.destroy(error);
+    },
     // An incoming X-Request-Id is honoured when it is short and plain; otherwise a new one.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -95,7 +126,14 @@ export async function buildApp(options: AppOptions) {
     enterLogContext(request.log as unknown as Logger);
     reply.header('x-request-id', request.id);
     if (request.url.startsWith('/v1') && !tokenMatches(request.headers.authorization, token)) {
+      request.log.warn({ method: request.method, url: request.url, ip: request.ip, presented: request.headers.authorization ? 'a wrong token' : 'no token' }, 'authentication failed');
+      void reply.header('www-authenticate', 'Bearer realm="dynamicfs"');
       return sendError(reply, new DfsError('DFS_ERR_API_UNAUTHORIZED'));
+    }
+    // JSON routes take JSON: anything else is refused as such (415), not as a schema mismatch.
+    const type = request.headers['content-type'];
+    if (request.routeOptions.schema?.body && type !== undefined && !/^application\/json\s*(;|$)/i.test(type)) {
+      return sendError(reply, new DfsError('DFS_ERR_API_MEDIA_TYPE', `${request.method} ${request.routeOptions.url} takes application/json, not ${type.slice(0, 80)}`));
     }
   });
 
@@ -106,11 +144,13 @@ export async function buildApp(options: AppOptions) {
     }
     if (error.validation) return sendError(reply, { code: 'DFS_ERR_API_VALIDATION', message: `${ERRORS.DFS_ERR_API_VALIDATION.message}: ${error.message}` });
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.statusCode === 413) return sendError(reply, new DfsError('DFS_ERR_API_BODY_TOO_LARGE'));
+    if (error.statusCode === 415) return sendError(reply, new DfsError('DFS_ERR_API_MEDIA_TYPE', error.message));
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return sendError(reply, { code: 'DFS_ERR_API_BAD_REQUEST', message: `${ERRORS.DFS_ERR_API_BAD_REQUEST.message}: ${error.message}` });
     }
-    request.log.error({ err: error }, 'unexpected error');
     const serialized = serializeError(error);
+    if (serialized.code !== 'DFS_ERR_INTERNAL_UNEXPECTED') return sendError(reply, serialized); // a damaged catalogue, say
+    request.log.error({ err: error }, 'unexpected error');
     return sendError(reply, { code: serialized.code, message: ERRORS.DFS_ERR_INTERNAL_UNEXPECTED.message });
   });
   app.setNotFoundHandler((request, reply) => sendError(reply, new DfsError('DFS_ERR_API_NOT_FOUND', `${request.method} ${request.url.split('?')[0]}`)));
@@ -181,7 +221,9 @@ export async function buildApp(options: AppOptions) {
   }, async (request, reply) => {
     const { policy } = request.query as { policy?: string };
     const body = request.body as Readable | undefined;
-    const source = streamSource(body ?? Readable.from([]));
+    // The announced length sizes the put's buffers (a small object takes a small one).
+    const length = Number(request.headers['content-length']);
+    const source = streamSource(body ?? Readable.from([]), body && Number.isSafeInteger(length) && length >= 0 ? length : body ? null : 0);
     let result;
     try {
       result = await putObject(engine, source, objectKey(request), policy ? { policy: parsePolicy(policy) } : {});
@@ -192,7 +234,6 @@ export async function buildApp(options: AppOptions) {
       throw error;
     }
     const { objectId: _id, ...shape } = result;
-    request.log.info({ key: result.key, size: result.size, extents: result.extents }, 'object stored');
     return shape;
   });
 
@@ -236,7 +277,7 @@ export async function buildApp(options: AppOptions) {
     return runOp(engine, 'rebuild', {});
   });
 
-  // The scrubber (DESIGN §4): status, control, intensity, schedule, problems, and one-shot passes.
+  // The scrubber: status, control, intensity, schedule, problems, and one-shot passes.
   const scrubStatus = open({
     state: { type: 'string', enum: ['idle', 'running', 'paused', 'stopped'] }, intensity: { type: 'string' }, schedule: { type: 'object', additionalProperties: true },
     pass: { anyOf: [{ type: 'object', additionalProperties: true }, { type: 'null' }] }, lastPass: { anyOf: [{ type: 'object', additionalProperties: true }, { type: 'null' }] },

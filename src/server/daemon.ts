@@ -16,6 +16,9 @@ import { buildApp } from './app.js';
 /** How long a stopping daemon lets in-flight requests finish. */
 const SHUTDOWN_GRACE_MS = Math.max(0, Number(process.env.DYNAMICFS_SHUTDOWN_GRACE_MS ?? 10_000)) || 10_000;
 
+/** Signals this close to the first are the same stop request (see runDaemon). */
+const REPEAT_SIGNAL_MS = 500;
+
 export interface DaemonOptions {
   port: number;
   bind: string;
@@ -37,7 +40,7 @@ export function daemonInfoPath(poolRunDir: string): string {
 export async function runDaemon(poolDir: string, options: DaemonOptions): Promise<never> {
   const logger = createLogger(options.logLevel);
   setRootLogger(logger);
-  const engine = Engine.open(poolDir, { role: 'daemon' });
+  const engine = Engine.open(poolDir, { role: 'daemon', prefault: true });
   const infoPath = daemonInfoPath(engine.paths.run);
   let url: string;
   let app: Awaited<ReturnType<typeof buildApp>>;
@@ -90,7 +93,30 @@ export async function runDaemon(poolDir: string, options: DaemonOptions): Promis
       process.exit(0);
     }
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // A terminal's Ctrl-C reaches every process of its group: under `npm start` the daemon gets the
+  // signal directly and again forwarded by its parents, within milliseconds. Repeats that close
+  // are the same request; a signal that comes later (an impatient second Ctrl-C) stops at once,
+  // still leaving run/ clean: no daemon.json, no lock.
+  let firstSignalAt = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    const now = Date.now();
+    if (!stopping) {
+      firstSignalAt = now;
+      void stop(signal);
+      return;
+    }
+    if (now - firstSignalAt < REPEAT_SIGNAL_MS) return;
+    logger.warn({ signal }, 'second signal: stopping now, without waiting for requests in flight');
+    try {
+      engine.closeNow();
+    } finally {
+      rmSync(infoPath, { force: true });
+      logger.info('stopped');
+      logger.flush();
+      process.exit(0);
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   return new Promise<never>(() => {});
 }

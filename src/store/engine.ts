@@ -9,6 +9,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { DfsError } from '../errors.js';
 import { log } from '../log/index.js';
 import { ExtentCache } from '../cache/index.js';
+import { BufferArena } from '../buffers/index.js';
 import { Catalog, DISK_STATES, type DiskRow, type DiskState } from '../catalog/index.js';
 import { KernelPool, resolveVariant, threadKernels, type KernelInstance, type WorkerPoolOptions } from '../kernels/index.js';
 import {
@@ -25,6 +26,8 @@ export interface OpenOptions {
   workers?: Partial<WorkerPoolOptions>;
   /** Extent cache bound in bytes; default pool.json's cache.maxBytes. A one-shot command passes 0. */
   cacheBytes?: number;
+  /** Allocate and touch the buffer arena and the cache now (the daemon: a footprint that does not creep). */
+  prefault?: boolean;
 }
 
 export interface DiskInfo extends DiskRow {
@@ -46,13 +49,14 @@ export class Engine {
   readonly io = new IoStats();
   /** Client I/O that reached the disks, so that background work can yield to it. */
   readonly foreground = new ForegroundActivity();
-  /** Rebuild counters for the metrics of DESIGN §7. */
+  /** Rebuild counters for the dynamicfs_rebuild* metrics. */
   readonly rebuildStats = { attempted: 0, successful: 0, failed: 0, bytesWritten: 0 };
   private readonly lock: PoolLock;
   private kernelPool: KernelPool | null = null;
   private backgroundPool: KernelPool | null = null;
   private readonly workerOptions: Partial<WorkerPoolOptions> | undefined;
   private mainKernels: KernelInstance | null = null;
+  private arena: BufferArena | null = null;
   /** Free bytes per disk as placement sees them: statfs at open, minus what this process wrote since. */
   private readonly freeBytes = new Map<string, number>();
   private closed = false;
@@ -95,6 +99,10 @@ export class Engine {
     }
     const engine = new Engine(poolPaths(root).dir, config, catalog, lock, options);
     engine.refreshFreeSpace();
+    if (options.prefault) {
+      engine.buffers.prefault();
+      engine.cache.prefault();
+    }
     return engine;
   }
 
@@ -146,6 +154,30 @@ export class Engine {
   }
 
   /** The worker pool, started on first use. */
+  /**
+   * A warning when the pool has fewer healthy disks than its default policy
+   * spreads an extent over (new objects are refused until disks are added),
+   * else null.
+   */
+  defaultPolicyShortfall(): string | null {
+    const policy = this.defaultPolicy();
+    const width = policyWidth(policy);
+    const healthy = this.placementCandidates().length;
+    if (healthy >= width) return null;
+    return `the default policy ${formatPolicy(policy)} needs ${width} healthy disks and the pool has ${healthy}: puts will be refused until disks are added (add-disk), or use a narrower policy (put --policy)`;
+  }
+
+  /** The buffer arena every extent on its way through the workers lives in (created on first use, kept for the engine's life). */
+  get buffers(): BufferArena {
+    this.arena ??= new BufferArena(this.config.memory.bufferBytes);
+    return this.arena;
+  }
+
+  /** The arena's figures, or its budget alone before first use. */
+  bufferStats() {
+    return this.arena?.stats() ?? null;
+  }
+
   workers(): KernelPool {
     if (this.closed) throw new DfsError('DFS_ERR_WORKER_CLOSED');
     if (!this.kernelPool) {
@@ -202,6 +234,20 @@ export class Engine {
   }
 
   hash = (bytes: Uint8Array): bigint => this.kernels().xxh3(bytes);
+
+  /**
+   * Closes at once, without waiting for the worker threads (a second Ctrl-C):
+   * the catalogue is closed (its last committed transaction is on disk) and
+   * the lock released, so the pool is left clean for the next owner.
+   */
+  closeNow(): void {
+    this.closed = true;
+    try {
+      this.catalog.close();
+    } finally {
+      this.lock.release();
+    }
+  }
 
   async close(): Promise<void> {
     if (this.closed) return;

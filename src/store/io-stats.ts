@@ -1,4 +1,4 @@
-// Disk I/O counters per disk, for the metrics of DESIGN §7
+// Disk I/O counters per disk, for the dynamicfs_disk_* metrics
 // (dynamicfs_disk_reads_total and friends). Plain numbers: the metrics layer
 // reads them at scrape time.
 export interface DiskIoCounters {

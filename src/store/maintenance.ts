@@ -5,6 +5,7 @@ import { access } from 'node:fs/promises';
 import { DfsError, isDfsError } from '../errors.js';
 import { log } from '../log/index.js';
 import type { ExtentWithFragments, FragmentProblem } from '../catalog/index.js';
+import type { FragmentSource } from '../kernels/index.js';
 import { codeLayout, parsePolicy, readLabel, type Policy } from '../pool/index.js';
 import type { Engine } from './engine.js';
 import { DirectorySync, fragmentPath, removeFile } from './fragment-io.js';
@@ -64,62 +65,79 @@ async function repairLocked(engine: Engine, extentId: string, options: { force?:
     if (room < wanted.length) wanted = [...wanted].sort((a, b) => Number(force.has(b)) - Number(force.has(a)) || Number(preferred.has(b)) - Number(preferred.has(a))).slice(0, room).sort((a, b) => a - b);
     const policy = parsePolicy(extent.policy);
     const sources = fragmentSources(engine, extent).map((s, i) => (wanted.includes(i) && !force.has(i) ? null : s));
-    let result;
+    // The rebuilt fragments land in a lease of the engine's buffer arena, held until they are written.
+    const lease = await engine.buffers.acquireOne(wanted.length * extent.fragmentLength);
     try {
-      result = await engine.workers().reconstruct({ layout: codeLayout(policy), fragmentLength: extent.fragmentLength, fragments: sources, wanted });
-    } catch (error) {
-      if (isDfsError(error, 'DFS_ERR_KERNEL_TOO_FEW_FRAGMENTS')) {
-        engine.catalog.recomputeExtent(extentId);
-        return { outcome: 'unrecoverable', rebuilt: 0, bytesWritten: 0, error: (error as Error).message };
-      }
-      throw error;
+      const step = await rebuildAndWrite(engine, extent, policy, sources, wanted, preferred, avoid, lease.bytes);
+      if (step === 'again') continue;
+      return step;
+    } finally {
+      lease.release();
     }
-    // Sources that failed verification now: record them and go round again with them included.
-    const newlyBad: FragmentProblem[] = [];
-    result.fragments.forEach((o, index) => {
-      if (sources[index] && o.status !== 'ok') newlyBad.push({ index, diskId: extent.fragments.find((f) => f.index === index)?.diskId ?? null, kind: o.status });
-    });
-    if (newlyBad.length > 0) {
-      engine.catalog.recordProblems(extentId, newlyBad, 'repair');
-      continue;
-    }
-    const object = engine.catalog.objectById(extent.objectId);
-    if (!object) return { outcome: 'gone', rebuilt: 0, bytesWritten: 0 };
-    const identity: ExtentIdentity = {
-      poolId: engine.poolId, extentId, objectId: object.id, policy, extentSize: extent.size, extentChecksum: parseHex64(extent.checksum),
-      objectSize: object.size, createdAt: object.createdAt, seq: extent.seq, last: extent.seq === object.extents - 1, key: object.key,
-    };
-    for (const index of [...preferred.keys()]) if (!wanted.includes(index)) preferred.delete(index);
-    const length = extent.fragmentLength;
-    const payloads = wanted.map((index, j) => ({ index, payload: result.rebuilt.subarray(j * length, (j + 1) * length), checksum: result.rebuiltHashes[j]! }));
-    const dirs = new DirectorySync();
-    const written: string[] = [];
-    let placed;
-    try {
-      placed = await writeExtentFragments(engine, identity, payloads, { exclude: avoid, preferred, dirs, written });
-      await dirs.syncAll();
-    } catch (error) {
-      await Promise.all(written.filter((p) => !sameAsOld(engine, extent, p)).map(removeFile));
-      return { outcome: 'failed', rebuilt: 0, bytesWritten: 0, error: (error as Error).message };
-    }
-    // The extent may have been deleted or rewritten while we worked: commit only if it is still there.
-    if (!engine.catalog.extent(extentId)) {
-      await Promise.all(written.map(removeFile));
-      return { outcome: 'gone', rebuilt: 0, bytesWritten: 0 };
-    }
-    engine.catalog.replaceFragments(extentId, placed);
-    // Old copies that now live elsewhere are deleted (best effort; gc gets the rest).
-    for (const p of placed) {
-      const old = extent.fragments.find((f) => f.index === p.index);
-      if (old && old.diskId !== p.diskId) {
-        const path = engine.fragmentFile(old.diskId, extentId, old.index);
-        if (path) await removeFile(path);
-      }
-    }
-    const bytesWritten = placed.reduce((n, p) => n + p.bytes, 0);
-    return { outcome: 'repaired', rebuilt: placed.length, bytesWritten };
   }
   return { outcome: 'failed', rebuilt: 0, bytesWritten: 0, error: 'fragments kept failing verification' };
+}
+
+/** One round of a repair: rebuild `wanted` into `into`, write the copies, commit. 'again' when a source failed verification. */
+async function rebuildAndWrite(
+  engine: Engine, extent: ExtentWithFragments, policy: Policy, sources: (FragmentSource | null)[],
+  wanted: number[], preferred: Map<number, string>, avoid: Set<string>, into: Uint8Array,
+): Promise<RepairResult | 'again'> {
+  const extentId = extent.id;
+  let result;
+  try {
+    result = await engine.workers().reconstruct({ layout: codeLayout(policy), fragmentLength: extent.fragmentLength, fragments: sources, wanted, into });
+  } catch (error) {
+    if (isDfsError(error, 'DFS_ERR_KERNEL_TOO_FEW_FRAGMENTS')) {
+      engine.catalog.recomputeExtent(extentId);
+      return { outcome: 'unrecoverable', rebuilt: 0, bytesWritten: 0, error: (error as Error).message };
+    }
+    throw error;
+  }
+  // Sources that failed verification now: record them and go round again with them included.
+  const newlyBad: FragmentProblem[] = [];
+  result.fragments.forEach((o, index) => {
+    if (sources[index] && o.status !== 'ok') newlyBad.push({ index, diskId: extent.fragments.find((f) => f.index === index)?.diskId ?? null, kind: o.status });
+  });
+  if (newlyBad.length > 0) {
+    engine.catalog.recordProblems(extentId, newlyBad, 'repair');
+    return 'again';
+  }
+  const object = engine.catalog.objectById(extent.objectId);
+  if (!object) return { outcome: 'gone', rebuilt: 0, bytesWritten: 0 };
+  const identity: ExtentIdentity = {
+    poolId: engine.poolId, extentId, objectId: object.id, policy, extentSize: extent.size, extentChecksum: parseHex64(extent.checksum),
+    objectSize: object.size, createdAt: object.createdAt, seq: extent.seq, last: extent.seq === object.extents - 1, key: object.key,
+  };
+  for (const index of [...preferred.keys()]) if (!wanted.includes(index)) preferred.delete(index);
+  const length = extent.fragmentLength;
+  const payloads = wanted.map((index, j) => ({ index, payload: result.rebuilt.subarray(j * length, (j + 1) * length), checksum: result.rebuiltHashes[j]! }));
+  const dirs = new DirectorySync();
+  const written: string[] = [];
+  let placed;
+  try {
+    placed = await writeExtentFragments(engine, identity, payloads, { exclude: avoid, preferred, dirs, written });
+    await dirs.syncAll();
+  } catch (error) {
+    await Promise.all(written.filter((p) => !sameAsOld(engine, extent, p)).map(removeFile));
+    return { outcome: 'failed', rebuilt: 0, bytesWritten: 0, error: (error as Error).message };
+  }
+  // The extent may have been deleted or rewritten while we worked: commit only if it is still there.
+  if (!engine.catalog.extent(extentId)) {
+    await Promise.all(written.map(removeFile));
+    return { outcome: 'gone', rebuilt: 0, bytesWritten: 0 };
+  }
+  engine.catalog.replaceFragments(extentId, placed);
+  // Old copies that now live elsewhere are deleted (best effort; gc gets the rest).
+  for (const p of placed) {
+    const old = extent.fragments.find((f) => f.index === p.index);
+    if (old && old.diskId !== p.diskId) {
+      const path = engine.fragmentFile(old.diskId, extentId, old.index);
+      if (path) await removeFile(path);
+    }
+  }
+  const bytesWritten = placed.reduce((n, p) => n + p.bytes, 0);
+  return { outcome: 'repaired', rebuilt: placed.length, bytesWritten };
 }
 
 function sameAsOld(engine: Engine, extent: ExtentWithFragments, path: string): boolean {
@@ -209,14 +227,23 @@ export interface DrainSummary {
   fragmentsMoved: number;
   bytesWritten: number;
   removed: boolean;
+  /** Things the operator should know, such as a pool left with too few disks for its default policy. */
+  warnings: string[];
 }
 
 /** Moves every fragment off a disk onto other healthy disks, then removes the disk from the pool. */
 export async function drainDisk(engine: Engine, ref: string, onProgress?: (done: number, total: number) => void): Promise<DrainSummary> {
   const disk = engine.resolveDisk(ref);
+  // Every extent on the disk needs as many distinct disks without it: check before moving anything.
+  const widest = engine.catalog.widestPolicyOnDisk(disk.id);
+  const others = engine.placementCandidates(new Set([disk.id])).length;
+  if (widest && others < widest.width) {
+    throw new DfsError('DFS_ERR_DISK_DRAIN_INCOMPLETE', `${disk.id} holds ${widest.policy} extents, which need ${widest.width} distinct disks; the pool has ${others} other healthy disk${others === 1 ? '' : 's'}. Add a disk first (add-disk), or change those objects' policy (change-policy); nothing was moved and ${disk.id} stays ${disk.state}`);
+  }
+  const previousState = disk.state;
   if (disk.state !== 'failed') engine.catalog.setDiskState(disk.id, 'draining');
   const extentIds = engine.catalog.extentIdsOnDisk(disk.id);
-  const summary: DrainSummary = { disk: disk.id, path: disk.path, extentsMoved: 0, fragmentsMoved: 0, bytesWritten: 0, removed: false };
+  const summary: DrainSummary = { disk: disk.id, path: disk.path, extentsMoved: 0, fragmentsMoved: 0, bytesWritten: 0, removed: false, warnings: [] };
   const problems: string[] = [];
   let done = 0;
   await forEachLimited(extentIds, 2, async (extentId) => {
@@ -232,11 +259,15 @@ export async function drainDisk(engine: Engine, ref: string, onProgress?: (done:
     onProgress?.(++done, extentIds.length);
   });
   if (problems.length > 0 || engine.catalog.extentIdsOnDisk(disk.id).length > 0) {
+    // The disk stays, in the state it had: a disk left `draining` would keep the pool critical.
+    if (engine.catalog.disk(disk.id)?.state === 'draining' && previousState !== 'draining') engine.catalog.setDiskState(disk.id, previousState);
     throw new DfsError('DFS_ERR_DISK_DRAIN_INCOMPLETE', `${problems.length} extents could not be moved off ${disk.id}; it stays in the pool (${engine.catalog.disk(disk.id)?.state ?? 'gone'})${problems.length ? `: ${problems.slice(0, 3).join('; ')}` : ''}`);
   }
   engine.forgetDisk(disk.id);
   log('store').info({ disk: disk.id, path: disk.path, fragmentsMoved: summary.fragmentsMoved }, 'disk drained and removed');
   summary.removed = true;
+  const shortfall = engine.defaultPolicyShortfall();
+  if (shortfall) summary.warnings.push(shortfall);
   return summary;
 }
 
@@ -248,7 +279,7 @@ export async function drainDisk(engine: Engine, ref: string, onProgress?: (done:
 export async function changeObjectPolicy(engine: Engine, key: string, policy: Policy, onProgress?: (done: number, total: number | null) => void): Promise<PutResult & { previousPolicy: string }> {
   const object = lookupObject(engine, key);
   const result = await putObject(engine, chunkSource(readObject(engine, object), object.size), key, {
-    policy, expectReplace: object.id, ...(onProgress ? { onProgress } : {}),
+    policy, expectReplace: object.id, createdAt: object.createdAt, ...(onProgress ? { onProgress } : {}),
   });
   return { ...result, previousPolicy: object.policy };
 }

@@ -3,7 +3,7 @@
 // a daemon owns the pool, the daemon runs the same operation (POST
 // /v1/ops/<name>) on its own engine: one implementation, two ways in.
 // Object bytes do not pass through here (put and get use the object routes).
-import { DfsError } from '../errors.js';
+import { DfsError, isDfsError, serializeError } from '../errors.js';
 import { parsePolicy } from '../pool/index.js';
 import type { Engine } from './engine.js';
 import { collectGarbage } from './gc.js';
@@ -19,14 +19,14 @@ type Op = (engine: Engine, params: OpParams, progress?: Progress) => unknown;
 function str(params: OpParams, name: string, required = true): string | undefined {
   const value = params[name];
   if (value === undefined && !required) return undefined;
-  if (typeof value !== 'string') throw new DfsError('DFS_ERR_CLI_USAGE', `${name} must be a string`);
+  if (typeof value !== 'string') throw new DfsError('DFS_ERR_PARAM_INVALID', `${name} must be a string`);
   return value;
 }
 
 function num(params: OpParams, name: string): number | undefined {
   const value = params[name];
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new DfsError('DFS_ERR_CLI_USAGE', `${name} must be a number`);
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new DfsError('DFS_ERR_PARAM_INVALID', `${name} must be a number`);
   return value;
 }
 
@@ -50,7 +50,7 @@ export const OPS: Record<string, Op> = {
   'probe-disks': (engine) => probeDisks(engine),
   ls: (engine, p) => {
     const limit = num(p, 'limit');
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new DfsError('DFS_ERR_CLI_USAGE', '--limit must be a positive integer');
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new DfsError('DFS_ERR_PARAM_INVALID', 'limit must be a positive integer');
     const prefix = str(p, 'prefix', false);
     const after = str(p, 'after', false);
     const rows = engine.catalog.listObjects({ ...(prefix ? { prefix } : {}), ...(after ? { after } : {}), ...(limit ? { limit } : {}) });
@@ -75,21 +75,31 @@ export const OPS: Record<string, Op> = {
     const policyText = str(p, 'policy')!;
     const policy = parsePolicy(policyText);
     const key = str(p, 'key', false);
-    if (Boolean(key) === Boolean(p.all)) throw new DfsError('DFS_ERR_CLI_USAGE', 'give either a KEY or --all');
+    if (Boolean(key) === Boolean(p.all)) throw new DfsError('DFS_ERR_PARAM_INVALID', 'give either a key or all');
     engine.checkPlaceable(policy);
     const keys = key !== undefined ? [key] : engine.catalog.listObjects().map((o) => o.key);
     const changed: { key: string; from: string; to: string; size: number }[] = [];
+    // With --all, an object that cannot be moved (an unrecoverable extent, a write that fails) is
+    // reported and skipped: the others are still re-encoded.
+    const failed: { key: string; error: { code: string; message: string } }[] = [];
     let unchanged = 0;
     for (const [i, k] of keys.entries()) {
       const current = engine.catalog.object(k);
       if (current && current.policy === policyText.trim() && key === undefined) unchanged++;
       else {
-        const r = await changeObjectPolicy(engine, k, policy);
-        changed.push({ key: k, from: r.previousPolicy, to: r.policy, size: r.size });
+        try {
+          const r = await changeObjectPolicy(engine, k, policy);
+          changed.push({ key: k, from: r.previousPolicy, to: r.policy, size: r.size });
+        } catch (error) {
+          if (key !== undefined) throw error;
+          if (isDfsError(error, 'DFS_ERR_OBJECT_NOT_FOUND')) continue; // deleted meanwhile: nothing to move
+          const { code, message } = serializeError(error);
+          failed.push({ key: k, error: { code, message } });
+        }
       }
       progress?.(i + 1, keys.length);
     }
-    return { policy: policyText, changed, unchanged };
+    return { policy: policyText, changed, unchanged, failed };
   },
   rebuild: (engine, _p, progress) => rebuild(engine, progress),
   scrub: (engine, p, progress) => scrubService(engine).runOnce({
@@ -105,7 +115,7 @@ export const OPS: Record<string, Op> = {
   'scrub-schedule': (engine, p) => scrubService(engine).setSchedule(p),
   gc: (engine, p) => {
     const grace = num(p, 'grace');
-    if (grace !== undefined && grace < 0) throw new DfsError('DFS_ERR_CLI_USAGE', '--grace must be a number of seconds ≥ 0');
+    if (grace !== undefined && grace < 0) throw new DfsError('DFS_ERR_PARAM_INVALID', 'grace must be a number of seconds ≥ 0');
     return collectGarbage(engine, { dryRun: Boolean(p.dryRun), ...(grace !== undefined ? { graceSeconds: grace } : {}) });
   },
 };

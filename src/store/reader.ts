@@ -59,12 +59,18 @@ export function fragmentSources(engine: Engine, extent: ExtentWithFragments, opt
  */
 export async function readExtent(engine: Engine, extent: ExtentWithFragments, key: string, into?: Uint8Array): Promise<Uint8Array> {
   const cached = engine.cache.get(extent.id);
-  if (cached) return cached;
+  if (cached) {
+    // The cache's block is reused once released: the caller gets bytes of its own.
+    const bytes = into ?? new Uint8Array(extent.size);
+    bytes.set(cached.data);
+    cached.release();
+    return bytes;
+  }
   // No read slot: the bytes are the caller's to keep, in `into` or a buffer of their own.
   const { task, sources } = readTask(engine, extent, into ? { into } : {});
   const done = engine.foreground.begin();
   const result = await engine.workers().read(task).finally(done);
-  return settle(engine, extent, key, sources, result, into !== undefined).data;
+  return settle(engine, extent, key, sources, result).data;
 }
 
 /** What the worker needs to read an extent: where each fragment is, what it must hash to, and where its bytes go. */
@@ -89,11 +95,10 @@ interface Got {
 
 /**
  * Books what a read met: fragments that failed are recorded in the catalogue,
- * an extent that could not be rebuilt throws, and the cache gets a copy of its
- * own when the bytes lie in memory that will be reused (a read slot, or the
- * caller's buffer when `borrowed`).
+ * an extent that could not be rebuilt throws, and the cache gets a copy of
+ * the bytes in its own memory.
  */
-function settle(engine: Engine, extent: ExtentWithFragments, key: string, sources: (FragmentSource | null)[], result: ReadResult, borrowed: boolean): Got {
+function settle(engine: Engine, extent: ExtentWithFragments, key: string, sources: (FragmentSource | null)[], result: ReadResult): Got {
   // An extent replaced or deleted while it was read is not damaged: its files were removed on purpose.
   if (!result.data && !engine.catalog.extent(extent.id)) {
     throw new DfsError('DFS_ERR_OBJECT_CHANGED', `"${key}" was replaced or deleted while it was being read`);
@@ -122,7 +127,8 @@ function settle(engine: Engine, extent: ExtentWithFragments, key: string, source
       details: { key, extent: extent.id, seq: extent.seq },
     });
   }
-  if (engine.cache.accepts(extent.size)) engine.cache.set(extent.id, result.release || borrowed ? result.data.slice() : result.data);
+  // The cache keeps a copy in its own memory.
+  if (engine.cache.accepts(extent.size)) engine.cache.set(extent.id, result.data);
   return result.release ? { data: result.data, release: result.release } : { data: result.data };
 }
 
@@ -136,7 +142,7 @@ type Outcome = { ok: true; got: Got } | { ok: false; error: unknown };
 async function readGroup(engine: Engine, group: ExtentWithFragments[], key: string): Promise<Outcome[]> {
   const outcomes: (Outcome | null)[] = group.map((extent) => {
     const cached = engine.cache.get(extent.id);
-    return cached ? { ok: true, got: { data: cached } } : null;
+    return cached ? { ok: true, got: { data: cached.data, release: cached.release } } : null;
   });
   const wanted = group.flatMap((extent, i) => (outcomes[i] ? [] : [{ i, extent, ...readTask(engine, extent, { slot: true }) }]));
   if (wanted.length > 0) {
@@ -147,7 +153,7 @@ async function readGroup(engine: Engine, group: ExtentWithFragments[], key: stri
         const { i, extent, sources } = wanted[j]!;
         try {
           if (!r.ok) throw r.error;
-          outcomes[i] = { ok: true, got: settle(engine, extent, key, sources, r.value, false) };
+          outcomes[i] = { ok: true, got: settle(engine, extent, key, sources, r.value) };
         } catch (error) {
           if (r.ok) r.value.release?.();
           outcomes[i] = { ok: false, error };

@@ -7,7 +7,7 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { Catalog, type NewExtent } from '../catalog/index.js';
+import { Catalog, META_RECOVERED_AT, type NewExtent } from '../catalog/index.js';
 import { DfsError } from '../errors.js';
 import { resolveVariant, threadKernels } from '../kernels/index.js';
 import { formatPolicy, fsyncDirectorySync, poolPaths, policyNeed, policyWidth, readLabel, readPoolConfig, PoolLock, writePoolConfig } from '../pool/index.js';
@@ -122,6 +122,9 @@ export async function recoverCatalog(root: string, options: { extraDisks?: strin
     for (const f of [fresh, `${fresh}-wal`, `${fresh}-shm`]) rmSync(f, { force: true });
     const catalog = Catalog.open(fresh, { create: true, poolId: config.poolId });
     try {
+      // Headers say where fragments are, not that their payloads are sound: until a scrub has
+      // checked them, health says the extents are unverified (see poolHealth).
+      catalog.setMeta(META_RECOVERED_AT, new Date().toISOString());
       for (const [diskId, diskPath] of disks) catalog.addDisk(diskId, diskPath, 'healthy');
       for (const [key, objectId] of newest) {
         const o = objects.get(objectId)!;

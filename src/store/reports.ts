@@ -4,9 +4,10 @@
 import { closeSync, fsyncSync, openSync, readSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { DiskRow, DiskState, ExtentWithFragments, ObjectRow } from '../catalog/index.js';
-import { parsePolicy, policyTolerance, policyWidth, readLabel } from '../pool/index.js';
+import { META_RECOVERED_AT, type DiskRow, type DiskState, type ExtentWithFragments, type ObjectRow } from '../catalog/index.js';
+import { count, parsePolicy, policyTolerance, policyWidth, readLabel } from '../pool/index.js';
 import type { Engine } from './engine.js';
+import { diskFaultSync } from '../faults/index.js';
 import { fragmentPath } from './fragment-io.js';
 
 export function listDisks(engine: Engine) {
@@ -60,6 +61,7 @@ export function probeDisks(engine: Engine): { disks: ProbeResult[] } {
         const fd = openSync(path, 'wx+');
         try {
           writeSync(fd, data);
+          diskFaultSync('fsync', path);
           fsyncSync(fd);
           const back = Buffer.alloc(data.length);
           readSync(fd, back, 0, back.length, 0);
@@ -73,9 +75,15 @@ export function probeDisks(engine: Engine): { disks: ProbeResult[] } {
         r.error = `probe: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
       }
     } else if (r.exists && !r.labelOk) r.error = 'label missing or not this disk';
+    // A disk the probe itself made suspect is cleared by a later clean probe; one made suspect by
+    // a failed write (fsync) stays so until an operator says otherwise (set-disk-health).
+    const probeMark = `probe_suspect:${disk.id}`;
     let next: DiskState = disk.state;
     if (!r.exists || !r.labelOk) next = 'failed';
     else if (!r.probeOk && disk.state !== 'failed') next = 'suspect';
+    else if (r.probeOk && disk.state === 'suspect' && engine.catalog.meta(probeMark) !== null) next = 'healthy';
+    if (next === 'suspect' && disk.state !== 'suspect') engine.catalog.setMeta(probeMark, new Date().toISOString());
+    if (next !== 'suspect') engine.catalog.deleteMeta(probeMark);
     if (next !== disk.state) {
       engine.catalog.setDiskState(disk.id, next);
       if (next !== 'healthy') engine.io.error(disk.id);
@@ -150,6 +158,8 @@ export function poolStatus(engine: Engine) {
     disks: { total: disks.length, ...byState },
     extents: engine.catalog.extentCounts(),
     problems: engine.catalog.problems().length,
+    /** Set after recover-catalog until a complete scrub pass has verified the payloads. */
+    recoveredUnverifiedSince: engine.catalog.meta(META_RECOVERED_AT),
   };
 }
 
@@ -166,8 +176,14 @@ export function poolHealth(engine: Engine) {
   const policy = parsePolicy(engine.config.defaultPolicy);
   const healthyDisks = disks.filter((d) => d.state === 'healthy').length;
   const unhealthy = disks.filter((d) => d.state !== 'healthy');
+  const recoveredAt = engine.catalog.meta(META_RECOVERED_AT);
   const checks = {
     extents: { status: counts.unrecoverable > 0 ? 'critical' : counts.degraded > 0 ? 'degraded' : 'healthy', ...counts },
+    verification: {
+      status: recoveredAt ? 'degraded' : 'healthy',
+      recoveredAt,
+      ...(recoveredAt ? { message: `the catalogue was recovered from fragment headers at ${recoveredAt}: no payload has been verified since; run \`dynamicfs scrub --repair\`` } : {}),
+    },
     disks: {
       status: healthyDisks < policyWidth(policy) ? 'critical' : unhealthy.length > 0 ? 'degraded' : 'healthy',
       total: disks.length, healthy: healthyDisks, notHealthy: unhealthy.map((d) => ({ id: d.id, state: d.state })),
@@ -179,10 +195,11 @@ export function poolHealth(engine: Engine) {
   const message = status === 'healthy'
     ? 'all extents healthy, all disks healthy'
     : [
-      counts.unrecoverable ? `${counts.unrecoverable} unrecoverable extents` : '',
-      counts.degraded ? `${counts.degraded} degraded extents` : '',
-      healthyDisks < policyWidth(policy) ? `${healthyDisks} healthy disks, ${engine.config.defaultPolicy} needs ${policyWidth(policy)}` : '',
-      unhealthy.length ? `${unhealthy.length} disks not healthy (${unhealthy.map((d) => `${d.id} ${d.state}`).join(', ')})` : '',
+      counts.unrecoverable ? `${count(counts.unrecoverable, 'unrecoverable extent')}` : '',
+      counts.degraded ? `${count(counts.degraded, 'degraded extent')}` : '',
+      healthyDisks < policyWidth(policy) ? `${count(healthyDisks, 'healthy disk')}, ${engine.config.defaultPolicy} needs ${policyWidth(policy)}` : '',
+      recoveredAt ? `extents unverified since recover-catalog (${recoveredAt}): run \`dynamicfs scrub --repair\`` : '',
+      unhealthy.length ? `${count(unhealthy.length, 'disk')} not healthy (${unhealthy.map((d) => `${d.id} ${d.state}`).join(', ')})` : '',
     ].filter(Boolean).join('; ');
   return { status, message, timestamp: new Date().toISOString(), checks };
 }

@@ -23,7 +23,7 @@ export async function fileSource(path: string): Promise<ExtentSource> {
   const stat = await handle.stat();
   if (!stat.isFile() && !stat.isFIFO() && !stat.isCharacterDevice()) {
     await handle.close();
-    throw new DfsError('DFS_ERR_INPUT_NOT_FOUND', `${path} is not a regular file`);
+    throw new DfsError('DFS_ERR_INPUT_NOT_FILE', `${path} is ${stat.isDirectory() ? 'a directory' : 'not a regular file, pipe or character device'}`);
   }
   let position = 0;
   return {

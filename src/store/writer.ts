@@ -1,6 +1,6 @@
 // The write path. A put streams its input one extent at a time through a
-// small ring of SharedArrayBuffers (memory stays bounded whatever the object
-// size), encodes each extent in the worker pool (EC) or checksums it here
+// few buffers leased from the engine's arena (memory stays bounded whatever
+// the object size and however many puts run at once), encodes each extent in the worker pool (EC) or checksums it here
 // (replication), writes every fragment durably to its own disk, fsyncs the
 // touched directories, and only then makes the object visible in one
 // catalogue transaction. An overwrite swaps the extents in that same
@@ -17,6 +17,7 @@ import { encodeHeader, headerLengthFor, hex64, type FragmentHeader } from './fra
 import { DirectorySync, FragmentWriteError, fragmentPath, removeFile, writeFragmentFile } from './fragment-io.js';
 import { checkKey, newId, objectChecksum } from './object-meta.js';
 import type { ExtentSource } from './sources.js';
+import type { BufferArena, Lease } from '../buffers/index.js';
 
 const EXTENTS_IN_FLIGHT = 4;
 
@@ -25,6 +26,8 @@ export interface PutOptions {
   /** Only replace the object if it is still this one (null: only if absent). */
   expectReplace?: string | null;
   onProgress?: (bytesDone: number, bytesTotal: number | null) => void;
+  /** The object's creation time (ms since the epoch) when it is re-written, not created (change-policy). */
+  createdAt?: number;
 }
 
 export interface PutResult {
@@ -111,25 +114,54 @@ export async function writeExtentFragments(
   return settled.map((r) => (r as PromiseFulfilledResult<PlacedFragment>).value);
 }
 
-/** A ring of extent buffers on SharedArrayBuffers; acquire() waits while all are in use. */
-class BufferRing {
-  private readonly free: Uint8Array[] = [];
-  private readonly waiters: ((b: Uint8Array) => void)[] = [];
+/**
+ * A put's extent buffers, leased from the engine's arena (see src/buffers).
+ * It starts with what it cannot do without, taken at once (one buffer for an
+ * object known to fit one extent, else two: one filling while one is
+ * stored), and takes more, up to `max`, only when the arena has them free
+ * now; past that it waits for its own buffers to come back. So a put never
+ * waits for memory while holding some, and concurrent puts cannot deadlock.
+ */
+class PutBuffers {
+  private readonly leases: Lease[] = [];
+  private readonly free: Lease[] = [];
+  private readonly waiters: ((lease: Lease) => void)[] = [];
 
-  constructor(count: number, bytes: number) {
-    for (let i = 0; i < count; i++) this.free.push(new Uint8Array(new SharedArrayBuffer(bytes)));
+  private constructor(private readonly arena: BufferArena, readonly bytes: number, private readonly max: number) {}
+
+  static async lease(arena: BufferArena, bytes: number, first: number, max: number): Promise<PutBuffers> {
+    const buffers = new PutBuffers(arena, bytes, max);
+    const leases = await arena.acquire(new Array<number>(first).fill(bytes));
+    buffers.leases.push(...leases);
+    buffers.free.push(...leases);
+    return buffers;
   }
 
-  acquire(): Promise<Uint8Array> {
-    const b = this.free.pop();
-    return b ? Promise.resolve(b) : new Promise((resolve) => this.waiters.push(resolve));
+  take(): Promise<Lease> {
+    let lease = this.free.pop();
+    if (!lease && this.leases.length < this.max) {
+      lease = this.arena.tryAcquire(this.bytes) ?? undefined;
+      if (lease) this.leases.push(lease);
+    }
+    return lease ? Promise.resolve(lease) : new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  release(b: Uint8Array): void {
+  give(lease: Lease): void {
     const waiter = this.waiters.shift();
-    if (waiter) waiter(b);
-    else this.free.push(b);
+    if (waiter) waiter(lease);
+    else this.free.push(lease);
   }
+
+  /** Back to the arena (every store has ended). */
+  close(): void {
+    for (const lease of this.leases) lease.release();
+    this.leases.length = 0;
+  }
+}
+
+/** Bytes of one extent's buffer: the extent's bytes, and for EC room for all K+M fragments (the worker writes the parity after the data). */
+export function extentBufferBytes(policy: Policy, length: number): number {
+  return policy.kind === 'ec' ? (policy.k + policy.m) * fragmentPayloadLength(policy, length) : length;
 }
 
 export async function putObject(engine: Engine, source: ExtentSource, keyInput: string, options: PutOptions = {}): Promise<PutResult> {
@@ -144,11 +176,21 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
     throw error;
   }
   const extentSize = engine.extentSize;
-  // EC buffers hold the K data fragments and then room for the M parity ones, which the worker fills.
-  const bufferBytes = policy.kind === 'ec' ? (policy.k + policy.m) * fragmentPayloadLength(policy, extentSize) : extentSize;
-  const ring = new BufferRing(EXTENTS_IN_FLIGHT + 2, bufferBytes);
+  // A source that says it is shorter than an extent gets buffers of its size (a 4 KiB object
+  // takes 8 KiB of the arena, not an extent's 1.5 MiB); if it turns out longer, the put moves
+  // to whole-extent buffers (grow, below).
+  const hint = source.sizeHint;
+  const small = hint !== null && hint < extentSize;
+  let capacity = small ? hint : extentSize;
+  let ring: PutBuffers;
+  try {
+    ring = await PutBuffers.lease(engine.buffers, extentBufferBytes(policy, capacity), small ? 1 : 2, EXTENTS_IN_FLIGHT + 2);
+  } catch (error) {
+    await source.close().catch(() => {});
+    throw error;
+  }
   const objectId = newId();
-  const createdAt = Date.now();
+  const createdAt = options.createdAt ?? Date.now();
   const dirs = new DirectorySync();
   const written: string[] = [];
   const extents: NewExtent[] = [];
@@ -158,8 +200,9 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
   let bytesDone = 0;
   let size = 0;
 
-  const storeExtent = async (seq: number, buffer: Uint8Array, length: number, last: boolean, offset: number): Promise<void> => {
+  const storeExtent = async (seq: number, lease: Lease, length: number, last: boolean, offset: number): Promise<void> => {
     const done = engine.foreground.begin();
+    const buffer = lease.bytes;
     try {
       const fragmentLength = fragmentPayloadLength(policy, length);
       const data = buffer.subarray(0, length);
@@ -198,7 +241,7 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
       options.onProgress?.(bytesDone, source.sizeHint);
     } finally {
       done();
-      ring.release(buffer);
+      ring.give(lease);
     }
   };
 
@@ -209,23 +252,46 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
     inFlight.add(tracked);
   };
 
+  /** Fills a buffer with the next bytes: up to `capacity`, and never more than an extent. */
+  const fill = async (lease: Lease) => source.fill(lease.bytes.subarray(0, Math.min(capacity, extentSize)));
+  /**
+   * The source said it was shorter than an extent and has more: take whole-extent buffers
+   * (after giving the small one back, so that no wait for memory happens while holding some)
+   * and carry on with the bytes read so far.
+   */
+  const grow = async (lease: Lease, length: number, extra: Uint8Array): Promise<{ lease: Lease; length: number }> => {
+    const held = Buffer.concat([lease.bytes.subarray(0, length), extra]);
+    ring.give(lease);
+    ring.close();
+    capacity = extentSize;
+    ring = await PutBuffers.lease(engine.buffers, extentBufferBytes(policy, extentSize), 2, EXTENTS_IN_FLIGHT + 2);
+    const big = await ring.take();
+    big.bytes.set(held);
+    const more = await source.fill(big.bytes.subarray(held.length, extentSize));
+    return { lease: big, length: held.length + more };
+  };
+
   try {
-    let current = await ring.acquire();
-    // A buffer may be longer than an extent (K fragments rounded up to 16 bytes); fill one extent.
-    let currentLength = await source.fill(current.subarray(0, extentSize));
+    let current = await ring.take();
+    let currentLength = await fill(current);
+    if (small && currentLength === capacity) {
+      // As long as announced: one more byte tells whether that was all.
+      const probe = new Uint8Array(1);
+      if ((await source.fill(probe)) === 1) ({ lease: current, length: currentLength } = await grow(current, currentLength, probe));
+    }
     for (let seq = 0; !failure; seq++) {
       if (currentLength === 0 && seq === 0) {
-        ring.release(current);
+        ring.give(current);
         break;
       }
-      let next: Uint8Array | null = null;
+      let next: Lease | null = null;
       let nextLength = 0;
       if (currentLength === extentSize) {
         // Read one extent ahead: the last extent says so in its header.
-        next = await ring.acquire();
-        nextLength = await source.fill(next.subarray(0, extentSize));
+        next = await ring.take();
+        nextLength = await fill(next);
         if (nextLength === 0) {
-          ring.release(next);
+          ring.give(next);
           next = null;
         }
       }
@@ -241,6 +307,7 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
     failure ??= error;
   } finally {
     await Promise.allSettled([...inFlight]);
+    ring.close();
     await source.close().catch(() => {});
   }
 

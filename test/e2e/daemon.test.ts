@@ -78,10 +78,10 @@ test('traversal-looking keys sent raw (no client-side path cleaning) are ordinar
 });
 
 /** node:http sends the path as given: no dot-segment resolution as fetch and browsers do. */
-function rawRequest(method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
+function rawRequest(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const { hostname, port } = new URL(url);
-    const req = http.request({ hostname, port, path, method, headers: { authorization: `Bearer ${token}` } }, (res) => {
+    const req = http.request({ hostname, port, path, method, headers: { authorization: `Bearer ${token}`, ...headers } }, (res) => {
       let text = '';
       res.on('data', (d) => (text += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
@@ -90,6 +90,27 @@ function rawRequest(method: string, path: string, body?: string): Promise<{ stat
     req.end(body);
   });
 }
+
+test('every error has the documented shape: a bad URL encoding, an oversized request, a wrong Content-Type, a bad parameter, no token', async () => {
+  const shape = (body: string) => JSON.parse(body) as { error: { code: string; message: string } };
+  const badUrl = await rawRequest('PUT', '/v1/objects/bad%ZZ', 'x');
+  assert.is(badUrl.status, 400);
+  assert.is(shape(badUrl.body).error.code, 'DFS_ERR_API_BAD_REQUEST');
+  const long = await rawRequest('GET', `/v1/objects/${'a'.repeat(20_000)}`);
+  assert.is(long.status, 431);
+  assert.is(shape(long.body).error.code, 'DFS_ERR_API_HEADERS_TOO_LARGE');
+  const typed = await rawRequest('POST', '/v1/ops/gc', '{"dryRun":true}', { 'content-type': 'text/plain' });
+  assert.is(typed.status, 415);
+  assert.is(shape(typed.body).error.code, 'DFS_ERR_API_MEDIA_TYPE');
+  const param = await rawRequest('POST', '/v1/ops/gc', '{"grace":"-1"}', { 'content-type': 'application/json' });
+  assert.is(param.status, 400);
+  assert.is(shape(param.body).error.code, 'DFS_ERR_PARAM_INVALID');
+  assert.match(shape(param.body).error.message, /grace must be a number/);
+  const unauthorized = await fetch(`${url}/v1/status`, { headers: { authorization: 'Bearer wrong' } });
+  assert.is(unauthorized.status, 401);
+  assert.match(unauthorized.headers.get('www-authenticate') ?? '', /^Bearer realm=/);
+  await waitFor('the failed authentication in the log', () => (stderr.split('\n').some((l) => l.includes('"level":40') && l.includes('authentication failed')) ? true : null), 5000);
+});
 
 test('promtool accepts a real scrape', async () => {
   const promtool = spawnSync('promtool', ['--version']);
@@ -102,12 +123,12 @@ test('promtool accepts a real scrape', async () => {
   const file = join(pool.root, 'scrape.txt');
   writeFileSync(file, text);
   const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-  // The seed's fixed names (counters without _total, *_bytes counters) draw lint remarks, and so do three
+  // The original fixed names (counters without _total, *_bytes counters) draw lint remarks, and so do three
   // of prom-client's default Node.js gauges (nodejs_active_*_total); nothing else may.
   const remarks = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() && !/^nodejs_active_(handles|requests|resources)_total non-counter/.test(l.trim()));
   const seedNames = /^dynamicfs_(disk_read_bytes|disk_write_bytes|rebuilds_attempted|rebuilds_successful|rebuilds_failed|rebuild_bytes_written|scrubs_completed|scrub_issues_found|scrub_repairs_attempted|scrub_repairs_successful|cache_hits|cache_misses)\b/;
   const unexpected = remarks.filter((l) => !seedNames.test(l.trim()));
-  assert.equal(unexpected, [], `promtool remarks beyond the seed's names:\n${remarks.join('\n')}`);
+  assert.equal(unexpected, [], `promtool remarks beyond the original names:\n${remarks.join('\n')}`);
 });
 
 test('the CLI works the same through the running daemon', () => {

@@ -35,7 +35,7 @@ test.before(() => {
 });
 test.after(() => pool.cleanup());
 
-test('init leaves a 0600 API token; list-disks has the fields of DESIGN §5', () => {
+test('init leaves a 0600 API token; list-disks has the documented fields', () => {
   assert.is(statSync(join(pool.pool, 'token')).mode & 0o777, 0o600);
   assert.ok(readFileSync(join(pool.pool, 'token'), 'utf8').trim().length >= 32);
   const disks = pool.run('list-disks', '--json').json.disks as Record<string, unknown>[];

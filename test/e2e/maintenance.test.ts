@@ -68,6 +68,9 @@ test('recover-catalog rebuilds catalog.db from fragment headers alone', () => {
   const after = pool.run('ls', '--json').json.objects as typeof before;
   assert.equal(after.map((o) => [o.key, o.size, o.checksum, o.policy]), before.map((o) => [o.key, o.size, o.checksum, o.policy]));
   readsExact();
+  // Headers are not payloads: until a scrub has verified them, health says so.
+  assert.is(pool.run('health', '--json').json.checks.verification.status, 'degraded');
+  assert.is(pool.run('scrub').code, 0);
   assert.is(pool.run('health', '--json').json.status, 'healthy');
   // A second recovery keeps the first catalogue as a backup.
   const again = pool.run('recover-catalog', '--json');

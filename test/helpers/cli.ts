@@ -44,7 +44,7 @@ export interface TestPool {
   disks: string[];
   /** Runs the CLI against this pool. */
   run(...args: string[]): CliResult;
-  runWith(options: { input?: Uint8Array | string }, ...args: string[]): CliResult;
+  runWith(options: { input?: Uint8Array | string; env?: Record<string, string> }, ...args: string[]): CliResult;
   file(name: string, size: number, seed?: number): { path: string; bytes: Uint8Array };
   cleanup(): void;
 }

@@ -36,27 +36,49 @@ test('placement: distinct disks, weighted by free space, clear error when short'
 });
 
 test('extent cache: bounded by bytes, least recently used first, hits and misses counted', () => {
-  const cache = new ExtentCache(300);
-  const block = (n: number) => new Uint8Array(100).fill(n);
+  const KiB = 4096;
+  const cache = new ExtentCache(3 * KiB);
+  const block = (n: number) => new Uint8Array(KiB).fill(n);
   cache.set('a', block(1));
   cache.set('b', block(2));
   cache.set('c', block(3));
-  assert.ok(cache.get('a')); // a is now most recent
+  cache.get('a')!.release(); // a is now most recent
   cache.set('d', block(4)); // evicts b
   assert.is(cache.get('b'), undefined);
-  assert.is(cache.get('a')![0], 1);
-  assert.is(cache.get('d')![0], 4);
+  const a = cache.get('a')!;
+  assert.is(a.data[0], 1);
+  a.release();
+  const d = cache.get('d')!;
+  assert.is(d.data[0], 4);
+  d.release();
   const s = cache.stats();
-  assert.is(s.bytes, 300);
+  assert.is(s.bytes, 3 * KiB);
   assert.is(s.entries, 3);
   assert.is(s.hits, 3);
   assert.is(s.misses, 1);
   assert.is(s.evictions, 1);
   assert.is(s.hitRate, 0.75);
-  cache.set('huge', new Uint8Array(301));
+  cache.set('huge', new Uint8Array(3 * KiB + 1));
   assert.is(cache.get('huge'), undefined);
-  cache.resize(100);
-  assert.is(cache.stats().bytes, 100);
+});
+
+test('extent cache: an evicted entry keeps its bytes until its reader releases them', () => {
+  const KiB = 4096;
+  const cache = new ExtentCache(2 * KiB);
+  cache.set('a', new Uint8Array(KiB).fill(1));
+  cache.set('b', new Uint8Array(KiB).fill(2));
+  const a = cache.get('a')!; // pinned
+  cache.delete('a');
+  cache.set('c', new Uint8Array(KiB).fill(3)); // b goes; a's block is still held
+  cache.set('e', new Uint8Array(KiB).fill(5));
+  assert.ok(a.data.every((x) => x === 1), 'a reader\'s bytes were written over');
+  assert.is(cache.get('a'), undefined);
+  a.release();
+  cache.set('f', new Uint8Array(KiB).fill(6)); // a's block is free again
+  const f = cache.get('f')!;
+  assert.ok(f.data.every((x) => x === 6));
+  f.release();
+  assert.ok(cache.stats().bytes <= 2 * KiB);
 });
 
 test.run();

@@ -1,0 +1,1 @@
+export { BufferArena, MIN_BLOCK, type ArenaStats, type Lease } from './arena.js';
