@@ -200,15 +200,36 @@ export async function buildApp(options: AppOptions) {
 
   app.get('/v1/objects/*', { schema: { tags: ['objects'], params: keyParams, response: errors } }, async (request, reply) => {
     const object = lookupObject(engine, objectKey(request));
-    // Chunks live in reused buffers: copy each one as the socket takes it.
-    async function* copies(): AsyncGenerator<Buffer> {
-      for await (const chunk of readObject(engine, object)) yield Buffer.from(chunk);
+    const chunks = readObject(engine, object);
+    // The first extent is read before anything is sent, so that a failure there is a plain error answer.
+    const first = await chunks.next();
+    const res = reply.raw;
+    reply.hijack();
+    res.writeHead(200, {
+      ...(reply.getHeaders() as Record<string, string | number>),
+      'content-type': 'application/octet-stream',
+      'content-length': object.size,
+      'x-dynamicfs-checksum': object.checksum,
+    });
+    // Each chunk lies in a worker's read slot, freed when the next is asked for: it goes to the
+    // socket as it is (no copy) and the next is asked for once the socket has taken it all (the
+    // write's callback). No buffer per chunk, so large GETs do not churn the heap.
+    const send = (chunk: Uint8Array) => new Promise<void>((resolve, reject) => {
+      res.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length), (error) => (error ? reject(error) : resolve()));
+    });
+    try {
+      if (!first.done) {
+        await send(first.value);
+        for await (const chunk of { [Symbol.asyncIterator]: () => chunks }) await send(chunk);
+      }
+      res.end();
+    } catch (error) {
+      // The status line is out: the only way left to say "failed" is a short body and a cut connection.
+      if (!res.destroyed) request.log.error({ key: object.key, err: (error as Error).message, code: (error as { code?: string }).code }, 'read failed after the response began; connection cut');
+      res.destroy();
+    } finally {
+      await chunks.return(undefined);
     }
-    return reply
-      .header('content-length', object.size)
-      .header('x-dynamicfs-checksum', object.checksum)
-      .type('application/octet-stream')
-      .send(Readable.from(copies()));
   });
 
   app.put('/v1/objects/*', {

@@ -75,66 +75,63 @@ test('waiters are served in order, all of a request at once', async () => {
   assert.is(arena.stats().inUseBytes, 0);
 });
 
-test('concurrent puts share a small arena: every object exact, requests waited, nothing left leased', async () => {
+/** An engine on a fresh six-disk ec:4+2 pool, for `fn`; `bufferBytes` sets memory.bufferBytes. */
+async function withEngine(extentSize: string, bufferBytes: number | null, fn: (engine: Engine) => Promise<void>): Promise<void> {
   const root = tempDir('dfs-arena-');
   try {
     const disks = Array.from({ length: 6 }, (_, i) => join(root, `d${i}`));
     for (const d of disks) mkdirSync(d);
     const pool = join(root, 'pool');
-    await Engine.init(pool, { disks, policy: 'ec:4+2', extentSize: '1MiB' }).close();
-    const config = readPoolConfig(pool);
-    config.memory.bufferBytes = 4 * MiB; // two whole ec:4+2 extent buffers (2 MiB blocks)
-    writePoolConfig(pool, config);
+    await Engine.init(pool, { disks, policy: 'ec:4+2', extentSize }).close();
+    if (bufferBytes !== null) {
+      const config = readPoolConfig(pool);
+      writePoolConfig(pool, { ...config, memory: { bufferBytes } });
+    }
     const engine = Engine.open(pool, { cacheBytes: 0 });
     try {
-      const objects = Array.from({ length: 12 }, (_, i) => randomBytes(i % 3 === 0 ? 4096 + i : 3 * MiB + i * 1000, 100 + i));
-      // Sources that hand out their bytes slowly, in pieces, with and without a size hint.
-      const source = (bytes: Uint8Array, i: number) => chunkSource((async function* () {
-        for (let at = 0; at < bytes.length; at += 300_000) {
-          await new Promise((r) => setTimeout(r, 1));
-          yield bytes.subarray(at, at + 300_000);
-        }
-      })(), i % 2 === 0 ? bytes.length : null);
-      await Promise.all(objects.map((bytes, i) => putObject(engine, source(bytes, i), `o${i}`)));
-      const stats = engine.buffers.stats();
-      assert.ok(stats.waits > 0, 'twelve puts in an arena of two extents never waited');
-      assert.is(stats.inUseBytes, 0, 'buffers still leased after every put ended');
-      for (const [i, bytes] of objects.entries()) {
-        const chunks: Buffer[] = [];
-        for await (const chunk of readObject(engine, lookupObject(engine, `o${i}`))) chunks.push(Buffer.from(chunk));
-        assert.ok(Buffer.concat(chunks).equals(Buffer.from(bytes)), `object ${i} differs`);
-      }
+      await fn(engine);
     } finally {
       await engine.close();
     }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+async function readAll(engine: Engine, key: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of readObject(engine, lookupObject(engine, key))) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
+test('concurrent puts share a small arena: every object exact, requests waited, nothing left leased', async () => {
+  // 4 MiB: two whole ec:4+2 extent buffers (2 MiB blocks) for twelve puts.
+  await withEngine('1MiB', 4 * MiB, async (engine) => {
+    const objects = Array.from({ length: 12 }, (_, i) => randomBytes(i % 3 === 0 ? 4096 + i : 3 * MiB + i * 1000, 100 + i));
+    // Sources that hand out their bytes slowly, in pieces, with and without a size hint.
+    const source = (bytes: Uint8Array, i: number) => chunkSource((async function* () {
+      for (let at = 0; at < bytes.length; at += 300_000) {
+        await new Promise((r) => setTimeout(r, 1));
+        yield bytes.subarray(at, at + 300_000);
+      }
+    })(), i % 2 === 0 ? bytes.length : null);
+    await Promise.all(objects.map((bytes, i) => putObject(engine, source(bytes, i), `o${i}`)));
+    const stats = engine.buffers.stats();
+    assert.ok(stats.waits > 0, 'twelve puts in an arena of two extents never waited');
+    assert.is(stats.inUseBytes, 0, 'buffers still leased after every put ended');
+    for (const [i, bytes] of objects.entries()) assert.ok((await readAll(engine, `o${i}`)).equals(Buffer.from(bytes)), `object ${i} differs`);
+  });
 });
 
 test('a source longer than it said moves to whole-extent buffers and is stored whole', async () => {
-  const root = tempDir('dfs-arena-');
-  try {
-    const disks = Array.from({ length: 6 }, (_, i) => join(root, `d${i}`));
-    for (const d of disks) mkdirSync(d);
-    const pool = join(root, 'pool');
-    await Engine.init(pool, { disks, policy: 'ec:4+2', extentSize: '64K' }).close();
-    const engine = Engine.open(pool, { cacheBytes: 0 });
-    try {
-      for (const [said, real] of [[100, 101], [4096, 200_000], [0, 5], [65535, 65536 * 2 + 1]] as const) {
-        const bytes = randomBytes(real, said);
-        await putObject(engine, chunkSource((async function* () { yield bytes; })(), said), `k${said}`);
-        const chunks: Buffer[] = [];
-        for await (const chunk of readObject(engine, lookupObject(engine, `k${said}`))) chunks.push(Buffer.from(chunk));
-        assert.ok(Buffer.concat(chunks).equals(Buffer.from(bytes)), `said ${said}, had ${real}`);
-      }
-      assert.is(engine.buffers.stats().inUseBytes, 0);
-    } finally {
-      await engine.close();
+  await withEngine('64K', null, async (engine) => {
+    for (const [said, real] of [[100, 101], [4096, 200_000], [0, 5], [65535, 65536 * 2 + 1]] as const) {
+      const bytes = randomBytes(real, said);
+      await putObject(engine, chunkSource((async function* () { yield bytes; })(), said), `k${said}`);
+      assert.ok((await readAll(engine, `k${said}`)).equals(Buffer.from(bytes)), `said ${said}, had ${real}`);
     }
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+    assert.is(engine.buffers.stats().inUseBytes, 0);
+  });
 });
 
 test('memory.bufferBytes below 4 MiB is refused with a coded error', () => {
