@@ -142,6 +142,13 @@ function prefixBound(prefix: string): Buffer {
   return Buffer.concat([Buffer.from(prefix, 'utf8'), Buffer.from([0xf4, 0x90])]);
 }
 
+/**
+ * Meta key prefix: a put in progress (`write:<objectId>` → {pid, host, key, startedAt}),
+ * written before its first fragment and removed when it ends. One left behind by a process
+ * that is gone marks an interrupted write whose files gc may take at once.
+ */
+export const META_WRITE_PREFIX = 'write:';
+
 /** Meta key: when recover-catalog rebuilt the catalogue; the next complete scrub pass (not a dry run) removes it. */
 export const META_RECOVERED_AT = 'recovered_at';
 
@@ -210,6 +217,7 @@ export class Catalog {
       metaGet: p('SELECT value FROM meta WHERE key = ?'),
       metaSet: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       metaDelete: p('DELETE FROM meta WHERE key = ?'),
+      metaRange: p('SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key'),
     };
   }
 
@@ -291,6 +299,16 @@ export class Catalog {
 
   deleteMeta(key: string): void {
     this.stmts.metaDelete.run(key);
+  }
+
+  /** deleteMeta without waiting for the disk (see setMetaRelaxed). */
+  deleteMetaRelaxed(key: string): void {
+    this.relaxed(() => this.stmts.metaDelete.run(key));
+  }
+
+  /** Meta rows whose key starts with `prefix`. */
+  metaWithPrefix(prefix: string): { key: string; value: string }[] {
+    return this.stmts.metaRange.all(prefix, `${prefix}\uffff`) as { key: string; value: string }[];
   }
 
   /** setMeta without waiting for the disk (WAL, synchronous=NORMAL): for progress a power cut may roll back a little. */

@@ -94,6 +94,7 @@ export function registerMaintenanceCommands(program: Command, ctx: CliContext): 
       const r = await ctx.op<GcSummary>('gc', { dryRun: Boolean(opts.dryRun), ...(opts.grace !== undefined ? { grace: opts.grace } : {}) });
       printResult(ctx.json(), r, () => [
         ...(opts.verbose ? r.removed.map((f) => `${r.dryRun ? 'would remove' : 'removed'} ${f.kind} ${escapeControls(f.path)}`) : []),
+        ...r.interruptedWrites.map((w) => `interrupted put of ${JSON.stringify(w.key)} (pid ${w.pid}, ${w.startedAt}): its files ${r.dryRun ? 'would be' : 'were'} taken whatever their age`),
         `${r.dryRun ? 'would free' : 'freed'} ${formatBytes(r.bytes)}: ${count(r.tempFiles, 'temporary file')}, ${count(r.orphanFragments, 'orphaned fragment')} (${count(r.filesScanned, 'file')} scanned, ${r.skippedYoung} younger than ${r.graceSeconds} s left alone)`,
       ].join('\n'));
     });

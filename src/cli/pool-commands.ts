@@ -1,7 +1,7 @@
 // Pool-level commands: init, status, health.
 import type { Command } from 'commander';
 import { Engine, type poolHealth, type poolStatus } from '../store/index.js';
-import { formatBytes } from '../pool/index.js';
+import { count, formatBytes } from '../pool/index.js';
 import { collect, type CliContext } from './context.js';
 import { printResult } from './output.js';
 import { createMetricsRegistry, parseMetricsText } from '../metrics/index.js';
@@ -46,6 +46,7 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
         `disks ${s.disks.total}: ${s.disks.healthy} healthy, ${s.disks.degraded} degraded, ${s.disks.suspect} suspect, ${s.disks.draining} draining, ${s.disks.failed} failed`,
         `extents ${s.extents.total}: ${s.extents.healthy} healthy, ${s.extents.degraded} degraded, ${s.extents.unrecoverable} unrecoverable`,
         `known problems ${s.problems}`,
+        ...(s.interruptedWrites.length ? [`reclaimable: ${count(s.interruptedWrites.length, 'interrupted put')} left files behind (${s.interruptedWrites.slice(0, 3).map((w) => `${JSON.stringify(w.key)}, pid ${w.pid}`).join('; ')}); \`dynamicfs gc\` takes them now`] : []),
         ...(s.recoveredUnverifiedSince ? [`unverified: the catalogue was recovered from fragment headers at ${s.recoveredUnverifiedSince}; run \`dynamicfs scrub --repair\` to verify every payload`] : []),
       ].join('\n'));
     });

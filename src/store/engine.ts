@@ -5,16 +5,17 @@
 // maintenance in maintenance.ts, recovery and gc in their own files.
 import { existsSync, mkdirSync, realpathSync, rmSync, statfsSync, writeFileSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DfsError } from '../errors.js';
 import { log } from '../log/index.js';
 import { ExtentCache } from '../cache/index.js';
 import { BufferArena } from '../buffers/index.js';
-import { Catalog, DISK_STATES, type DiskRow, type DiskState } from '../catalog/index.js';
+import { Catalog, DISK_STATES, META_WRITE_PREFIX, type DiskRow, type DiskState } from '../catalog/index.js';
 import { KernelPool, resolveVariant, threadKernels, type KernelInstance, type WorkerPoolOptions } from '../kernels/index.js';
 import {
   chooseDisks, formatPolicy, newPoolConfig, parsePolicy, poolPaths, readLabel, readPoolConfig, requireDirectory, writeLabel, writePoolConfig,
-  PoolLock, labelPath, policyWidth, type Policy, type PoolConfig,
+  PoolLock, isProcessAlive, labelPath, policyWidth, type Policy, type PoolConfig,
 } from '../pool/index.js';
 import { fragmentPath, prepareDiskLayout } from './fragment-io.js';
 import { ForegroundActivity } from './activity.js';
@@ -28,6 +29,13 @@ export interface OpenOptions {
   cacheBytes?: number;
   /** Allocate and touch the buffer arena and the cache now (the daemon: a footprint that does not creep). */
   prefault?: boolean;
+}
+
+export interface InterruptedWrite {
+  objectId: string;
+  key: string;
+  pid: number;
+  startedAt: string;
 }
 
 export interface DiskInfo extends DiskRow {
@@ -154,6 +162,43 @@ export class Engine {
   }
 
   /** The worker pool, started on first use. */
+  /**
+   * Records a put in progress in the catalogue (no fsync: it is a hint) until
+   * the returned function is called. A record whose process is gone marks an
+   * interrupted write: status reports it and gc takes its files at once.
+   */
+  beginWrite(objectId: string, key: string): () => void {
+    const metaKey = `${META_WRITE_PREFIX}${objectId}`;
+    this.catalog.setMetaRelaxed(metaKey, JSON.stringify({ pid: process.pid, host: hostname(), key, startedAt: new Date().toISOString() }));
+    let ended = false;
+    return () => {
+      if (ended || this.closed) return;
+      ended = true;
+      this.catalog.deleteMetaRelaxed(metaKey);
+    };
+  }
+
+  /** Puts that were in progress in processes of this host that are gone (killed): their files are garbage. */
+  interruptedWrites(): InterruptedWrite[] {
+    const out: InterruptedWrite[] = [];
+    for (const row of this.catalog.metaWithPrefix(META_WRITE_PREFIX)) {
+      let w: { pid?: unknown; host?: unknown; key?: unknown; startedAt?: unknown };
+      try {
+        w = JSON.parse(row.value) as typeof w;
+      } catch {
+        continue;
+      }
+      if (typeof w.pid !== 'number' || w.host !== hostname() || w.pid === process.pid || isProcessAlive(w.pid)) continue;
+      out.push({ objectId: row.key.slice(META_WRITE_PREFIX.length), key: String(w.key), pid: w.pid, startedAt: String(w.startedAt) });
+    }
+    return out;
+  }
+
+  /** Forgets an interrupted write once its files are gone. */
+  forgetInterruptedWrite(objectId: string): void {
+    this.catalog.deleteMetaRelaxed(`${META_WRITE_PREFIX}${objectId}`);
+  }
+
   /**
    * A warning when the pool has fewer healthy disks than its default policy
    * spreads an extent over (new objects are refused until disks are added),

@@ -1,9 +1,15 @@
 // Garbage collection: temporary files of interrupted writes, and fragment
 // files that no committed extent owns (leftovers of an interrupted put, of an
-// overwrite or delete whose file removal failed, of a move). Only files older
-// than the grace period are touched, so a write in progress is never hit.
-import { stat, unlink } from 'node:fs/promises';
+// overwrite or delete whose file removal failed, of a move). Files older
+// than the grace period are taken; younger ones only when they are known to
+// belong to a write whose process is gone (a temporary file names its
+// writer's pid; a fragment's header names its object, and a killed put left
+// a record of its object), so a write in progress is never hit.
+import { open, stat, unlink } from 'node:fs/promises';
 import type { Engine } from './engine.js';
+import { decodeHeader, MAX_HEADER_BYTES } from './fragment-format.js';
+import { TEMP_MARKER } from './fragment-io.js';
+import { isProcessAlive } from '../pool/index.js';
 import { ageSeconds, scanDisk } from './scan.js';
 
 export interface GcSummary {
@@ -15,12 +21,41 @@ export interface GcSummary {
   bytes: number;
   removed: { path: string; kind: 'temp' | 'orphan'; bytes: number }[];
   skippedYoung: number;
+  /** Puts whose process was killed: their files were taken whatever their age. */
+  interruptedWrites: { key: string; pid: number; startedAt: string }[];
+}
+
+/** The pid in a temporary file's name (`.<name>.tmp-<pid>-<n>`), or null. */
+function writerPid(name: string): number | null {
+  const m = new RegExp(`${TEMP_MARKER.replace('.', '\\.')}(\\d+)-\\d+$`).exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+/** The object id in a fragment file's header, or null when it cannot be read. */
+async function headerObjectId(engine: Engine, path: string): Promise<string | null> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+    const buf = Buffer.alloc(MAX_HEADER_BYTES);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    const decoded = decodeHeader(buf.subarray(0, bytesRead), engine.hash);
+    return 'problem' in decoded ? null : decoded.header.objectId;
+  } catch {
+    return null;
+  } finally {
+    await handle?.close();
+  }
 }
 
 export async function collectGarbage(engine: Engine, options: { dryRun?: boolean; graceSeconds?: number } = {}): Promise<GcSummary> {
   const dryRun = options.dryRun ?? false;
   const graceSeconds = options.graceSeconds ?? engine.config.gc.graceSeconds;
-  const summary: GcSummary = { dryRun, graceSeconds, filesScanned: 0, tempFiles: 0, orphanFragments: 0, bytes: 0, removed: [], skippedYoung: 0 };
+  const interrupted = engine.interruptedWrites();
+  const deadObjects = new Set(interrupted.map((w) => w.objectId));
+  const summary: GcSummary = {
+    dryRun, graceSeconds, filesScanned: 0, tempFiles: 0, orphanFragments: 0, bytes: 0, removed: [], skippedYoung: 0,
+    interruptedWrites: interrupted.map(({ key, pid, startedAt }) => ({ key, pid, startedAt })),
+  };
   for (const disk of engine.catalog.disks()) {
     for await (const file of scanDisk(disk.path)) {
       summary.filesScanned++;
@@ -31,8 +66,14 @@ export async function collectGarbage(engine: Engine, options: { dryRun?: boolean
       const age = await ageSeconds(file.path);
       if (age === null) continue;
       if (age < graceSeconds) {
-        summary.skippedYoung++;
-        continue;
+        const pid = kind === 'temp' ? writerPid(file.name) : null;
+        const writerGone = kind === 'temp'
+          ? pid !== null && pid !== process.pid && !isProcessAlive(pid)
+          : deadObjects.size > 0 && deadObjects.has((await headerObjectId(engine, file.path)) ?? '');
+        if (!writerGone) {
+          summary.skippedYoung++;
+          continue;
+        }
       }
       let bytes = 0;
       try {
@@ -47,5 +88,6 @@ export async function collectGarbage(engine: Engine, options: { dryRun?: boolean
       summary.removed.push({ path: file.path, kind, bytes });
     }
   }
+  if (!dryRun) for (const w of interrupted) engine.forgetInterruptedWrite(w.objectId);
   return summary;
 }

@@ -160,6 +160,8 @@ export function poolStatus(engine: Engine) {
     problems: engine.catalog.problems().length,
     /** Set after recover-catalog until a complete scrub pass has verified the payloads. */
     recoveredUnverifiedSince: engine.catalog.meta(META_RECOVERED_AT),
+    /** Puts whose process was killed: their files take space until `gc` takes them (at once, whatever the grace period). */
+    interruptedWrites: engine.interruptedWrites().map(({ key, pid, startedAt }) => ({ key, pid, startedAt })),
   };
 }
 

@@ -190,6 +190,8 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
     throw error;
   }
   const objectId = newId();
+  // A record of this put until it ends: if the process is killed, status and gc know its files.
+  const endWrite = engine.beginWrite(objectId, key);
   const createdAt = options.createdAt ?? Date.now();
   const dirs = new DirectorySync();
   const written: string[] = [];
@@ -324,9 +326,11 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
   } catch (error) {
     if (error instanceof FragmentWriteError) engine.noteWriteFailure(error.diskId, error.phase, error.errno);
     await Promise.all(written.map(removeFile));
+    endWrite();
     if (error instanceof FragmentWriteError) throw new DfsError('DFS_ERR_WRITE_FAILED', error.message, { cause: error });
     throw error;
   }
+  endWrite();
   await deleteExtentFiles(engine, removed);
   log('store').info({ key, size, extents: extents.length, policy: policyName, replaced }, 'object stored');
   return { key, size, policy: policyName, extents: extents.length, checksum: hex64(checksum), objectId, replaced };

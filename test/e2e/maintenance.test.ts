@@ -1,7 +1,7 @@
 // change-policy, recover-catalog, gc after an interrupted put, and the owner lock.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { cliAsync, fragmentFiles, makePool, type TestPool } from '../helpers/cli.js';
@@ -93,14 +93,24 @@ test('gc removes the leftovers of an interrupted put and nothing else', async ()
   const ls = pool.run('ls', '--json');
   assert.is(ls.code, 0, ls.stderr);
   assert.not.ok(ls.json.objects.some((o: { key: string }) => o.key === 'interrupted'));
-  const young = pool.run('gc', '--json');
-  assert.is(young.json.orphanFragments, 0, 'files younger than the grace period must be left');
-  const dry = pool.run('gc', '--dry-run', '--grace', '0', '--json');
+  // status knows of the killed put; gc takes its files at once, though they are young, and only
+  // them: a young orphan of no interrupted write (a stray copy of a committed fragment) stays.
+  const status = pool.run('status', '--json');
+  assert.equal(status.json.interruptedWrites.map((w: { key: string }) => w.key), ['interrupted']);
+  assert.match(pool.run('status').stdout, /reclaimable: 1 interrupted put left files behind \("interrupted", pid \d+\)/);
+  const stray = committed[0]!.replace(/[0-9a-f]{32}/, '0'.repeat(32));
+  copyFileSync(committed[0]!, stray);
+  const dry = pool.run('gc', '--dry-run', '--json');
   assert.is(dry.json.orphanFragments + dry.json.tempFiles, leftovers.length);
-  assert.is(fragmentFiles(pool.disks).length, committed.length + leftovers.length, 'dry run removed something');
-  const gc = pool.run('gc', '--grace', '0', '--json');
+  assert.is(fragmentFiles(pool.disks).length, committed.length + leftovers.length + 1, 'dry run removed something');
+  const gc = pool.run('gc', '--json');
   assert.is(gc.code, 0, gc.stderr);
   assert.is(gc.json.orphanFragments + gc.json.tempFiles, leftovers.length);
+  assert.equal(gc.json.interruptedWrites.map((w: { key: string }) => w.key), ['interrupted']);
+  assert.equal(fragmentFiles(pool.disks), [...committed, stray].sort(), 'gc took more than the killed put left');
+  assert.equal(pool.run('status', '--json').json.interruptedWrites, []);
+  const old = pool.run('gc', '--grace', '0', '--json');
+  assert.is(old.json.orphanFragments, 1, 'the stray copy, once past the grace period');
   assert.equal(fragmentFiles(pool.disks), committed);
   readsExact();
 });
