@@ -16,11 +16,16 @@ export const DEFAULT_EXTENT_SIZE = 1024 * 1024;
 /**
  * 32 MiB: 16 whole ec:4+2 extents of 1 MiB in flight (each in a 2 MiB block),
  * enough for eight large puts at once at full depth, or thousands of small
- * objects. With the extent cache's 32 MiB it keeps a daemon under load within
- * about 200 MiB of RSS (npm run bench:memory).
+ * objects.
  */
 export const DEFAULT_BUFFER_BYTES = 32 * 1024 * 1024;
-export const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
+/**
+ * 16 MiB of verified extents: hot objects skip the worker hop and the hash;
+ * the kernel's page cache already keeps the fragment files themselves. With
+ * the buffer arena's 32 MiB, a daemon under mixed load stays near 250 MiB of
+ * RSS (npm run bench:memory).
+ */
+export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 export const MIN_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export function checkBufferBytes(value: unknown): number {

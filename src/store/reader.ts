@@ -28,10 +28,14 @@ const READ_GROUP = 4;
 /**
  * Extents in flight for all of an engine's object reads together: with many
  * at once (a daemon serving many large GETs) each gets a share of this, down
- * to MIN_READ_AHEAD, so memory stays bounded by about this many extents.
+ * to MIN_READ_AHEAD, so memory stays bounded by about this many extents. The
+ * read slots they land in are touched as deep as reads go at once: 32 (16 a
+ * worker on two cores) kept 1,000 GETs of 4 MiB from 16 clients at about
+ * 15 MiB of slot memory where 64 took about 30 (npm run bench:memory); two
+ * cores are busy with far fewer.
  */
-const READS_IN_FLIGHT = 64;
-const MIN_READ_AHEAD = 4;
+const READS_IN_FLIGHT = 32;
+const MIN_READ_AHEAD = 2;
 const activeReads = new WeakMap<Engine, number>();
 
 /** How far one of `readers` concurrent object reads may read ahead. */

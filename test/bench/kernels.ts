@@ -1,7 +1,8 @@
 // npm run bench:kernels — GB/s of each kernel against a peer measured in the
-// same run. Targets (issue 2): RS encode and reconstruct 4+2 >= 1.0x
-// @ronomon/reed-solomon; XXH3 >= 1.3x xxhash-wasm h64; worker overhead <= 10%
-// of the verify time of a 1 MiB extent.
+// same run. Targets: RS encode and reconstruct 4+2 >= 1.0x
+// @ronomon/reed-solomon, inside the engine and through the public API's
+// zero-copy path; XXH3 >= 1.3x xxhash-wasm h64; worker overhead <= 10% of the
+// verify time of a 1 MiB extent.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import xxhashWasm from 'xxhash-wasm';
 import { createXXHash3 } from 'hash-wasm';
 import { KernelInstance } from '../../src/kernels/instance.js';
+import { createKernels } from '../../src/kernels/public.js';
 import { resolveVariant } from '../../src/kernels/loader.js';
 import { KernelPool } from '../../src/kernels/pool.js';
 import { runVerify } from '../../src/kernels/task-runner.js';
@@ -76,6 +78,60 @@ function rsCases(k: number, m: number): Case[] {
     ],
   };
   return [encode, reconstruct];
+}
+
+/**
+ * The public API (`dynamicfs/kernels`) the way a user calls it, 4+2 on one
+ * 1 MiB extent, against @ronomon on the same data volume: the copying calls,
+ * rsEncode into the caller's parity buffers, and codeBuffers, whose fragments
+ * live in WASM memory (the user reads its data there, as it would read it
+ * into @ronomon's Buffer) and are coded in place.
+ */
+async function publicCases(): Promise<Case[]> {
+  const k = 4;
+  const m = 2;
+  const api = await createKernels();
+  const fl = fragmentLengthFor(EXTENT, k);
+  const data = Array.from({ length: k }, (_, i) => randomBytes(fl, i + 21));
+  const parityOut = Array.from({ length: m }, () => new Uint8Array(fl));
+  const code = api.codeBuffers(k, m, fl);
+  data.forEach((d, i) => code.fragment(i).set(d));
+  code.encode();
+  const all = Array.from({ length: k + m }, (_, i) => code.fragment(i).slice());
+  const lostPresent = Array.from({ length: k + m }, (_, i) => i >= m);
+  const withLost = all.map((f, i) => (lostPresent[i] ? f : null));
+  const shard = Math.ceil(EXTENT / k / 8) * 8;
+  const ctx = ronomon.create(k, m);
+  const buffer = Buffer.from(randomBytes(shard * k, k));
+  const parity = Buffer.alloc(shard * m);
+  const bits = (from: number, to: number) => {
+    let v = 0;
+    for (let i = from; i < to; i++) v |= 1 << i;
+    return v;
+  };
+  const ronomonRun = (sources: number, targets: number) => () =>
+    new Promise<number>((resolve, reject) => ronomon.encode(ctx, sources, targets, buffer, 0, shard * k, parity, 0, shard * m, (e) => (e ? reject(e) : resolve(shard * k))));
+  return [
+    {
+      name: 'public API: RS encode 4+2',
+      peer: '@ronomon/reed-solomon',
+      contenders: [
+        { name: 'rsEncode(k, m, data)', run: () => (api.rsEncode(k, m, data), k * fl) },
+        { name: 'rsEncode(k, m, data, parityOut)', run: () => (api.rsEncode(k, m, data, parityOut), k * fl) },
+        { name: 'codeBuffers: encode()', run: () => (code.encode(), k * fl) },
+        { name: '@ronomon/reed-solomon', run: ronomonRun(bits(0, k), bits(k, k + m)) },
+      ],
+    },
+    {
+      name: 'public API: RS reconstruct 4+2 (2 lost)',
+      peer: '@ronomon/reed-solomon',
+      contenders: [
+        { name: 'rsReconstruct(k, m, fragments)', run: () => (api.rsReconstruct(k, m, withLost), k * fl) },
+        { name: 'codeBuffers: reconstruct(present)', run: () => (code.reconstruct(lostPresent), k * fl) },
+        { name: '@ronomon/reed-solomon', run: ronomonRun(bits(m, k + m), bits(0, m)) },
+      ],
+    },
+  ];
 }
 
 async function hashCase(): Promise<Case> {
@@ -148,7 +204,7 @@ async function workerCases(dir: string): Promise<{ cases: Case[]; pool: KernelPo
 const dir = mkdtempSync(join(tmpdir(), 'dfs-bench-'));
 try {
   const worker = await workerCases(dir);
-  const cases: Case[] = [...rsCases(4, 2), ...rsCases(6, 3), ...rsCases(10, 4), await hashCase(), ...worker.cases];
+  const cases: Case[] = [...rsCases(4, 2), ...rsCases(6, 3), ...rsCases(10, 4), ...(await publicCases()), await hashCase(), ...worker.cases];
   console.log(`kernel variant: ${variant}; ${ROUNDS} rounds x >=${MIN_MS} ms per contender; 1 MiB extents; node ${process.version}`);
   const results = await runCases(cases, ROUNDS, MIN_MS);
   printTable(results, (name) => cases.find((c) => c.name === name)?.peer);

@@ -25,7 +25,7 @@ const GETS = Number(process.env.DFS_BENCH_GETS ?? 5_000);
 const CLIENTS = Number(process.env.DFS_BENCH_CLIENTS ?? 32);
 const LARGE_GETS = Number(process.env.DFS_BENCH_LARGE_GETS ?? 1000);
 const MiB = 1024 * 1024;
-const env = Object.fromEntries((process.env.DFS_BENCH_ENV ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+const env = Object.fromEntries((process.env.DFS_BENCH_ENV ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 
 const pool = makePool({ disks: 6, policy: 'ec:4+2' });
 const daemon = await startDaemon(pool.pool, ['serve', '--log-level', 'warn'], env);

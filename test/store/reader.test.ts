@@ -66,9 +66,9 @@ test('readExtent hands back bytes of the caller\'s own, never a read slot', asyn
 
 test('many reads at once share the read-ahead, so memory in flight stays bounded', () => {
   assert.is(readAheadFor(1), 16);
-  assert.is(readAheadFor(4), 16);
-  assert.is(readAheadFor(8), 8);
-  assert.is(readAheadFor(1000), 4, 'never below four each');
+  assert.is(readAheadFor(2), 16);
+  assert.is(readAheadFor(4), 8);
+  assert.is(readAheadFor(1000), 2, 'never below two each');
 });
 
 /** Waits for reads still in flight to come back and be freed. */
