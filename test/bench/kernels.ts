@@ -34,6 +34,23 @@ const variant = resolveVariant();
 const ours = new KernelInstance(variant);
 const oursSimd = variant === 'simd' ? null : new KernelInstance('simd');
 
+/** Bits from..to-1 set: @ronomon names fragments by bit masks. */
+function bits(from: number, to: number): number {
+  let v = 0;
+  for (let i = from; i < to; i++) v |= 1 << i;
+  return v;
+}
+
+/** One 1 MiB extent's worth of @ronomon coding (shards a multiple of 8 bytes, same data volume): run(sources, targets). */
+function ronomonCoder(k: number, m: number): (sources: number, targets: number) => () => Promise<number> {
+  const shard = Math.ceil(EXTENT / k / 8) * 8;
+  const ctx = ronomon.create(k, m);
+  const buffer = Buffer.from(randomBytes(shard * k, k));
+  const parity = Buffer.alloc(shard * m);
+  return (sources, targets) => () =>
+    new Promise<number>((resolve, reject) => ronomon.encode(ctx, sources, targets, buffer, 0, shard * k, parity, 0, shard * m, (e) => (e ? reject(e) : resolve(shard * k))));
+}
+
 function rsCases(k: number, m: number): Case[] {
   // Ours: the fragments already sit in WASM memory (the worker reads files there).
   const fl = fragmentLengthFor(EXTENT, k);
@@ -41,20 +58,7 @@ function rsCases(k: number, m: number): Case[] {
   region.all().set(randomBytes(k * fl, k));
   const simdRegion = oursSimd?.region(k + m, fl);
   simdRegion?.all().set(randomBytes(k * fl, k));
-  // @ronomon: shards must be a multiple of 8 bytes; same data volume.
-  const shard = Math.ceil(EXTENT / k / 8) * 8;
-  const ctx = ronomon.create(k, m);
-  const buffer = Buffer.from(randomBytes(shard * k, k));
-  const parity = Buffer.alloc(shard * m);
-  const bits = (from: number, to: number) => {
-    let v = 0;
-    for (let i = from; i < to; i++) v |= 1 << i;
-    return v;
-  };
-  const ronomonRun = (sources: number, targets: number) => () =>
-    new Promise<number>((resolve, reject) =>
-      ronomon.encode(ctx, sources, targets, buffer, 0, shard * k, parity, 0, shard * m, (e) => (e ? reject(e) : resolve(shard * k))),
-    );
+  const ronomonRun = ronomonCoder(k, m);
   // Reconstruct M lost data fragments (the costliest case: every output needs the inverse).
   const lostPresent = Array.from({ length: k + m }, (_, i) => i >= m);
   const ronomonSources = bits(m, k + m);
@@ -100,17 +104,7 @@ async function publicCases(): Promise<Case[]> {
   const all = Array.from({ length: k + m }, (_, i) => code.fragment(i).slice());
   const lostPresent = Array.from({ length: k + m }, (_, i) => i >= m);
   const withLost = all.map((f, i) => (lostPresent[i] ? f : null));
-  const shard = Math.ceil(EXTENT / k / 8) * 8;
-  const ctx = ronomon.create(k, m);
-  const buffer = Buffer.from(randomBytes(shard * k, k));
-  const parity = Buffer.alloc(shard * m);
-  const bits = (from: number, to: number) => {
-    let v = 0;
-    for (let i = from; i < to; i++) v |= 1 << i;
-    return v;
-  };
-  const ronomonRun = (sources: number, targets: number) => () =>
-    new Promise<number>((resolve, reject) => ronomon.encode(ctx, sources, targets, buffer, 0, shard * k, parity, 0, shard * m, (e) => (e ? reject(e) : resolve(shard * k))));
+  const ronomonRun = ronomonCoder(k, m);
   return [
     {
       name: 'public API: RS encode 4+2',
