@@ -8,4 +8,5 @@
 export * from './store/index.js';
 export { parsePolicy, formatPolicy, parseSize, type Policy, type PoolConfig } from './pool/index.js';
 export { DfsError, ERRORS, isDfsError, type ErrorCode } from './errors.js';
-export { createKernels, type Kernels } from './kernels/public.js';
+export { createKernels, type Kernels } from './kernels/index.js';
+export { OPS, runOp, type OpParams, type Progress } from './ops/index.js';

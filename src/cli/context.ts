@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { DfsError } from '../errors.js';
 import { resolve } from 'node:path';
 import { createLogger, setRootLogger } from '../log/index.js';
-import { Engine, runOp, type OpParams } from '../store/index.js';
+import { Engine } from '../store/index.js';
+import { runOp, type OpParams } from '../ops/index.js';
 import { ProgressReporter } from './progress.js';
 import { findDaemon, remoteJob, remoteOp, type Daemon } from './remote.js';
 

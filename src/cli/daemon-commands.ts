@@ -1,7 +1,7 @@
 // serve / metrics-server: the daemon in the foreground (what a systemd unit runs).
 import type { Command } from 'commander';
 import { DfsError } from '../errors.js';
-import { runDaemon } from '../server/daemon.js';
+import { runDaemon } from '../server/index.js';
 import type { CliContext } from './context.js';
 
 export function registerDaemonCommands(program: Command, ctx: CliContext): void {

@@ -3,9 +3,7 @@
 // every command shares (0 ok, 1 failed, 3 problems remain).
 import { DfsError, serializeError } from '../errors.js';
 
-export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
-export const EXIT_PROBLEMS = 3;
 
 export function toJson(value: unknown): string {
   return JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? v.toString(16).padStart(16, '0') : v));

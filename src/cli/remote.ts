@@ -2,13 +2,12 @@
 // live owner lock), running an operation through its API, and moving object
 // bytes through the object routes.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DfsError, ERRORS, type ErrorCode } from '../errors.js';
 import { isProcessAlive, poolPaths, readLock } from '../pool/index.js';
-import type { OpParams } from '../store/index.js';
+import type { OpParams } from '../ops/index.js';
 
 export interface Daemon {
   url: string;
@@ -19,7 +18,7 @@ export interface Daemon {
 /** The daemon that owns the pool, or null when none runs (a dead one's leftovers are ignored). */
 export function findDaemon(poolDir: string): Daemon | null {
   const paths = poolPaths(poolDir);
-  const infoPath = join(paths.run, 'daemon.json');
+  const infoPath = paths.daemon;
   if (!existsSync(infoPath)) return null;
   let info: { url?: string; pid?: number };
   try {

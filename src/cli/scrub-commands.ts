@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { DfsError } from '../errors.js';
 import { count, formatBytes } from '../pool/index.js';
 import { parseIntensity, parseMaxRate, problemsRemain, type PassSummary, type ScrubStatus } from '../scrub/index.js';
-import { runDaemon } from '../server/daemon.js';
+import { runDaemon } from '../server/index.js';
 import type { CliContext } from './context.js';
 import { printResult, table } from './output.js';
 import { remoteOp } from './remote.js';
@@ -24,7 +24,7 @@ function problemTable(problems: { key: string; seq: number; extent: string; frag
 function summaryText(s: PassSummary): string {
   const lines = [
     `scrubbed ${count(s.extentsScanned, 'extent')} (${formatBytes(s.bytesScanned)}, ${count(s.fragmentsChecked, 'fragment')}) in ${s.durationSeconds.toFixed(1)} s${s.dryRun ? ' (dry run: nothing written)' : ''}`,
-    `extents: ${s.extents.healthy} healthy, ${s.extents.repaired} repaired, ${s.extents.degraded} degraded, ${s.extents.unrecoverable} unrecoverable${s.extentsSkipped ? `, ${s.extentsSkipped} changed while checked (skipped)` : ''}`,
+    `extents: ${s.extents.healthy} healthy, ${s.extents.repaired} repaired, ${s.extents.degraded} degraded, ${s.extents.unrecoverable} unrecoverable${s.extentsSkipped ? `, ${s.extentsSkipped} changed while checked (skipped)` : ''}${s.checksFailed ? `, ${count(s.checksFailed, 'check')} failed (see the log)` : ''}`,
     `issues: ${s.issuesFound} found, ${count(s.repairsAttempted, 'repair')} attempted, ${s.repairsSuccessful} successful${s.repairsPaused ? ' (auto-repair paused at the per-pass cap)' : ''}`,
   ];
   if (s.problems.length) lines.push('', problemTable(s.problems));

@@ -90,7 +90,3 @@ export function diskFaultSync(op: FaultOp, path: string): void {
     if (rule.errno) throw errorFor(rule, op, path);
   }
 }
-
-export function faultsEnabled(): boolean {
-  return rules.length > 0 || counting;
-}

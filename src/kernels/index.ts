@@ -1,5 +1,5 @@
 // Public face of the kernels domain for the rest of src/.
-export { createKernels, type Kernels, type CreateKernelsOptions } from './public.js';
+export { createKernels, type Kernels, type CreateKernelsOptions, type CodeBuffers } from './public.js';
 export { KernelInstance, ExtentRegion, threadKernels, strideFor, type VerifyResult as RegionVerifyResult } from './instance.js';
 export { KERNEL_VARIANTS, isVariantSupported, resolveVariant, type KernelVariant, type KernelChoice } from './loader.js';
 export { KernelPool, toShared, type KernelPoolStats } from './pool.js';

@@ -1,12 +1,12 @@
 // Mirrors assembly/status.ts: the numbers kernels return, and the one place
 // they become typed errors.
 import { DfsError, type ErrorCode } from '../errors.js';
+import { MAX_K, MAX_M } from '../pool/index.js';
 
 export const KERNEL_OK = 0;
-export const MAX_K = 32;
-export const MAX_M = 16;
+export { MAX_K, MAX_M };
 
-const STATUS_CODES: Record<number, ErrorCode> = {
+export const STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
   1: 'DFS_ERR_KERNEL_K_RANGE',
   2: 'DFS_ERR_KERNEL_M_RANGE',
   3: 'DFS_ERR_KERNEL_TOO_FEW_FRAGMENTS',

@@ -3,9 +3,8 @@
 // Fragment files are read with readSync straight into views of WASM memory:
 // the bytes are touched once by the kernel and never copied in JS.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { decodeHeader, headerIdBytes, headerMatches } from '../store/fragment-format.js';
+import { decodeHeader, fragmentPath, headerIdBytes, headerMatches } from '../format/index.js';
 import { diskFaultSync } from '../faults/index.js';
-import { fragmentPath } from '../store/fragment-io.js';
 import { DfsError, serializeError } from '../errors.js';
 import type { ExtentRegion, KernelInstance } from './instance.js';
 import { threadReadSlots } from './read-slots.js';

@@ -3,7 +3,10 @@
 // SharedArrayBuffer, fragment files are read by the worker straight into its
 // WASM memory, and rebuilt fragments come back in one transferred buffer.
 import type { SerializedError } from '../errors.js';
+import { ecFragmentLength, type CodeLayout } from '../pool/index.js';
 import type { SlotRef } from './read-slots.js';
+
+export type { CodeLayout };
 
 /** Where one fragment's payload lives: `length` bytes at `offset` of `path`. */
 export interface FragmentSource {
@@ -14,7 +17,6 @@ export interface FragmentSource {
   expected: bigint;
 }
 
-export type CodeLayout = { kind: 'ec'; k: number; m: number } | { kind: 'replication'; copies: number };
 
 /** How one fragment fared; corruption is an outcome, not an exception. */
 export type FragmentStatus = 'ok' | 'missing' | 'unreadable' | 'truncated' | 'checksum_mismatch';
@@ -251,5 +253,5 @@ export type TaskEnvelope<R> = { ok: true; value: R } | { ok: false; error: Seria
 
 /** Fragment payload length for an extent of `size` bytes split K ways: a multiple of 16. */
 export function fragmentLengthFor(size: number, k: number): number {
-  return ((Math.ceil(size / k) + 15) & ~15) >>> 0;
+  return ecFragmentLength(size, k);
 }

@@ -8,7 +8,7 @@ import type { Engine } from '../store/index.js';
 import type { DiskState } from '../catalog/index.js';
 import type { KernelPoolStats } from '../kernels/index.js';
 import { parsePolicy, policyTolerance } from '../pool/index.js';
-import { poolHealth, type HealthStatus } from '../store/reports.js';
+import { HEALTH_STATUSES, poolHealth } from '../store/index.js';
 import { INTENSITIES, SCRUB_STATES, type ScrubService } from '../scrub/index.js';
 
 export { parseMetricsText, type MetricSample } from './text.js';
@@ -67,7 +67,6 @@ function gauge(registry: Registry, name: string, help: string, labelNames: strin
   });
 }
 
-const HEALTH_STATUSES: readonly HealthStatus[] = ['healthy', 'degraded', 'critical'];
 const DISK_STATES: readonly DiskState[] = ['healthy', 'degraded', 'suspect', 'draining', 'failed'];
 
 export function createMetricsRegistry(sources: MetricsSources): Registry {

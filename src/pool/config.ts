@@ -78,6 +78,8 @@ export function poolPaths(root: string) {
     token: join(dir, TOKEN_FILE),
     run: join(dir, RUN_DIR),
     lock: join(dir, RUN_DIR, 'owner.lock'),
+    /** Written by a running daemon: its pid and URL, for commands to find it. */
+    daemon: join(dir, RUN_DIR, 'daemon.json'),
   };
 }
 
@@ -123,17 +125,34 @@ export function readPoolConfig(root: string): PoolConfig {
     throw new DfsError('DFS_ERR_POOL_FORMAT', `${paths.config}: format ${String(parsed.format)} (this build reads ${POOL_FORMAT})`);
   }
   const defaults = newPoolConfig({});
+  const bad = (field: string, value: unknown, want: string) =>
+    new DfsError('DFS_ERR_POOL_FORMAT', `${paths.config}: ${field} is ${JSON.stringify(value)?.slice(0, 60) ?? String(value)}, want ${want}`);
+  const count = (field: string, value: unknown, fallback: number) => {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw bad(field, value, 'a number ≥ 0');
+    return value;
+  };
+  const disks = parsed.disks ?? [];
+  if (!Array.isArray(disks) || !disks.every((d) => d && typeof d.id === 'string' && typeof d.path === 'string')) throw bad('disks', disks, '[{id, path}]');
+  const scrub = { ...defaults.scrub, since: parsed.createdAt ?? defaults.scrub.since, ...parsed.scrub };
+  if (!['nightly', 'continuous', 'manual'].includes(scrub.frequency)) throw bad('scrub.frequency', scrub.frequency, 'nightly, continuous or manual');
+  if (!['low', 'medium', 'high'].includes(scrub.intensity)) throw bad('scrub.intensity', scrub.intensity, 'low, medium or high');
+  for (const flag of ['dryRun', 'autoRepair'] as const) if (typeof scrub[flag] !== 'boolean') throw bad(`scrub.${flag}`, scrub[flag], 'true or false');
   return {
     ...defaults,
     ...parsed,
     extentSize: checkExtentSize(parsed.extentSize ?? DEFAULT_EXTENT_SIZE),
     defaultPolicy: formatPolicy(parsePolicy(parsed.defaultPolicy ?? defaults.defaultPolicy)),
-    cache: { ...defaults.cache, ...parsed.cache },
+    cache: { maxBytes: count('cache.maxBytes', parsed.cache?.maxBytes, defaults.cache.maxBytes) },
     memory: { bufferBytes: checkBufferBytes(parsed.memory?.bufferBytes ?? DEFAULT_BUFFER_BYTES) },
-    gc: { ...defaults.gc, ...parsed.gc },
-    scrub: { ...defaults.scrub, since: parsed.createdAt ?? defaults.scrub.since, ...parsed.scrub },
-    disks: Array.isArray(parsed.disks) ? parsed.disks : [],
-  } as PoolConfig;
+    gc: { graceSeconds: count('gc.graceSeconds', parsed.gc?.graceSeconds, defaults.gc.graceSeconds) },
+    scrub: {
+      ...scrub,
+      maxRepairsPerPass: count('scrub.maxRepairsPerPass', scrub.maxRepairsPerPass, defaults.scrub.maxRepairsPerPass),
+      repairRatePerSecond: count('scrub.repairRatePerSecond', scrub.repairRatePerSecond, defaults.scrub.repairRatePerSecond),
+    },
+    disks,
+  };
 }
 
 export function writePoolConfig(root: string, config: PoolConfig): void {

@@ -1,10 +1,14 @@
 // Redundancy policies: `replication:N` (N full copies) or `ec:K+M` (Reed-Solomon,
 // any K of K+M fragments rebuild the extent). Parsed once, carried as data.
 import { DfsError } from '../errors.js';
-import { MAX_K, MAX_M } from '../kernels/status.js';
-import type { CodeLayout } from '../kernels/tasks.js';
 
 export const MAX_COPIES = 8;
+/** The code's limits: data fragments K and parity fragments M of ec:K+M (the kernels are built for these). */
+export const MAX_K = 32;
+export const MAX_M = 16;
+
+/** How an extent is laid out in fragments, as the kernels see it. */
+export type CodeLayout = { kind: 'ec'; k: number; m: number } | { kind: 'replication'; copies: number };
 
 export type Policy = { kind: 'replication'; copies: number } | { kind: 'ec'; k: number; m: number };
 
@@ -51,6 +55,10 @@ export function codeLayout(policy: Policy): CodeLayout {
 
 /** Payload bytes of each fragment of an extent of `size` bytes. */
 export function fragmentPayloadLength(policy: Policy, size: number): number {
-  if (policy.kind === 'replication') return size;
-  return ((Math.ceil(size / policy.k) + 15) & ~15) >>> 0;
+  return policy.kind === 'replication' ? size : ecFragmentLength(size, policy.k);
+}
+
+/** Bytes of each of the K data fragments of `size` bytes: a K-th, rounded up to 16 (the SIMD loops' stride). */
+export function ecFragmentLength(size: number, k: number): number {
+  return ((Math.ceil(size / k) + 15) & ~15) >>> 0;
 }

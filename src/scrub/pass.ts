@@ -12,8 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { log } from '../log/index.js';
 import type { ExtentWithFragments, FragmentProblem, FragmentRow } from '../catalog/index.js';
 import { SCRUB_STATUSES, type ScrubOutcome } from '../kernels/index.js';
-import type { Engine } from '../store/engine.js';
-import { parseHex64 } from '../store/fragment-format.js';
+import type { Engine } from '../store/index.js';
+import { parseHex64 } from '../store/index.js';
 import { PACING, SCAN_IDLE_MS, type Intensity } from './intensity.js';
 import type { RepairQueue } from './repair-queue.js';
 
@@ -44,6 +44,8 @@ export interface PassSummary {
   problemsOmitted: number;
   /** Extents deleted or rewritten while being checked (not judged). */
   extentsSkipped: number;
+  /** Extents whose check itself failed (a worker error, not a bad fragment): not judged, and the pass says problems remain. */
+  checksFailed: number;
   dryRun: boolean;
   repair: boolean;
   errorsOnly: boolean;
@@ -86,7 +88,7 @@ export function newPass(engine: Engine, options: { trigger: PassState['trigger']
     activeMs: 0,
     extentsScanned: 0, bytesScanned: 0, fragmentsChecked: 0, issuesFound: 0, repairsAttempted: 0, repairsSuccessful: 0,
     extents: { healthy: 0, degraded: 0, repaired: 0, unrecoverable: 0 },
-    problems: [], problemsOmitted: 0, extentsSkipped: 0,
+    problems: [], problemsOmitted: 0, extentsSkipped: 0, checksFailed: 0,
     dryRun: options.dryRun, repair: options.repair, errorsOnly: options.errorsOnly ?? false, repairsPaused: false,
     startedAt: new Date().toISOString(), finishedAt: null, durationSeconds: 0,
   };
@@ -265,7 +267,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
     if (checked.outcomes === null) {
       // The check itself failed (a bug, not a bad fragment): say so, judge nothing.
       logger.error({ extent: now.id, error: checked.error }, 'scrub check failed');
-      pass.extents.degraded++;
+      pass.checksFailed = (pass.checksFailed ?? 0) + 1; // a pass resumed from an older checkpoint has no count yet
       return;
     }
     const bytes = checked.outcomes.reduce((n, o) => n + o.bytes, 0);
@@ -419,5 +421,5 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
 
 /** Problems left after a pass: anything not repaired. */
 export function problemsRemain(summary: PassSummary): boolean {
-  return summary.extents.degraded + summary.extents.unrecoverable > 0 || summary.problems.some((p) => p.action !== 'repaired' && p.action !== 'gone') || summary.problemsOmitted > 0;
+  return summary.extents.degraded + summary.extents.unrecoverable + (summary.checksFailed ?? 0) > 0 || summary.problems.some((p) => p.action !== 'repaired' && p.action !== 'gone') || summary.problemsOmitted > 0;
 }

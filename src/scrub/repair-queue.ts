@@ -4,8 +4,8 @@
 // repairExtent, which holds the extent's lock: a rebuild and a scrub never
 // repair the same extent at once.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Engine } from '../store/engine.js';
-import { repairExtent, type RepairResult } from '../store/maintenance.js';
+import type { Engine } from '../store/index.js';
+import { repairExtent, type RepairResult } from '../store/index.js';
 
 export class RepairQueue {
   private waiting: { extentId: string; resolve: (r: RepairResult) => void; reject: (e: unknown) => void }[] = [];

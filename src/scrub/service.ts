@@ -9,10 +9,11 @@
 // completed pass — lives in the catalogue's meta table (key `scrub`),
 // written at least every `checkpointMs` while a pass runs and on every state
 // change. Intensity, rate cap and schedule live in pool.json.
+import { DfsError } from '../errors.js';
 import { log } from '../log/index.js';
 import { META_RECOVERED_AT } from '../catalog/index.js';
 import { writePoolConfig, type ScrubScheduleConfig } from '../pool/index.js';
-import type { Engine } from '../store/engine.js';
+import type { Engine } from '../store/index.js';
 import { parseIntensity, parseMaxRate, type Intensity } from './intensity.js';
 import { MAX_LISTED, newPass, runPass, summaryOf, type PassState, type PassSummary, type ScrubTotals, type StopReason } from './pass.js';
 import { RepairQueue } from './repair-queue.js';
@@ -30,7 +31,7 @@ interface Persisted {
 }
 
 const META_KEY = 'scrub';
-/** Seconds a run segment must have lasted before its rate gives an ETA. */
+/** How long (ms) a run segment must have lasted before its rate gives an ETA. */
 const ETA_AFTER_MS = 5000;
 
 export interface ScrubServiceOptions {
@@ -336,11 +337,6 @@ export class ScrubService {
     await this.halt('shutdown');
   }
 
-  /** The pass now running, for tests and the metrics. */
-  get currentPass(): PassState | null {
-    return this.current;
-  }
-
   /** What the metrics read on every scrape: no catalogue queries beyond a row or two. */
   metricsView(): { state: ScrubState; intensity: Intensity; maxRate: number | null; pass: ScrubStatus['pass']; lastCompletedAt: number | null; secondsSinceLastPass: number; overdue: boolean; repairsPaused: boolean } {
     const now = this.clock();
@@ -440,9 +436,13 @@ export interface ScrubStatus {
 
 const services = new WeakMap<Engine, ScrubService>();
 
-/** The scrubber of an open pool (one per engine). */
+/**
+ * The scrubber of an open pool (one per engine). Options apply when it is
+ * created: given again later they would be ignored, so that is refused.
+ */
 export function scrubService(engine: Engine, options?: ScrubServiceOptions): ScrubService {
   let service = services.get(engine);
+  if (service && options) throw new DfsError('DFS_ERR_INTERNAL_UNEXPECTED', 'the scrubber of this pool exists already: its options were set when it was created');
   if (!service) services.set(engine, (service = new ScrubService(engine, options)));
   return service;
 }

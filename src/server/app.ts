@@ -12,9 +12,11 @@ import { DfsError, ERRORS, serializeError } from '../errors.js';
 import { enterLogContext, type Logger } from '../log/index.js';
 import { parsePolicy } from '../pool/index.js';
 import {
-  lookupObject, objectSummary, poolHealth, putObject, readObject, runOp, streamSource, OPS, type Engine, type OpParams,
+  HEALTH_STATUSES, lookupObject, objectSummary, poolHealth, putObject, readObject, streamSource, type Engine,
 } from '../store/index.js';
-import { Jobs } from './jobs.js';
+import { OPS, runOp, type OpParams } from '../ops/index.js';
+import { Jobs, JOB_STATES } from './jobs.js';
+import { FREQUENCIES, INTENSITIES, SCRUB_STATES } from '../scrub/index.js';
 
 export interface AppOptions {
   engine: Engine;
@@ -36,7 +38,7 @@ const open = (properties: Record<string, unknown>, required: string[] = []) => (
 const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema, 500: errorSchema, 503: errorSchema } as const;
 const keyParams = { type: 'object', properties: { '*': { type: 'string', minLength: 1, maxLength: 4096 } }, required: ['*'] } as const;
 const putSchema = open({ key: { type: 'string' }, size: { type: 'integer' }, policy: { type: 'string' }, extents: { type: 'integer' }, checksum: { type: 'string' }, replaced: { type: 'boolean' } }, ['key', 'size', 'policy', 'extents', 'checksum']);
-const healthSchema = open({ status: { type: 'string', enum: ['healthy', 'degraded', 'critical'] }, message: { type: 'string' }, timestamp: { type: 'string' }, checks: { type: 'object', additionalProperties: true } }, ['status', 'message', 'timestamp', 'checks']);
+const healthSchema = open({ status: { type: 'string', enum: [...HEALTH_STATUSES] }, message: { type: 'string' }, timestamp: { type: 'string' }, checks: { type: 'object', additionalProperties: true } }, ['status', 'message', 'timestamp', 'checks']);
 const diskSchema = open({ id: { type: 'string' }, path: { type: 'string' }, state: { type: 'string' }, capacityBytes: { type: 'integer' }, usedBytes: { type: 'integer' }, fragments: { type: 'integer' } });
 
 function digest(text: string): Buffer {
@@ -260,7 +262,7 @@ export async function buildApp(options: AppOptions) {
 
   app.delete('/v1/objects/*', { schema: { tags: ['objects'], params: keyParams, response: { 200: open({ key: { type: 'string' }, deleted: { type: 'boolean' } }, ['key', 'deleted']), ...errors } } }, async (request) => runOp(engine, 'rm', { key: objectKey(request) }));
 
-  // The CLI's operations, run here when the daemon owns the pool (see src/store/ops.ts).
+  // The CLI's operations, run here when the daemon owns the pool (see src/ops/).
   app.post('/v1/ops/:name', {
     schema: {
       tags: ['operations'],
@@ -277,7 +279,7 @@ export async function buildApp(options: AppOptions) {
   const jobs = new Jobs(engine);
   // A stopping daemon lets running jobs end (within its shutdown grace period) before the pool closes.
   app.addHook('onClose', async () => jobs.settle());
-  const jobSchema = open({ id: { type: 'string' }, op: { type: 'string' }, state: { type: 'string', enum: ['running', 'done', 'failed'] }, progress: { type: 'object', additionalProperties: true } }, ['id', 'op', 'state']);
+  const jobSchema = open({ id: { type: 'string' }, op: { type: 'string' }, state: { type: 'string', enum: [...JOB_STATES] }, progress: { type: 'object', additionalProperties: true } }, ['id', 'op', 'state']);
   app.post('/v1/jobs', {
     schema: {
       tags: ['operations'],
@@ -300,7 +302,7 @@ export async function buildApp(options: AppOptions) {
 
   // The scrubber: status, control, intensity, schedule, problems, and one-shot passes.
   const scrubStatus = open({
-    state: { type: 'string', enum: ['idle', 'running', 'paused', 'stopped'] }, intensity: { type: 'string' }, schedule: { type: 'object', additionalProperties: true },
+    state: { type: 'string', enum: [...SCRUB_STATES] }, intensity: { type: 'string' }, schedule: { type: 'object', additionalProperties: true },
     pass: { anyOf: [{ type: 'object', additionalProperties: true }, { type: 'null' }] }, lastPass: { anyOf: [{ type: 'object', additionalProperties: true }, { type: 'null' }] },
     problems: { type: 'array', items: { type: 'object', additionalProperties: true } }, metrics: { type: 'object', additionalProperties: true },
   }, ['state', 'intensity', 'schedule', 'pass', 'lastPass', 'metrics']);
@@ -315,7 +317,7 @@ export async function buildApp(options: AppOptions) {
     });
   }
   app.put('/v1/scrub/intensity', {
-    schema: { ...scrubRoute, body: { type: 'object', properties: { intensity: { type: 'string', enum: ['low', 'medium', 'high'] }, maxRate: rate }, required: ['intensity'], additionalProperties: false } },
+    schema: { ...scrubRoute, body: { type: 'object', properties: { intensity: { type: 'string', enum: [...INTENSITIES] }, maxRate: rate }, required: ['intensity'], additionalProperties: false } },
   }, async (request) => runOp(engine, 'scrub-set-intensity', request.body as OpParams));
   app.get('/v1/scrub/schedule', { schema: { tags: ['scrub'], response: { 200: open({ frequency: { type: 'string' } }, ['frequency']), ...errors } } }, async () => (runOp(engine, 'scrub-status', {}) as Promise<{ schedule: unknown }>).then((s) => s.schedule));
   app.put('/v1/scrub/schedule', {
@@ -324,7 +326,7 @@ export async function buildApp(options: AppOptions) {
       body: {
         type: 'object',
         properties: {
-          frequency: { type: 'string', enum: ['nightly', 'continuous', 'manual'] }, intensity: { type: 'string', enum: ['low', 'medium', 'high'] },
+          frequency: { type: 'string', enum: [...FREQUENCIES] }, intensity: { type: 'string', enum: [...INTENSITIES] },
           dryRun: flag, autoRepair: flag, window: { type: 'string', maxLength: 11 }, maxRate: rate,
         },
         additionalProperties: false,
@@ -338,7 +340,7 @@ export async function buildApp(options: AppOptions) {
   app.post('/v1/scrub/run', {
     schema: {
       tags: ['scrub'],
-      body: { type: 'object', properties: { repair: flag, dryRun: flag, errorsOnly: flag, intensity: { type: 'string', enum: ['low', 'medium', 'high'] }, maxRate: rate }, additionalProperties: false },
+      body: { type: 'object', properties: { repair: flag, dryRun: flag, errorsOnly: flag, intensity: { type: 'string', enum: [...INTENSITIES] }, maxRate: rate }, additionalProperties: false },
       response: { 200: open({ extentsScanned: { type: 'integer' }, issuesFound: { type: 'integer' }, extents: { type: 'object', additionalProperties: true }, problems: { type: 'array', items: { type: 'object', additionalProperties: true } } }), ...errors },
     },
   }, async (request) => {

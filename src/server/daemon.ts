@@ -4,7 +4,6 @@
 // in-flight ones finish, closes the worker pool and catalogue, removes
 // daemon.json and exits 0.
 import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { DfsError } from '../errors.js';
 import { createLogger, setRootLogger } from '../log/index.js';
 import { createMetricsRegistry } from '../metrics/index.js';
@@ -14,7 +13,13 @@ import { scrubService } from '../scrub/index.js';
 import { buildApp } from './app.js';
 
 /** How long a stopping daemon lets in-flight requests finish. */
-const SHUTDOWN_GRACE_MS = Math.max(0, Number(process.env.DYNAMICFS_SHUTDOWN_GRACE_MS ?? 10_000)) || 10_000;
+const SHUTDOWN_GRACE_MS = graceFrom(process.env.DYNAMICFS_SHUTDOWN_GRACE_MS);
+
+/** The grace period from the environment: a non-negative number of ms (0: cut at once), else the default 10 s. */
+function graceFrom(text: string | undefined): number {
+  const ms = Number(text);
+  return text !== undefined && text.trim() !== '' && Number.isFinite(ms) && ms >= 0 ? ms : 10_000;
+}
 
 /** Signals this close to the first are the same stop request (see runDaemon). */
 const REPEAT_SIGNAL_MS = 500;
@@ -33,15 +38,12 @@ export interface DaemonInfo {
   startedAt: string;
 }
 
-export function daemonInfoPath(poolRunDir: string): string {
-  return join(poolRunDir, 'daemon.json');
-}
 
 export async function runDaemon(poolDir: string, options: DaemonOptions): Promise<never> {
   const logger = createLogger(options.logLevel);
   setRootLogger(logger);
   const engine = Engine.open(poolDir, { role: 'daemon', prefault: true });
-  const infoPath = daemonInfoPath(engine.paths.run);
+  const infoPath = engine.paths.daemon;
   let url: string;
   let app: Awaited<ReturnType<typeof buildApp>>;
   try {

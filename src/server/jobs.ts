@@ -6,12 +6,16 @@
 // the whole operation. The last 100 ended jobs are kept.
 import { randomBytes } from 'node:crypto';
 import { DfsError, serializeError } from '../errors.js';
-import { runOp, type OpParams, type Engine } from '../store/index.js';
+import type { Engine } from '../store/index.js';
+import { runOp, type OpParams } from '../ops/index.js';
+
+export const JOB_STATES = ['running', 'done', 'failed'] as const;
+export type JobState = (typeof JOB_STATES)[number];
 
 export interface Job {
   id: string;
   op: string;
-  state: 'running' | 'done' | 'failed';
+  state: JobState;
   progress: { done: number; total: number | null };
   startedAt: string;
   finishedAt: string | null;

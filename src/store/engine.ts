@@ -17,7 +17,8 @@ import {
   chooseDisks, formatPolicy, newPoolConfig, parsePolicy, poolPaths, readLabel, readPoolConfig, requireDirectory, writeLabel, writePoolConfig,
   PoolLock, isProcessAlive, labelPath, policyWidth, type Policy, type PoolConfig,
 } from '../pool/index.js';
-import { fragmentPath, prepareDiskLayout } from './fragment-io.js';
+import { fragmentPath } from '../format/index.js';
+import { prepareDiskLayout } from './fragment-io.js';
 import { ForegroundActivity } from './activity.js';
 import { IoStats } from './io-stats.js';
 

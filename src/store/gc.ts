@@ -7,8 +7,7 @@
 // a record of its object), so a write in progress is never hit.
 import { open, stat, unlink } from 'node:fs/promises';
 import type { Engine } from './engine.js';
-import { decodeHeader, MAX_HEADER_BYTES } from './fragment-format.js';
-import { TEMP_MARKER } from './fragment-io.js';
+import { decodeHeader, MAX_HEADER_BYTES, TEMP_MARKER } from '../format/index.js';
 import { isProcessAlive } from '../pool/index.js';
 import { ageSeconds, scanDisk } from './scan.js';
 

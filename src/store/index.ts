@@ -8,6 +8,4 @@ export { collectGarbage, type GcSummary } from './gc.js';
 export { fileSource, streamSource, chunkSource, type ExtentSource } from './sources.js';
 export { checkKey, objectChecksum } from './object-meta.js';
 export * from './reports.js';
-export * from './fragment-format.js';
-export { fragmentPath, fanoutDir, parseFragmentName } from './fragment-io.js';
-export { OPS, runOp, type OpParams, type Progress } from './ops.js';
+export * from '../format/index.js';

@@ -1,7 +1,7 @@
 // What every fragment of an object carries about it, and the checks on keys.
 import { randomBytes } from 'node:crypto';
 import { DfsError } from '../errors.js';
-import { MAX_KEY_BYTES } from './fragment-format.js';
+import { MAX_KEY_BYTES } from '../format/index.js';
 
 export function newId(): string {
   return randomBytes(16).toString('hex');

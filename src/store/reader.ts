@@ -12,8 +12,7 @@ import type { ExtentWithFragments, FragmentProblem, ObjectRow } from '../catalog
 import { codeLayout, parsePolicy } from '../pool/index.js';
 import type { FragmentSource, ReadResult, ReadTask } from '../kernels/index.js';
 import type { Engine } from './engine.js';
-import { fragmentPath } from './fragment-io.js';
-import { parseHex64 } from './fragment-format.js';
+import { fragmentPath, parseHex64 } from '../format/index.js';
 
 /**
  * Extents of one object being read at once, and per worker task. Measured

@@ -11,7 +11,7 @@ import { Catalog, META_RECOVERED_AT, type NewExtent } from '../catalog/index.js'
 import { DfsError } from '../errors.js';
 import { resolveVariant, threadKernels } from '../kernels/index.js';
 import { formatPolicy, fsyncDirectorySync, poolPaths, policyNeed, policyWidth, readLabel, readPoolConfig, PoolLock, writePoolConfig } from '../pool/index.js';
-import { decodeHeader, headerLengthFor, hex64, MAX_HEADER_BYTES, type FragmentHeader } from './fragment-format.js';
+import { decodeHeader, headerLengthFor, hex64, MAX_HEADER_BYTES, type FragmentHeader } from '../format/index.js';
 import { objectChecksum } from './object-meta.js';
 import { scanDisk } from './scan.js';
 

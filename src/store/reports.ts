@@ -8,7 +8,7 @@ import { META_RECOVERED_AT, type DiskRow, type DiskState, type ExtentWithFragmen
 import { count, parsePolicy, policyTolerance, policyWidth, readLabel } from '../pool/index.js';
 import type { Engine } from './engine.js';
 import { diskFaultSync } from '../faults/index.js';
-import { fragmentPath } from './fragment-io.js';
+import { fragmentPath } from '../format/index.js';
 
 export function listDisks(engine: Engine) {
   return {
@@ -165,7 +165,8 @@ export function poolStatus(engine: Engine) {
   };
 }
 
-export type HealthStatus = 'healthy' | 'degraded' | 'critical';
+export const HEALTH_STATUSES = ['healthy', 'degraded', 'critical'] as const;
+export type HealthStatus = (typeof HEALTH_STATUSES)[number];
 
 /**
  * Pool health: critical when any extent is unrecoverable or the healthy disks

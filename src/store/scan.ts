@@ -3,7 +3,7 @@
 import { opendir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FRAGMENT_DIR } from '../pool/index.js';
-import { isTempName, parseFragmentName } from './fragment-io.js';
+import { isTempName, parseFragmentName } from '../format/index.js';
 
 export interface ScannedFile {
   path: string;

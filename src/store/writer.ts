@@ -13,8 +13,8 @@ import { log } from '../log/index.js';
 import type { NewExtent, ObjectRow, ExtentWithFragments } from '../catalog/index.js';
 import { chooseDisks, formatPolicy, fragmentPayloadLength, policyNeed, policyWidth, type Policy } from '../pool/index.js';
 import type { Engine } from './engine.js';
-import { encodeHeader, headerLengthFor, hex64, type FragmentHeader } from './fragment-format.js';
-import { DirectorySync, FragmentWriteError, fragmentPath, removeFile, writeFragmentFile } from './fragment-io.js';
+import { encodeHeader, fragmentPath, headerLengthFor, hex64, type FragmentHeader } from '../format/index.js';
+import { DirectorySync, FragmentWriteError, removeFile, writeFragmentFile } from './fragment-io.js';
 import { checkKey, newId, objectChecksum } from './object-meta.js';
 import type { ExtentSource } from './sources.js';
 import type { BufferArena, Lease } from '../buffers/index.js';
@@ -84,8 +84,10 @@ export async function writeExtentFragments(
       for (;;) {
         const diskId = targets.get(index)!;
         const diskPath = engine.diskPath(diskId);
-        const path = fragmentPath(diskPath ?? '/nonexistent', identity.extentId, index);
         try {
+          // A disk removed from the pool since it was chosen fails like a disk whose folder vanished.
+          if (diskPath === null) throw new FragmentWriteError(diskId, 'open', 'ENOENT', `disk ${diskId} (no longer in the pool)`, null);
+          const path = fragmentPath(diskPath, identity.extentId, index);
           const bytes = await writeFragmentFile(diskId, path, [header, payload]);
           options.written.push(path);
           options.dirs.add(diskId, path);

@@ -1,6 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chooseDisks, formatPolicy, parsePolicy, parseSize, policyTolerance } from '../../src/pool/index.js';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chooseDisks, formatPolicy, newPoolConfig, parsePolicy, parseSize, policyTolerance, readPoolConfig, writePoolConfig } from '../../src/pool/index.js';
 import { ExtentCache } from '../../src/cache/index.js';
 
 test('policies parse, format and refuse what they should', () => {
@@ -79,6 +82,31 @@ test('extent cache: an evicted entry keeps its bytes until its reader releases t
   assert.ok(f.data.every((x) => x === 6));
   f.release();
   assert.ok(cache.stats().bytes <= 2 * KiB);
+});
+
+test('pool.json is validated when read: each bad field is named, with what it should be', () => {
+  const root = mkdtempSync(join(tmpdir(), 'dfs-config-'));
+  try {
+    mkdirSync(root, { recursive: true });
+    const good = newPoolConfig({});
+    writePoolConfig(root, good);
+    assert.equal(readPoolConfig(root).scrub.frequency, 'nightly');
+    const path = join(root, 'pool.json');
+    const original = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ cache: { maxBytes: -1 } }, /cache\.maxBytes is -1, want a number ≥ 0/],
+      [{ gc: { graceSeconds: 'soon' } }, /gc\.graceSeconds is "soon"/],
+      [{ disks: [{ id: 1 }] }, /disks is .*want \[\{id, path\}\]/],
+      [{ scrub: { ...good.scrub, frequency: 'hourly' } }, /scrub\.frequency is "hourly", want nightly, continuous or manual/],
+      [{ scrub: { ...good.scrub, autoRepair: 'yes' } }, /scrub\.autoRepair/],
+    ];
+    for (const [change, message] of cases) {
+      writeFileSync(path, JSON.stringify({ ...original, ...change }));
+      assert.throws(() => readPoolConfig(root), (e: Error & { code?: string }) => e.code === 'DFS_ERR_POOL_FORMAT' && message.test(e.message), JSON.stringify(change));
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -16,7 +16,8 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { Engine, lookupObject, readObject, runOp, type GcSummary } from '../../src/store/index.js';
+import { Engine, lookupObject, readObject, type GcSummary } from '../../src/store/index.js';
+import { runOp } from '../../src/ops/index.js';
 import { ScrubService } from '../../src/scrub/index.js';
 import { BIN, fragmentFiles, tempDir } from '../helpers/cli.js';
 

@@ -7,7 +7,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { renameSync } from 'node:fs';
-import { join } from 'node:path';
 import { cli, expectCoded, fragmentFiles, makePool, type CliResult, type TestPool } from '../helpers/cli.js';
 import { startDaemon } from '../helpers/daemon.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createKernels } from '../../src/kernels/public.js';
-import { decodeHeader, encodeHeader, headerIdBytes, headerLengthFor, headerMatches, MAX_HEADER_BYTES, type FragmentHeader } from '../../src/store/fragment-format.js';
+import { decodeHeader, encodeHeader, headerIdBytes, headerLengthFor, headerMatches, MAX_HEADER_BYTES, type FragmentHeader } from '../../src/format/index.js';
 
 const kernels = await createKernels();
 const hash = (b: Uint8Array) => kernels.xxh3(b);

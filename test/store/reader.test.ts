@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Engine, chunkSource, lookupObject, putObject, readExtent, readObject } from '../../src/store/index.js';
 import { readAheadFor } from '../../src/store/reader.js';
 import { heldSlots } from '../../src/kernels/read-slots.js';
-import { fragmentPath } from '../../src/store/fragment-io.js';
+import { fragmentPath } from '../../src/format/index.js';
 import { tempDir } from '../helpers/cli.js';
 import { randomBytes } from '../helpers/gf-reference.js';
 

@@ -27,7 +27,7 @@
 //     …        zero padding
 //   H-8     8  XXH3-64 of bytes 0..H-8 (the header checksum)
 import { DfsError } from '../errors.js';
-import { formatPolicy, type Policy } from '../pool/policy.js';
+import type { Policy } from '../pool/index.js';
 
 export const FRAGMENT_MAGIC = Buffer.from('DFSFRAG1', 'latin1');
 export const FRAGMENT_FORMAT = 1;
@@ -144,10 +144,6 @@ export function decodeHeader(bytes: Uint8Array, hash: Hasher): { header: Fragmen
       key: b.subarray(FIXED, FIXED + keyLength).toString('utf8'),
     },
   };
-}
-
-export function describePolicy(h: FragmentHeader): string {
-  return formatPolicy(h.policy);
 }
 
 export function hex64(value: bigint): string {

@@ -1,16 +1,16 @@
 // The pool operations behind the CLI commands, by name, as data in and data
-// out. A command runs its operation here on a pool it opened itself, or, when
+// out. This layer sits above both the store and the scrubber, which it
+// drives; neither imports it. A command runs its operation here on a pool it opened itself, or, when
 // a daemon owns the pool, the daemon runs the same operation (POST
 // /v1/ops/<name>) on its own engine: one implementation, two ways in.
 // Object bytes do not pass through here (put and get use the object routes).
 import { DfsError, isDfsError, serializeError } from '../errors.js';
 import { parsePolicy } from '../pool/index.js';
-import type { Engine } from './engine.js';
-import { collectGarbage } from './gc.js';
-import { changeObjectPolicy, drainDisk, rebuild } from './maintenance.js';
-import { listDisks, listExtents, objectSummary, objectView, poolHealth, poolStatus, probeDisks, showRedundancy } from './reports.js';
-import { deleteObject } from './writer.js';
-import { scrubService } from '../scrub/service.js';
+import {
+  changeObjectPolicy, collectGarbage, deleteObject, drainDisk, listDisks, listExtents, objectSummary, objectView, poolHealth, poolStatus, probeDisks,
+  rebuild, showRedundancy, type Engine,
+} from '../store/index.js';
+import { scrubService } from '../scrub/index.js';
 
 export type Progress = (done: number, total: number | null) => void;
 export type OpParams = Record<string, unknown>;
