@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, cli, expectCoded, fragmentFiles, makePool, tempDir, type CliResult } from '../helpers/cli.js';
+import { BIN, cli, expectCoded, fragmentFiles, makePool, tempDir, type CliResult, type TestPool } from '../helpers/cli.js';
 import { waitFor } from '../helpers/daemon.js';
 
 function fails(r: CliResult, code: string): string {
@@ -17,9 +17,8 @@ function fails(r: CliResult, code: string): string {
   return r.stderr;
 }
 
-test('a truncated or overwritten catalogue is reported as damaged, never taken for an empty pool', () => {
-  const pool = pool6();
-  try {
+test('a truncated or overwritten catalogue is reported as damaged, never taken for an empty pool', () =>
+  withPool6(async (pool) => {
     pool.run('put', pool.file('a', 300_000).path, '--key', 'a');
     const catalog = join(pool.pool, 'catalog.db');
     const copy = readFileSync(catalog);
@@ -33,22 +32,15 @@ test('a truncated or overwritten catalogue is reported as damaged, never taken f
     for (let at = 4096; at < damaged.length; at++) damaged[at] = (at * 7919) & 0xff;
     writeFileSync(catalog, damaged);
     assert.match(fails(pool.run('ls'), 'DFS_ERR_CATALOG_CORRUPT'), /recover-catalog/);
-  } finally {
-    pool.cleanup();
-  }
-});
+  }));
 
-test('a pool.json whose poolId was changed says that pool.json and the catalogue disagree', () => {
-  const pool = pool6();
-  try {
+test('a pool.json whose poolId was changed says that pool.json and the catalogue disagree', () =>
+  withPool6(async (pool) => {
     const path = join(pool.pool, 'pool.json');
     const config = JSON.parse(readFileSync(path, 'utf8')) as { poolId: string };
     writeFileSync(path, JSON.stringify({ ...config, poolId: '00000000-0000-4000-8000-000000000000' }));
     assert.match(fails(pool.run('status'), 'DFS_ERR_CATALOG_POOL_MISMATCH'), /pool\.json says 0{8}-.*catalog\.db says [0-9a-f-]{36}; put the catalogue.s poolId back/);
-  } finally {
-    pool.cleanup();
-  }
-});
+  }));
 
 test('remove-disk that cannot finish is refused before it starts, and the disk keeps its state', () => {
   const pool = makePool({ disks: 2, policy: 'replication:2' });
@@ -64,9 +56,8 @@ test('remove-disk that cannot finish is refused before it starts, and the disk k
   }
 });
 
-test('change-policy --all skips and reports an object it cannot move, moves the rest, keeps creation times', () => {
-  const pool = pool6();
-  try {
+test('change-policy --all skips and reports an object it cannot move, moves the rest, keeps creation times', () =>
+  withPool6(async (pool) => {
     for (const k of ['a', 'b', 'c']) assert.is(pool.run('put', pool.file(k, 70_000, k.charCodeAt(0)).path, '--key', k).code, 0);
     const before = new Map((pool.run('ls', '--json').json.objects as { key: string; createdAt: string }[]).map((o) => [o.key, o.createdAt]));
     // Every fragment of b's only extent is gone: b is unrecoverable.
@@ -85,14 +76,10 @@ test('change-policy --all skips and reports an object it cannot move, moves the 
     const human = pool.run('change-policy', '--all', '--policy', 'replication:2');
     assert.is(human.code, 3);
     assert.match(human.stdout, /"b": not moved: .*DFS_ERR_EXTENT_UNRECOVERABLE/);
-  } finally {
-    pool.cleanup();
-  }
-});
+  }));
 
-test('after recover-catalog, health and status say the extents are unverified until a scrub', () => {
-  const pool = pool6();
-  try {
+test('after recover-catalog, health and status say the extents are unverified until a scrub', () =>
+  withPool6(async (pool) => {
     assert.is(pool.run('put', pool.file('x', 200_000).path, '--key', 'x').code, 0);
     const [path] = fragmentFiles(pool.disks);
     const fd = openSync(path!, 'r+');
@@ -112,14 +99,10 @@ test('after recover-catalog, health and status say the extents are unverified un
     const healed = pool.run('health', '--json');
     assert.is(healed.json.status, 'healthy', JSON.stringify(healed.json));
     assert.not.match(pool.run('status').stdout, /unverified/);
-  } finally {
-    pool.cleanup();
-  }
-});
+  }));
 
-test('a put stopped by SIGINT or SIGTERM removes what it wrote', async () => {
-  const pool = pool6();
-  try {
+test('a put stopped by SIGINT or SIGTERM removes what it wrote', () =>
+  withPool6(async (pool) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       const child = spawn(process.execPath, [BIN, '--pool', pool.pool, 'put', '/dev/zero', '--key', 'zero'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
@@ -133,10 +116,7 @@ test('a put stopped by SIGINT or SIGTERM removes what it wrote', async () => {
       assert.equal(fragmentFiles(pool.disks), [], `${signal}: files left behind`);
       assert.is(pool.run('stat', 'zero').code, 1, 'the object exists');
     }
-  } finally {
-    pool.cleanup();
-  }
-});
+  }));
 
 test('no command prints the usage; a closed pipe ends a command quietly', async () => {
   const r = cli([]);
@@ -149,8 +129,7 @@ test('no command prints the usage; a closed pipe ends a command quietly', async 
   assert.match(sub.stdout, /Global Options:[\s\S]*--pool/, 'subcommand help lacks the global options');
   assert.match(sub.stdout, /Examples:\n {2}\$ dynamicfs put/);
 
-  const pool = pool6();
-  try {
+  await withPool6(async (pool) => {
     for (let i = 0; i < 30; i++) pool.run('put', pool.file(`f${i}`, 3000, i + 1).path, '--key', `k${i}`);
     const child = spawn(process.execPath, [BIN, '--pool', pool.pool, 'list-extents', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -161,14 +140,11 @@ test('no command prints the usage; a closed pipe ends a command quietly', async 
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     assert.is(stderr, '', 'something was printed when the reader went away');
     assert.is(code, 0);
-  } finally {
-    pool.cleanup();
-  }
+  });
 });
 
-test('control characters in keys are escaped in tables, never sent raw to the terminal', () => {
-  const pool = pool6();
-  try {
+test('control characters in keys are escaped in tables, never sent raw to the terminal', () =>
+  withPool6(async (pool) => {
     const key = 'evil\x1b[31mred\rback\nline\x07';
     assert.is(pool.runWith({ input: 'x' }, 'put', '-', '--key', key).code, 0);
     const ls = pool.run('ls').stdout;
@@ -176,22 +152,15 @@ test('control characters in keys are escaped in tables, never sent raw to the te
     assert.is(ls.trim().split('\n').length, 2, 'the key broke the table into lines');
     assert.match(ls, /evil\\x1b\[31mred\\rback\\nline\\x07/);
     assert.match(pool.run('stat', key).stdout, /evil\\x1b/);
-  } finally {
-    pool.cleanup();
-  }
-});
+  }));
 
-test('get into a directory and put of a directory get codes that fit', () => {
-  const pool = pool6();
-  try {
+test('get into a directory and put of a directory get codes that fit', () =>
+  withPool6(async (pool) => {
     assert.is(pool.run('put', pool.file('o', 1000).path, '--key', 'o').code, 0);
     assert.match(fails(pool.run('get', 'o', '-o', pool.root), 'DFS_ERR_OUTPUT_WRITE'), /is a directory/);
     assert.equal(readdirSync(pool.root).filter((n) => n.includes('partial')), [], 'a partial file was left');
     fails(pool.run('put', pool.root, '--key', 'd'), 'DFS_ERR_INPUT_NOT_FILE');
-  } finally {
-    pool.cleanup();
-  }
-});
+  }));
 
 test('init and remove-disk warn when the pool cannot hold its default policy', () => {
   const root = tempDir();
@@ -217,9 +186,8 @@ test('init and remove-disk warn when the pool cannot hold its default policy', (
   }
 });
 
-test('messages say a thing once; --max-rate 0 means no cap; a dry run says it recorded nothing', () => {
-  const pool = pool6();
-  try {
+test('messages say a thing once; --max-rate 0 means no cap; a dry run says it recorded nothing', () =>
+  withPool6(async (pool) => {
     const bad = fails(pool.run('scrub', '--intensity', 'fast'), 'DFS_ERR_SCRUB_INTENSITY_INVALID');
     assert.is(bad.match(/intensity must be/g)?.length, 1, bad);
     const rate = fails(pool.run('scrub', '--max-rate', 'fast'), 'DFS_ERR_SCRUB_RATE_INVALID');
@@ -240,14 +208,10 @@ test('messages say a thing once; --max-rate 0 means no cap; a dry run says it re
     // Grammar: one of a thing is singular.
     const one = pool.run('scrub', '--repair').stdout;
     assert.match(one, /issues: 1 found, 1 repair attempted, 1 successful/);
-  } finally {
-    pool.cleanup();
-  }
-});
+  }));
 
-test('metrics without a daemon leave out the counters only a daemon keeps, and say so', () => {
-  const pool = pool6();
-  try {
+test('metrics without a daemon leave out the counters only a daemon keeps, and say so', () =>
+  withPool6(async (pool) => {
     assert.is(pool.run('put', pool.file('m', 1000).path, '--key', 'm').code, 0);
     const text = pool.run('metrics').stdout;
     assert.match(text, /^# no daemon runs: the pool's state only/);
@@ -256,14 +220,10 @@ test('metrics without a daemon leave out the counters only a daemon keeps, and s
       assert.not.match(text, new RegExp(`^${name}[ {]`, 'm'), `${name} shown as if counted`);
     }
     assert.match(pool.run('metrics', '--json').json.note, /belong to a running daemon/);
-  } finally {
-    pool.cleanup();
-  }
-});
+  }));
 
-test('a disk a probe made suspect is healthy again after a clean probe; one an operator marked stays', () => {
-  const pool = pool6();
-  try {
+test('a disk a probe made suspect is healthy again after a clean probe; one an operator marked stays', () =>
+  withPool6(async (pool) => {
     const disk = pool.disks[2]!;
     const states = (r: CliResult) => (r.json.disks as { state: string }[]).map((d) => d.state);
     const failing = pool.runWith({ env: { DYNAMICFS_FAULTS: JSON.stringify([{ op: 'fsync', disk, errno: 'EIO' }]) } }, 'probe-disks', '--json');
@@ -271,10 +231,7 @@ test('a disk a probe made suspect is healthy again after a clean probe; one an o
     assert.is(states(pool.run('probe-disks', '--json'))[2], 'healthy', 'a clean probe left the probe-made suspect');
     pool.run('set-disk-health', '--disk', disk, '--state', 'suspect');
     assert.is(states(pool.run('probe-disks', '--json'))[2], 'suspect', 'a clean probe overrode the operator');
-  } finally {
-    pool.cleanup();
-  }
-});
+  }));
 
 test('shell completion: a bash script that completes commands and their options', () => {
   const script = cli(['completion', 'bash']);
@@ -292,6 +249,16 @@ test('shell completion: a bash script that completes commands and their options'
 
 function pool6() {
   return makePool({ disks: 6, policy: 'ec:4+2', extentSize: '64KiB' });
+}
+
+/** Runs `fn` on a fresh six-disk ec:4+2 pool of 64 KiB extents, removed afterwards however `fn` ends. */
+async function withPool6(fn: (pool: TestPool) => void | Promise<void>): Promise<void> {
+  const pool = pool6();
+  try {
+    await fn(pool);
+  } finally {
+    pool.cleanup();
+  }
 }
 
 test.run();
