@@ -1,9 +1,9 @@
 // The write path. A put streams its input one extent at a time through a
 // few buffers leased from the engine's arena (memory stays bounded whatever
 // the object size and however many puts run at once), encodes each extent
-// in the worker pool (EC) or checksums it here (replication), writes every fragment durably to its own disk, fsyncs the
-// touched directories, and only then makes the object visible in one
-// catalogue transaction. An overwrite swaps the extents in that same
+// in the worker pool (EC) or checksums it here (replication), writes every
+// fragment durably to its own disk, fsyncs the touched directories, and only
+// then makes the object visible in one catalogue transaction. An overwrite swaps the extents in that same
 // transaction and deletes the old fragment files afterwards.
 //
 //   input ─fill─▶ buffer ring ─encode (workers)─▶ fragments ─tmp+fdatasync+rename─▶ disks
