@@ -3,8 +3,9 @@
 // the object size and however many puts run at once), encodes each extent
 // in the worker pool (EC) or checksums it here (replication), writes every
 // fragment durably to its own disk, fsyncs the touched directories, and only
-// then makes the object visible in one catalogue transaction. An overwrite swaps the extents in that same
-// transaction and deletes the old fragment files afterwards.
+// then makes the object visible in one catalogue transaction. An overwrite
+// swaps the extents in that same transaction and deletes the old fragment
+// files afterwards.
 //
 //   input ─fill─▶ buffer ring ─encode (workers)─▶ fragments ─tmp+fdatasync+rename─▶ disks
 //                                                          └─ dir fsync ─▶ commit ─▶ delete old
