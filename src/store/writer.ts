@@ -7,7 +7,7 @@
 // swaps the extents in that same transaction and deletes the old fragment
 // files afterwards.
 //
-//   input ─fill─▶ buffer ring ─encode (workers)─▶ fragments ─tmp+fdatasync+rename─▶ disks
+//   input ─fill─▶ leased buffers ─encode (workers)─▶ fragments ─tmp+fdatasync+rename─▶ disks
 //                                                          └─ dir fsync ─▶ commit ─▶ delete old
 import { DfsError } from '../errors.js';
 import { log } from '../log/index.js';
