@@ -1,2 +1,2 @@
 // Public face of the operations layer: the pool operations by name (above store and scrub).
-export { OPS, runOp, type OpParams, type Progress } from './operations.js';
+export { OPS, checkParams, runOp, type OpDefinition, type OpParams, type ParamsSchema, type Progress } from './operations.js';

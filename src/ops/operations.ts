@@ -1,9 +1,13 @@
 // The pool operations behind the CLI commands, by name, as data in and data
 // out. This layer sits above both the store and the scrubber, which it
-// drives; neither imports it. A command runs its operation here on a pool it opened itself, or, when
-// a daemon owns the pool, the daemon runs the same operation (POST
-// /v1/ops/<name>) on its own engine: one implementation, two ways in.
+// drives; neither imports it. A command runs its operation here on a pool it
+// opened itself, or, when a daemon owns the pool, the daemon runs the same
+// operation (POST /v1/ops/<name>, or as a job) on its own engine: one
+// implementation, two ways in. Each operation declares the JSON schema of its
+// parameters: `runOp` checks them with it, and the server hands the same
+// schema to its routes, so both ways in refuse the same input.
 // Object bytes do not pass through here (put and get use the object routes).
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { DfsError, isDfsError, serializeError } from '../errors.js';
 import { parsePolicy } from '../pool/index.js';
 import {
@@ -14,67 +18,81 @@ import { scrubService } from '../scrub/index.js';
 
 export type Progress = (done: number, total: number | null) => void;
 export type OpParams = Record<string, unknown>;
-type Op = (engine: Engine, params: OpParams, progress?: Progress) => unknown;
 
-function str(params: OpParams, name: string, required = true): string | undefined {
-  const value = params[name];
-  if (value === undefined && !required) return undefined;
-  if (typeof value !== 'string') throw new DfsError('DFS_ERR_PARAM_INVALID', `${name} must be a string`);
-  return value;
+/** An operation: the JSON schema of its parameters, and what it does with them. */
+export interface OpDefinition {
+  summary: string;
+  params: ParamsSchema;
+  run: (engine: Engine, params: OpParams, progress?: Progress) => unknown;
 }
 
-function num(params: OpParams, name: string): number | undefined {
-  const value = params[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new DfsError('DFS_ERR_PARAM_INVALID', `${name} must be a number`);
-  return value;
+export interface ParamsSchema {
+  type: 'object';
+  properties: Record<string, object>;
+  required?: string[];
+  additionalProperties: false;
 }
 
-export const OPS: Record<string, Op> = {
-  status: (engine) => poolStatus(engine),
-  health: (engine) => poolHealth(engine),
-  'add-disk': (engine, p) => {
-    const d = engine.addDisk(str(p, 'disk')!);
+const params = (properties: Record<string, object> = {}, required: string[] = []): ParamsSchema => ({ type: 'object', properties, required, additionalProperties: false });
+const text = { type: 'string', minLength: 1, maxLength: 4096 } as const;
+const flag = { type: 'boolean' } as const;
+// Words the domain checks itself, with its own error codes (DFS_ERR_SCRUB_INTENSITY_INVALID, ...).
+const word = { type: 'string', maxLength: 32 } as const;
+// Given as a word on the command line ("true"), as a boolean through the API.
+const flagOrWord = { anyOf: [flag, word] } as const;
+const rate = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', maxLength: 32 }, { type: 'null' }] } as const;
+const intensity = word;
+const diskParams = params({ disk: text }, ['disk']);
+const keyParams = params({ key: text }, ['key']);
+
+function op(summary: string, schema: ParamsSchema, run: OpDefinition['run']): OpDefinition {
+  return { summary, params: schema, run };
+}
+
+const scrubControl = (summary: string, run: (engine: Engine) => unknown) => op(summary, params(), (engine) => run(engine));
+
+export const OPS: Readonly<Record<string, OpDefinition>> = {
+  status: op('pool summary: disks, objects, extents by state', params(), (engine) => poolStatus(engine)),
+  health: op('health checks, as /health answers them', params(), (engine) => poolHealth(engine)),
+  'add-disk': op('add a disk folder to the pool', diskParams, (engine, p) => {
+    const d = engine.addDisk(p.disk as string);
     return { id: d.id, path: d.path, state: d.state };
-  },
-  'remove-disk': (engine, p, progress) => drainDisk(engine, str(p, 'disk')!, progress),
-  'fail-disk': (engine, p) => {
-    const d = engine.setDiskState(str(p, 'disk')!, 'failed');
+  }),
+  'remove-disk': op('drain a disk onto the others, then forget it', diskParams, (engine, p, progress) => drainDisk(engine, p.disk as string, progress)),
+  'fail-disk': op('mark a disk failed (its fragments are rebuilt elsewhere)', diskParams, (engine, p) => {
+    const d = engine.setDiskState(p.disk as string, 'failed');
     return { id: d.id, path: d.path, state: d.state, extents: engine.catalog.extentCounts() };
-  },
-  'set-disk-health': (engine, p) => {
-    const d = engine.setDiskState(str(p, 'disk')!, str(p, 'state')!);
+  }),
+  'set-disk-health': op('set a disk\'s state', params({ disk: text, state: text }, ['disk', 'state']), (engine, p) => {
+    const d = engine.setDiskState(p.disk as string, p.state as string);
     return { id: d.id, path: d.path, state: d.state };
-  },
-  'list-disks': (engine) => listDisks(engine),
-  'probe-disks': (engine) => probeDisks(engine),
-  ls: (engine, p) => {
-    const limit = num(p, 'limit');
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new DfsError('DFS_ERR_PARAM_INVALID', 'limit must be a positive integer');
-    const prefix = str(p, 'prefix', false);
-    const after = str(p, 'after', false);
+  }),
+  'list-disks': op('every disk with its state, capacity and use', params(), (engine) => listDisks(engine)),
+  'probe-disks': op('write, read back and check a probe file on every disk', params(), (engine) => probeDisks(engine)),
+  ls: op('objects in key order', params({ prefix: { type: 'string', maxLength: 4096 }, after: { type: 'string', maxLength: 4096 }, limit: { type: 'integer', minimum: 1 } }), (engine, p) => {
+    const { prefix, after, limit } = p as { prefix?: string; after?: string; limit?: number };
     const rows = engine.catalog.listObjects({ ...(prefix ? { prefix } : {}), ...(after ? { after } : {}), ...(limit ? { limit } : {}) });
     return { objects: rows.map(objectSummary) };
-  },
-  stat: (engine, p) => {
-    const key = str(p, 'key')!;
+  }),
+  stat: op('one object with its extents and fragments', keyParams, (engine, p) => {
+    const key = p.key as string;
     const v = objectView(engine, key);
     if (!v) throw new DfsError('DFS_ERR_OBJECT_NOT_FOUND', JSON.stringify(key));
     return v;
-  },
-  rm: async (engine, p) => {
-    const r = await deleteObject(engine, str(p, 'key')!);
+  }),
+  rm: op('delete an object', keyParams, async (engine, p) => {
+    const r = await deleteObject(engine, p.key as string);
     return { key: r.key, deleted: true, size: r.size, extents: r.extents };
-  },
-  'list-extents': (engine, p) => {
-    const key = str(p, 'key', false);
+  }),
+  'list-extents': op('extents with their fragments, of one object or all', params({ key: text }), (engine, p) => {
+    const key = p.key as string | undefined;
     return { extents: [...listExtents(engine, key === undefined ? {} : { key })] };
-  },
-  'show-redundancy': (engine) => showRedundancy(engine),
-  'change-policy': async (engine, p, progress) => {
-    const policyText = str(p, 'policy')!;
+  }),
+  'show-redundancy': op('how many disk failures each policy in use survives', params(), (engine) => showRedundancy(engine)),
+  'change-policy': op('re-encode one object (key) or every object (all) under a policy', params({ policy: { type: 'string', maxLength: 32 }, key: text, all: flag }, ['policy']), async (engine, p, progress) => {
+    const policyText = p.policy as string;
     const policy = parsePolicy(policyText);
-    const key = str(p, 'key', false);
+    const key = p.key as string | undefined;
     if (Boolean(key) === Boolean(p.all)) throw new DfsError('DFS_ERR_PARAM_INVALID', 'give either a key or all');
     engine.checkPlaceable(policy);
     const keys = key !== undefined ? [key] : engine.catalog.listObjects().map((o) => o.key);
@@ -100,28 +118,48 @@ export const OPS: Record<string, Op> = {
       progress?.(i + 1, keys.length);
     }
     return { policy: policyText, changed, unchanged, failed };
-  },
-  rebuild: (engine, _p, progress) => rebuild(engine, progress),
-  scrub: (engine, p, progress) => scrubService(engine).runOnce({
+  }),
+  rebuild: op('re-create every missing or bad fragment onto healthy disks', params(), (engine, _p, progress) => rebuild(engine, progress)),
+  scrub: op('one scrub pass now', params({ repair: flag, dryRun: flag, errorsOnly: flag, intensity, maxRate: rate }), (engine, p, progress) => scrubService(engine).runOnce({
     repair: Boolean(p.repair), dryRun: Boolean(p.dryRun), errorsOnly: Boolean(p.errorsOnly), intensity: p.intensity, maxRate: p.maxRate,
     ...(progress ? { onProgress: progress } : {}),
-  }),
-  'scrub-status': (engine) => scrubService(engine).status(),
-  'scrub-start': (engine) => scrubService(engine).start(),
-  'scrub-stop': (engine) => scrubService(engine).stop(),
-  'scrub-pause': (engine) => scrubService(engine).pause(),
-  'scrub-resume': (engine) => scrubService(engine).resume(),
-  'scrub-set-intensity': (engine, p) => scrubService(engine).setIntensity(p.intensity, p.maxRate),
-  'scrub-schedule': (engine, p) => scrubService(engine).setSchedule(p),
-  gc: (engine, p) => {
-    const grace = num(p, 'grace');
-    if (grace !== undefined && grace < 0) throw new DfsError('DFS_ERR_PARAM_INVALID', 'grace must be a number of seconds ≥ 0');
+  })),
+  'scrub-status': scrubControl('the background scrubber\'s state, pass, schedule and problems', (engine) => scrubService(engine).status()),
+  'scrub-start': scrubControl('start the background scrubber', (engine) => scrubService(engine).start()),
+  'scrub-stop': scrubControl('stop the background scrubber', (engine) => scrubService(engine).stop()),
+  'scrub-pause': scrubControl('pause the running pass', (engine) => scrubService(engine).pause()),
+  'scrub-resume': scrubControl('resume a paused pass', (engine) => scrubService(engine).resume()),
+  'scrub-set-intensity': op('the background scrubber\'s speed', params({ intensity, maxRate: rate }, ['intensity']), (engine, p) => scrubService(engine).setIntensity(p.intensity, p.maxRate)),
+  'scrub-schedule': op('when the background scrubber runs (only the fields given change)', params({
+    frequency: word, intensity, dryRun: flagOrWord, autoRepair: flagOrWord, window: word, maxRate: rate,
+  }), (engine, p) => scrubService(engine).setSchedule(p)),
+  gc: op('remove orphaned fragments and temporary files older than the grace period', params({ dryRun: flag, grace: { type: 'number', minimum: 0 } }), (engine, p) => {
+    const grace = p.grace as number | undefined;
     return collectGarbage(engine, { dryRun: Boolean(p.dryRun), ...(grace !== undefined ? { graceSeconds: grace } : {}) });
-  },
+  }),
 };
 
-export async function runOp(engine: Engine, name: string, params: OpParams, progress?: Progress): Promise<unknown> {
+const ajv = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: false });
+const validators = new Map<string, ValidateFunction>();
+
+function describe(error: ErrorObject): string {
+  const field = error.instancePath.replace(/^\//, '').replaceAll('/', '.');
+  if (error.keyword === 'additionalProperties') return `unknown parameter "${String(error.params.additionalProperty)}"`;
+  if (error.keyword === 'required') return `${String(error.params.missingProperty)} is required`;
+  if (error.keyword === 'enum') return `${field} must be one of ${(error.params.allowedValues as unknown[]).join(', ')}`;
+  return `${field || 'the parameters'} ${error.message ?? 'are not valid'}`;
+}
+
+/** Checks an operation's parameters against its schema: DFS_ERR_PARAM_INVALID naming the first wrong one. */
+export function checkParams(name: string, given: OpParams): void {
+  let validate = validators.get(name);
+  if (!validate) validators.set(name, (validate = ajv.compile(OPS[name]!.params)));
+  if (!validate(given)) throw new DfsError('DFS_ERR_PARAM_INVALID', `${name}: ${describe(validate.errors![0]!)}`);
+}
+
+export async function runOp(engine: Engine, name: string, given: OpParams, progress?: Progress): Promise<unknown> {
   const op = Object.hasOwn(OPS, name) ? OPS[name] : undefined;
   if (!op) throw new DfsError('DFS_ERR_API_NOT_FOUND', `no operation "${name}"`);
-  return op(engine, params, progress);
+  checkParams(name, given);
+  return op.run(engine, given, progress);
 }

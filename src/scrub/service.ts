@@ -1,38 +1,35 @@
 // The scrubber of one open pool: one-shot passes (`dynamicfs scrub`) and, in
-// the daemon, the background scrubber with its states, scheduler and repair
-// queue.
+// the daemon, the background scrubber's state machine, driving its passes.
+// Its parts live beside it: the versioned checkpoint a restart resumes from
+// (checkpoint.ts), the timer and schedule rules (scheduler.ts), the status
+// and metrics views (status-view.ts), the repair queue (repair-queue.ts).
 //
 // States: idle (waiting for the schedule), running (a pass is going),
 // paused (an operator paused it: no pass runs, the schedule waits), stopped
-// (an operator stopped it: the schedule is off until `start`). What a
-// restart must keep — the state, the current pass with its cursor, the last
-// completed pass — lives in the catalogue's meta table (key `scrub`),
-// written at least every `checkpointMs` while a pass runs and on every state
-// change. Intensity, rate cap and schedule live in pool.json.
+// (an operator stopped it: the schedule is off until `start`).
+//
+//   idle ──due / start──▶ running ──pass ends / window closes──▶ idle
+//   running ──pause──▶ paused ──resume──▶ running (the same pass, from its cursor)
+//   running / idle / paused ──stop──▶ stopped ──resume──▶ idle, ──start──▶ running
+//   running ──daemon shutdown──▶ running on disk, resumed by the next daemon
+//
+// The checkpoint is written at least every `checkpointMs` while a pass runs
+// and on every state change. Intensity, rate cap and schedule live in pool.json.
 import { DfsError } from '../errors.js';
 import { log } from '../log/index.js';
 import { META_RECOVERED_AT } from '../catalog/index.js';
 import { writePoolConfig, type ScrubScheduleConfig } from '../pool/index.js';
 import type { Engine } from '../store/index.js';
+import { loadCheckpoint, saveCheckpoint, type Checkpoint, type ScrubState } from './checkpoint.js';
 import { parseIntensity, parseMaxRate, type Intensity } from './intensity.js';
-import { MAX_LISTED, newPass, runPass, summaryOf, type PassState, type PassSummary, type ScrubTotals, type StopReason } from './pass.js';
+import { newPass, runPass, summaryOf, type PassState, type PassSummary, type ScrubTotals, type StopReason } from './pass.js';
 import { RepairQueue } from './repair-queue.js';
-import { currentWindow, isOverdue, nextRunAt, parseBool, parseFrequency, parseWindow } from './schedule.js';
+import { parseBool, parseFrequency, parseWindow } from './schedule.js';
+import { Scheduler } from './scheduler.js';
+import { passView, statusView, type ScrubStatus, type Segment } from './status-view.js';
 
-export type ScrubState = 'idle' | 'running' | 'paused' | 'stopped';
-export const SCRUB_STATES: readonly ScrubState[] = ['idle', 'running', 'paused', 'stopped'];
-
-interface Persisted {
-  state: ScrubState;
-  pass: PassState | null;
-  lastPass: (PassSummary & { id: string; trigger: string }) | null;
-  lastCompletedAt: number | null;
-  lastRunAt: number | null;
-}
-
-const META_KEY = 'scrub';
-/** How long (ms) a run segment must have lasted before its rate gives an ETA. */
-const ETA_AFTER_MS = 5000;
+/** The state a pass's end leaves the scrubber in, by why it ended (a pass that finished leaves it idle). */
+const AFTER_PASS: Record<StopReason, ScrubState> = { pause: 'paused', stop: 'stopped', window: 'idle', shutdown: 'running' };
 
 export interface ScrubServiceOptions {
   /** Wall clock (ms); tests pass a fake one to drive schedules. */
@@ -57,14 +54,16 @@ export class ScrubService {
   private readonly clock: () => number;
   private readonly checkpointMs: number;
   private readonly tickMs: number;
-  private persisted: Persisted;
+  private readonly scheduler: Scheduler;
+  private persisted: Checkpoint;
+  /** False when the stored checkpoint is from a newer version: it is left as it is. */
+  private readonly checkpointWritable: boolean;
   /** True once this process hosts the background scrubber (the daemon). */
   private background = false;
   private current: PassState | null = null;
   private running: Promise<void> | null = null;
   private request: StopReason | null = null;
-  private segment: { startedAt: number; bytesAtStart: number } | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private segment: Segment | null = null;
   private ticking = false;
 
   constructor(engine: Engine, options: ScrubServiceOptions = {}) {
@@ -73,29 +72,18 @@ export class ScrubService {
     this.checkpointMs = options.checkpointMs ?? 10_000;
     this.tickMs = options.tickMs ?? 1000;
     this.queue = new RepairQueue(engine, { ratePerSecond: () => this.config.repairRatePerSecond });
-    this.persisted = this.load();
+    this.scheduler = new Scheduler(engine.poolId, () => this.config, this.clock);
+    const { checkpoint, writable } = loadCheckpoint(engine.catalog);
+    this.persisted = checkpoint;
+    this.checkpointWritable = writable;
   }
 
   private get config(): ScrubScheduleConfig {
     return this.engine.config.scrub;
   }
 
-  private load(): Persisted {
-    const empty: Persisted = { state: 'idle', pass: null, lastPass: null, lastCompletedAt: null, lastRunAt: null };
-    const text = this.engine.catalog.meta(META_KEY);
-    if (!text) return empty;
-    try {
-      return { ...empty, ...(JSON.parse(text) as Partial<Persisted>) };
-    } catch {
-      log('scrub').warn('the persisted scrub state is unreadable; starting from idle');
-      return empty;
-    }
-  }
-
-  /** State changes are committed durably; the periodic cursor checkpoints (`relaxed`) need not wait for the disk. */
   private persist(relaxed = false): void {
-    if (relaxed) this.engine.catalog.setMetaRelaxed(META_KEY, JSON.stringify(this.persisted));
-    else this.engine.catalog.setMeta(META_KEY, JSON.stringify(this.persisted));
+    if (this.checkpointWritable) saveCheckpoint(this.engine.catalog, this.persisted, relaxed);
   }
 
   private setState(state: ScrubState): void {
@@ -163,10 +151,7 @@ export class ScrubService {
       else this.setState('idle');
     }
     this.requeueInterrupted();
-    if (this.tickMs > 0) {
-      this.timer = setInterval(() => void this.tick(), this.tickMs);
-      this.timer.unref();
-    }
+    this.scheduler.start(this.tickMs, () => void this.tick());
   }
 
   /** Repairs queued by a pass that was killed before they ran. */
@@ -204,7 +189,7 @@ export class ScrubService {
       outcome = await runPass(this.engine, pass, {
         intensity: () => this.intensity,
         maxRate: () => this.config.maxRate,
-        stopRequested: () => this.request ?? this.windowClosed(pass),
+        stopRequested: () => this.request ?? this.scheduler.windowClosed(pass),
         checkpoint: (p) => {
           this.persisted.pass = p;
           this.persist(true);
@@ -225,16 +210,9 @@ export class ScrubService {
       this.persisted.pass = null;
       this.completed(outcome.pass);
     }
-    const next: Record<StopReason, ScrubState> = { pause: 'paused', stop: 'stopped', window: 'idle', shutdown: 'running' };
     const reason = outcome.reason ?? this.request;
     // A shutdown keeps "running" on disk, so that the next daemon resumes the pass.
-    this.setState(reason ? next[reason] : 'idle');
-  }
-
-  /** Nightly passes started by the schedule yield when their window closes (and resume in the next one). */
-  private windowClosed(pass: PassState): StopReason | null {
-    if (pass.trigger !== 'schedule' || this.config.frequency !== 'nightly') return null;
-    return currentWindow(this.engine.poolId, parseWindow(this.config.window), this.clock()) ? null : 'window';
+    this.setState(reason ? AFTER_PASS[reason] : 'idle');
   }
 
   private async halt(reason: StopReason): Promise<void> {
@@ -310,8 +288,7 @@ export class ScrubService {
     if (!this.background || this.ticking || this.running || this.persisted.state !== 'idle') return;
     this.ticking = true;
     try {
-      const due = this.nextRunAt();
-      if (due !== null && this.clock() >= due) {
+      if (this.scheduler.isDue(this.persisted.lastRunAt)) {
         const pass = this.persisted.pass ?? newPass(this.engine, { trigger: 'schedule', repair: this.config.autoRepair, dryRun: this.config.dryRun });
         if (pass.trigger !== 'schedule' && !this.persisted.pass) pass.trigger = 'schedule';
         this.launch(pass);
@@ -322,18 +299,16 @@ export class ScrubService {
   }
 
   nextRunAt(): number | null {
-    return nextRunAt(this.config, this.engine.poolId, this.persisted.lastRunAt, this.clock());
+    return this.scheduler.nextRunAt(this.persisted.lastRunAt);
   }
 
   overdue(): boolean {
-    const since = Date.parse(this.config.since);
-    return isOverdue(this.config.frequency, this.persisted.lastCompletedAt, Number.isNaN(since) ? this.clock() : since, this.clock());
+    return this.scheduler.overdue(this.persisted.lastCompletedAt);
   }
 
   /** Waits for the running pass to checkpoint (the daemon's shutdown); the state on disk stays as it was. */
   async close(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.scheduler.stop();
     await this.halt('shutdown');
   }
 
@@ -354,84 +329,15 @@ export class ScrubService {
   }
 
   private passView(now: number): ScrubStatus['pass'] {
-    const pass = this.current ?? this.persisted.pass;
-    let passView: ScrubStatus['pass'] = null;
-    if (pass) {
-      const seg = this.current ? this.segment : null;
-      const elapsed = seg ? now - seg.startedAt : 0;
-      const rate = seg && elapsed > 0 ? ((pass.bytesDone - seg.bytesAtStart) * 1000) / elapsed : 0;
-      const left = Math.max(0, pass.bytesTotal - pass.bytesDone);
-      const eta = seg && elapsed >= ETA_AFTER_MS && rate > 0 ? Math.round(left / rate) : null;
-      passView = {
-        id: pass.id, trigger: pass.trigger, startedAt: pass.startedAt, dryRun: pass.dryRun, repair: pass.repair,
-        extentsDone: pass.extentsScanned + pass.extentsSkipped, extentsTotal: Math.max(pass.extentsTotal, pass.extentsScanned + pass.extentsSkipped),
-        bytesDone: pass.bytesDone, bytesTotal: Math.max(pass.bytesTotal, pass.bytesDone),
-        progress: pass.extentsTotal > 0 ? Math.min(1, (pass.extentsScanned + pass.extentsSkipped) / pass.extentsTotal) : 0,
-        rateBytesPerSecond: Math.round(rate), eta, etaAt: eta === null ? null : new Date(now + eta * 1000).toISOString(),
-        issuesFound: pass.issuesFound, repairsAttempted: pass.repairsAttempted, repairsSuccessful: pass.repairsSuccessful, repairsPaused: pass.repairsPaused,
-      };
-    }
-    return passView;
+    return passView(this.current ?? this.persisted.pass, this.current ? this.segment : null, now);
   }
 
   status(): ScrubStatus {
-    const now = this.clock();
-    const pass = this.current ?? this.persisted.pass;
-    const passView = this.passView(now);
-    const next = this.nextRunAt();
-    const overdue = this.overdue();
-    const problems = this.engine.catalog.problemsDetailed(MAX_LISTED).map((p) => ({
-      key: p.key ?? '', extent: p.extentId, seq: p.seq ?? -1, fragment: p.index, disk: p.diskId, kind: p.kind, action: p.action, source: p.source,
-      detectedAt: new Date(p.detectedAt).toISOString(),
-    }));
-    return {
-      state: this.visibleState(),
-      daemon: this.background,
-      intensity: this.intensity,
-      maxRate: this.config.maxRate,
-      schedule: {
-        frequency: this.config.frequency, intensity: this.config.intensity, window: this.config.window, dryRun: this.config.dryRun, autoRepair: this.config.autoRepair,
-        maxRepairsPerPass: this.config.maxRepairsPerPass, repairRatePerSecond: this.config.repairRatePerSecond,
-        nextRunAt: next === null ? null : new Date(next).toISOString(), overdue,
-      },
-      pass: passView,
-      lastPass: this.persisted.lastPass,
-      lastCompletedAt: this.persisted.lastCompletedAt === null ? null : new Date(this.persisted.lastCompletedAt).toISOString(),
-      overdue,
-      repairQueue: { length: this.queue.length, paused: pass?.repairsPaused ?? false },
-      problems,
-      problemsTotal: this.engine.catalog.problemsCount(),
-      metrics: {
-        extentsScanned: this.totals.extentsScanned, issuesFound: this.totals.issuesFound, repairsAttempted: this.totals.repairsAttempted,
-        repairsSuccessful: this.totals.repairsSuccessful, ioBytes: this.totals.bytesScanned, passesCompleted: this.totals.completed,
-      },
-    };
+    return statusView(this.engine.catalog, {
+      state: this.visibleState(), daemon: this.background, intensity: this.intensity, config: this.config, checkpoint: this.persisted,
+      pass: this.passView(this.clock()), nextRunAt: this.nextRunAt(), overdue: this.overdue(), repairQueueLength: this.queue.length, totals: this.totals,
+    });
   }
-}
-
-export interface ScrubStatus {
-  state: ScrubState;
-  /** Whether this process hosts the background scrubber. */
-  daemon: boolean;
-  intensity: Intensity;
-  maxRate: number | null;
-  schedule: {
-    frequency: string; intensity: string; window: string; dryRun: boolean; autoRepair: boolean;
-    maxRepairsPerPass: number; repairRatePerSecond: number; nextRunAt: string | null; overdue: boolean;
-  };
-  pass: {
-    id: string; trigger: string; startedAt: string; dryRun: boolean; repair: boolean;
-    extentsDone: number; extentsTotal: number; bytesDone: number; bytesTotal: number; progress: number;
-    rateBytesPerSecond: number; eta: number | null; etaAt: string | null;
-    issuesFound: number; repairsAttempted: number; repairsSuccessful: number; repairsPaused: boolean;
-  } | null;
-  lastPass: (PassSummary & { id: string; trigger: string }) | null;
-  lastCompletedAt: string | null;
-  overdue: boolean;
-  repairQueue: { length: number; paused: boolean };
-  problems: { key: string; extent: string; seq: number; fragment: number; disk: string | null; kind: string; action: string; source: string; detectedAt: string }[];
-  problemsTotal: number;
-  metrics: { extentsScanned: number; issuesFound: number; repairsAttempted: number; repairsSuccessful: number; ioBytes: number; passesCompleted: number };
 }
 
 const services = new WeakMap<Engine, ScrubService>();

@@ -104,8 +104,8 @@ test('every error has the documented shape: a bad URL encoding, an oversized req
   assert.is(shape(typed.body).error.code, 'DFS_ERR_API_MEDIA_TYPE');
   const param = await rawRequest('POST', '/v1/ops/gc', '{"grace":"-1"}', { 'content-type': 'application/json' });
   assert.is(param.status, 400);
-  assert.is(shape(param.body).error.code, 'DFS_ERR_PARAM_INVALID');
-  assert.match(shape(param.body).error.message, /grace must be a number/);
+  assert.is(shape(param.body).error.code, 'DFS_ERR_API_VALIDATION');
+  assert.match(shape(param.body).error.message, /grace must be number/);
   const unauthorized = await fetch(`${url}/v1/status`, { headers: { authorization: 'Bearer wrong' } });
   assert.is(unauthorized.status, 401);
   assert.match(unauthorized.headers.get('www-authenticate') ?? '', /^Bearer realm=/);

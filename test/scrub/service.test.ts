@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, chunkSource, deleteObject, putObject, repairExtent, fragmentPath } from '../../src/store/index.js';
-import { ScrubService } from '../../src/scrub/index.js';
+import { CHECKPOINT_VERSION, ScrubService } from '../../src/scrub/index.js';
 import { randomBytes } from '../helpers/gf-reference.js';
 import { tempDir } from '../helpers/cli.js';
 
@@ -179,3 +179,28 @@ test('puts, overwrites and deletes during a pass: no false positives', () => wit
 }));
 
 test.run();
+
+test('the checkpoint carries a version: an old record is read, a newer one is left alone, an unreadable one gives idle', () => withPool(async (engine) => {
+  // A record as written before the version field: read, and rewritten with the version on the next change.
+  engine.catalog.setMeta('scrub', JSON.stringify({ state: 'paused', pass: null, lastPass: null, lastCompletedAt: 1234, lastRunAt: null }));
+  const old = new ScrubService(engine, { tickMs: 0 });
+  assert.is(old.state, 'paused');
+  assert.is(old.status().lastCompletedAt, new Date(1234).toISOString());
+  await old.resume();
+  const rewritten = JSON.parse(engine.catalog.meta('scrub')!) as { version: number; state: string };
+  assert.is(rewritten.version, CHECKPOINT_VERSION);
+  assert.is(rewritten.state, 'idle');
+
+  // A record from a newer version: this scrubber starts idle and never overwrites it.
+  const future = JSON.stringify({ version: CHECKPOINT_VERSION + 1, state: 'running', cursor: { shard: 3 } });
+  engine.catalog.setMeta('scrub', future);
+  const newer = new ScrubService(engine, { tickMs: 0 });
+  assert.is(newer.state, 'idle');
+  await newer.stop();
+  assert.is(engine.catalog.meta('scrub'), future);
+
+  for (const text of ['{not json', JSON.stringify({ version: 1, state: 'dancing' })]) {
+    engine.catalog.setMeta('scrub', text);
+    assert.is(new ScrubService(engine, { tickMs: 0 }).state, 'idle', text);
+  }
+}));

@@ -7,6 +7,7 @@ import { Engine } from '../../src/store/index.js';
 import { createLogger } from '../../src/log/index.js';
 import { createMetricsRegistry } from '../../src/metrics/index.js';
 import { buildApp, type DynamicfsApp } from '../../src/server/app.js';
+import { runOp } from '../../src/ops/index.js';
 import { makePool, type TestPool } from '../helpers/cli.js';
 import { randomBytes } from '../helpers/gf-reference.js';
 
@@ -136,7 +137,8 @@ test('health: healthy 200, a failed disk 202, an unrecoverable extent 503', asyn
 });
 
 test('bad input is a coded 4xx and the server stays up; keys are never paths', async () => {
-  type Request = { method: 'GET' | 'PUT'; url: string; headers: Record<string, string>; payload?: string };
+  type Request = { method: 'GET' | 'PUT' | 'POST'; url: string; headers: Record<string, string>; payload?: string };
+  const json = { ...auth(), 'content-type': 'application/json' };
   const cases: [string, Request, number, string][] = [
     ['bad JSON', { method: 'PUT', url: '/v1/workers', headers: { ...auth(), 'content-type': 'application/json' }, payload: '{"maxThreads":' }, 400, 'DFS_ERR_API_BAD_REQUEST'],
     ['wrong type', { method: 'PUT', url: '/v1/workers', headers: { ...auth(), 'content-type': 'application/json' }, payload: '{"maxThreads":"lots"}' }, 400, 'DFS_ERR_API_VALIDATION'],
@@ -148,6 +150,15 @@ test('bad input is a coded 4xx and the server stays up; keys are never paths', a
     ['bad limit', { method: 'GET', url: '/v1/objects?limit=-1', headers: auth() }, 400, 'DFS_ERR_API_VALIDATION'],
     ['NUL in key', { method: 'PUT', url: '/v1/objects/a%00b', headers: auth(), payload: 'x' }, 400, 'DFS_ERR_OBJECT_KEY_INVALID'],
     ['unknown route', { method: 'GET', url: '/v1/nothing', headers: auth() }, 404, 'DFS_ERR_API_NOT_FOUND'],
+    // Each operation's parameters are checked against its own schema, directly and as a job.
+    ['op: wrong type', { method: 'POST', url: '/v1/ops/gc', headers: json, payload: '{"grace":"soon"}' }, 400, 'DFS_ERR_API_VALIDATION'],
+    ['op: out of range', { method: 'POST', url: '/v1/ops/gc', headers: json, payload: '{"grace":-1}' }, 400, 'DFS_ERR_API_VALIDATION'],
+    ['op: unknown field', { method: 'POST', url: '/v1/ops/status', headers: json, payload: '{"verbose":true}' }, 400, 'DFS_ERR_API_VALIDATION'],
+    ['op: missing field', { method: 'POST', url: '/v1/ops/stat', headers: json, payload: '{}' }, 400, 'DFS_ERR_API_VALIDATION'],
+    ['op: unknown', { method: 'POST', url: '/v1/ops/format-disk', headers: json, payload: '{}' }, 404, 'DFS_ERR_API_NOT_FOUND'],
+    ['job: unknown op', { method: 'POST', url: '/v1/jobs', headers: json, payload: '{"op":"format-disk"}' }, 400, 'DFS_ERR_API_VALIDATION'],
+    ['job: wrong params', { method: 'POST', url: '/v1/jobs', headers: json, payload: '{"op":"gc","params":{"grace":"soon"}}' }, 400, 'DFS_ERR_API_VALIDATION'],
+    ['job: params of another op', { method: 'POST', url: '/v1/jobs', headers: json, payload: '{"op":"rebuild","params":{"key":"x"}}' }, 400, 'DFS_ERR_API_VALIDATION'],
   ];
   for (const [name, request, status, code] of cases) {
     const r = await app.inject(request);
@@ -168,6 +179,25 @@ test('bad input is a coded 4xx and the server stays up; keys are never paths', a
   assert.match(dots.json().error.code, /^DFS_ERR_/);
   assert.equal(readdirSync(pool.root).sort(), outside, 'something was written outside the pool and disks');
   assert.is((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200);
+});
+
+test('an operation run locally checks its parameters with the same schema; good ones pass both ways', async () => {
+  for (const [name, params, message] of [
+    ['gc', { grace: -1 }, /gc: grace must be >= 0/],
+    ['gc', { grace: 'soon' }, /gc: grace must be number/],
+    ['stat', {}, /stat: key is required/],
+    ['status', { verbose: true }, /unknown parameter "verbose"/],
+    ['scrub', { repair: 'yes' }, /scrub: repair must be boolean/],
+  ] as const) {
+    const error = await runOp(engine, name, params as Record<string, unknown>).then(() => null, (e: { code?: string; message: string }) => e);
+    assert.is(error?.code, 'DFS_ERR_PARAM_INVALID', name);
+    assert.match(error!.message, message);
+  }
+  const direct = await app.inject({ method: 'POST', url: '/v1/ops/gc', headers: { ...auth(), 'content-type': 'application/json' }, payload: { dryRun: true, grace: 0 } });
+  assert.is(direct.statusCode, 200, direct.body);
+  assert.is(direct.json().dryRun, true);
+  const job = await app.inject({ method: 'POST', url: '/v1/jobs', headers: { ...auth(), 'content-type': 'application/json' }, payload: { op: 'list-extents', params: { key: 'nothing-here' } } });
+  assert.is(job.statusCode, 202, job.body);
 });
 
 test('/v1/workers reads and applies worker pool options live; /docs/json is OpenAPI', async () => {
