@@ -10,11 +10,13 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { log } from '../log/index.js';
-import type { ExtentWithFragments, FragmentProblem, FragmentRow } from '../catalog/index.js';
-import { SCRUB_STATUSES, type ScrubOutcome } from '../kernels/index.js';
+import type { ExtentWithFragments, FragmentProblem } from '../catalog/index.js';
+import type { ScrubOutcome } from '../kernels/index.js';
 import type { Engine } from '../store/index.js';
-import { parseHex64 } from '../store/index.js';
-import { PACING, SCAN_IDLE_MS, type Intensity } from './intensity.js';
+import { classify, needsSecondLook } from './classify.js';
+import type { Intensity } from './intensity.js';
+import { checkBatch, type Checked } from './page.js';
+import { Pacer } from './pacing.js';
 import type { RepairQueue } from './repair-queue.js';
 
 export type ProblemKind = Exclude<ScrubOutcome['status'], 'ok'>;
@@ -133,91 +135,18 @@ export interface PassOutcome {
   reason: StopReason | null;
 }
 
-interface Checked {
-  extent: ExtentWithFragments;
-  snapshot: (FragmentRow | null)[];
-  outcomes: ScrubOutcome[] | null;
-  error?: string;
-}
-
-/**
- * Checks a batch in the worker pool as one packed page (see ScrubPageTask),
- * or (`oneByOne`) as one page per extent, each sent when the one before has
- * finished, so that a client's read waits behind at most one extent's check,
- * not the whole batch's.
- */
-async function checkBatch(engine: Engine, extents: ExtentWithFragments[], oneByOne: boolean): Promise<Checked[]> {
-  const diskPaths: string[] = [];
-  const diskSlots = new Map<string, number>();
-  const slotOf = (diskId: string): number => {
-    let slot = diskSlots.get(diskId);
-    if (slot === undefined) {
-      const disk = engine.catalog.diskRef(diskId);
-      slot = !disk || disk.state === 'failed' ? -1 : diskPaths.push(disk.path) - 1; // a failed disk's fragments count as missing
-      diskSlots.set(diskId, slot);
-    }
-    return slot;
-  };
-  const pageOf = (list: ExtentWithFragments[]) => {
-    const fragments = list.reduce((n, e) => n + e.width, 0);
-    const page = { poolId: engine.poolId, diskPaths, extentIds: list.map((e) => e.id), shape: new Uint32Array(list.length * 3), disks: new Int32Array(fragments).fill(-1), expected: new BigUint64Array(fragments) };
-    const snapshots: (FragmentRow | null)[][] = [];
-    let at = 0;
-    list.forEach((extent, e) => {
-      page.shape.set([extent.fragmentLength, extent.payloadOffset, extent.width], e * 3);
-      const snapshot: (FragmentRow | null)[] = new Array<FragmentRow | null>(extent.width).fill(null);
-      for (const f of extent.fragments) {
-        if (f.index >= extent.width) continue;
-        snapshot[f.index] = f;
-        page.disks[at + f.index] = slotOf(f.diskId);
-        page.expected[at + f.index] = parseHex64(f.checksum);
-      }
-      snapshots.push(snapshot);
-      at += extent.width;
-    });
-    return { page, snapshots };
-  };
-  const check = async (list: ExtentWithFragments[]): Promise<Checked[]> => {
-    const { page, snapshots } = pageOf(list);
-    const result = await engine.backgroundWorkers().scrubPage(page);
-    const failed = new Map(result.errors);
-    const errnos = new Map(result.errnos);
-    let at = 0;
-    return list.map((extent, e) => {
-      const first = at;
-      at += extent.width;
-      const error = failed.get(e);
-      if (error) return { extent, snapshot: snapshots[e]!, outcomes: null, error: error.message };
-      const outcomes: ScrubOutcome[] = [];
-      for (let i = first; i < at; i++) {
-        const outcome: ScrubOutcome = { status: SCRUB_STATUSES[result.status[i]!]!, bytes: result.bytes[i]! };
-        const errno = errnos.get(i);
-        if (errno) outcome.errno = errno;
-        outcomes.push(outcome);
-      }
-      return { extent, snapshot: snapshots[e]!, outcomes };
-    });
-  };
-  if (!oneByOne) return check(extents);
-  const checked: Checked[] = [];
-  for (const extent of extents) checked.push(...(await check([extent])));
-  return checked;
-}
-
-function sameFragment(a: FragmentRow | null | undefined, b: FragmentRow | null | undefined): boolean {
-  if (!a || !b) return !a && !b;
-  return a.diskId === b.diskId && a.checksum === b.checksum;
-}
-
 /**
  * Runs (or resumes) a pass until every extent is done or the control asks it
- * to stop. Repairs it queued are awaited before it returns.
+ * to stop. Pages are read from the catalogue and checked in the workers
+ * (page.ts), at the pace pacing.ts sets; each checked extent is judged by
+ * classify.ts, and the verdict applied here. Repairs it queued are awaited
+ * before it returns.
  */
 export async function runPass(engine: Engine, pass: PassState, control: PassControl): Promise<PassOutcome> {
   const logger = log('scrub');
   const segmentStarted = performance.now();
   let lastCheckpoint = performance.now();
-  let rateWindow = { started: performance.now(), bytes: 0, cap: control.maxRate() };
+  const pacer = new Pacer(engine, control.intensity, control.maxRate);
   const repairs: Promise<void>[] = [];
   let pendingRepairFragments = 0;
   let listIndex = 0;
@@ -255,79 +184,24 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
     return p;
   };
 
-  const apply = (checked: Checked, verified: string[], now: ExtentWithFragments | null): void => {
-    if (!now) {
-      pass.extentsSkipped++; // deleted or rewritten meanwhile: nothing to judge
-      return;
-    }
+  /** Counts what was read (the pass's totals, the disks' I/O counters, the rate cap). */
+  const countRead = (checked: Checked, now: ExtentWithFragments): void => {
     pass.extentsScanned++;
     control.totals.extentsScanned++;
     pass.fragmentsChecked += now.width;
     for (const f of checked.snapshot) pass.bytesDone += f?.bytes ?? 0;
-    if (checked.outcomes === null) {
-      // The check itself failed (a bug, not a bad fragment): say so, judge nothing.
-      logger.error({ extent: now.id, error: checked.error }, 'scrub check failed');
-      pass.checksFailed = (pass.checksFailed ?? 0) + 1; // a pass resumed from an older checkpoint has no count yet
-      return;
-    }
+    if (checked.outcomes === null) return;
     const bytes = checked.outcomes.reduce((n, o) => n + o.bytes, 0);
     pass.bytesScanned += bytes;
     control.totals.bytesScanned += bytes;
-    rateWindow.bytes += bytes;
+    pacer.read(bytes);
     checked.outcomes.forEach((o, index) => {
       const f = checked.snapshot[index];
       if (f && o.bytes > 0) engine.io.read(f.diskId, o.bytes);
     });
-    const bad: FragmentProblem[] = [];
-    const cleared: number[] = [];
-    checked.outcomes.forEach((o, index) => {
-      const current = now.fragments.find((f) => f.index === index) ?? null;
-      if (!sameFragment(current, checked.snapshot[index])) return; // moved or rewritten while we read it
-      if (o.status === 'ok') {
-        if (current && current.state !== 'ok') cleared.push(index);
-        return;
-      }
-      bad.push({ index, diskId: current?.diskId ?? null, kind: o.status });
-    });
-    if (cleared.length && !pass.dryRun) engine.catalog.clearProblems(now.id, cleared);
-    if (bad.length === 0) {
-      pass.extents.healthy++;
-      verified.push(now.id);
-      return;
-    }
-    pass.issuesFound += bad.length;
-    control.totals.issuesFound += bad.length;
-    const good = now.width - bad.length;
-    // The object's key only where there is something to report (not a query per healthy extent).
-    const base = { key: engine.catalog.objectById(now.objectId)?.key ?? '', extent: now.id, seq: now.seq };
-    const listed = (action: ProblemAction) => bad.map((b) => listProblem({ ...base, fragment: b.index, disk: b.diskId, kind: b.kind as ProblemKind, action }));
-    if (good < now.need) {
-      pass.extents.unrecoverable++;
-      listed('unrecoverable');
-      if (!pass.dryRun) engine.catalog.recordProblems(now.id, bad, 'scrub', 'unrecoverable');
-      logger.error({ key: base.key, extent: now.id, seq: now.seq, bad: bad.length, need: now.need, width: now.width }, 'extent unrecoverable');
-      return;
-    }
-    if (pass.dryRun) {
-      pass.extents.degraded++;
-      listed(pass.repair ? 'would_repair' : 'reported');
-      return;
-    }
-    if (!pass.repair) {
-      pass.extents.degraded++;
-      listed('reported');
-      engine.catalog.recordProblems(now.id, bad, 'scrub', 'reported');
-      return;
-    }
-    if (pass.repairsAttempted + pendingRepairFragments + bad.length > control.maxRepairsPerPass) {
-      if (!pass.repairsPaused) logger.warn({ cap: control.maxRepairsPerPass, pass: pass.id }, 'auto-repair paused: this pass reached its repair cap; further problems are reported only');
-      pass.repairsPaused = true;
-      pass.extents.degraded++;
-      listed('repair_paused');
-      engine.catalog.recordProblems(now.id, bad, 'scrub', 'repair_paused');
-      return;
-    }
-    const entries = listed('queued');
+  };
+
+  const queueRepair = (now: ExtentWithFragments, bad: FragmentProblem[], entries: ScrubProblem[], key: string): void => {
     engine.catalog.recordProblems(now.id, bad, 'scrub', 'queued');
     pendingRepairFragments += bad.length;
     repairs.push(control.queue.submit(now.id).then((result) => {
@@ -350,29 +224,72 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
         if (result.outcome === 'unrecoverable') pass.extents.unrecoverable++;
         else pass.extents.degraded++;
         for (const b of bad) engine.catalog.setProblemAction(now.id, b.index, action);
-        logger.warn({ key: base.key, extent: now.id, outcome: result.outcome, error: result.error }, 'scrub repair did not restore the extent');
+        logger.warn({ key, extent: now.id, outcome: result.outcome, error: result.error }, 'scrub repair did not restore the extent');
       }
       for (const e of entries) e.action = action;
-      if (action === 'repaired') logger.info({ key: base.key, extent: now.id, fragments: bad.map((b) => b.index), kinds: bad.map((b) => b.kind) }, 'extent repaired');
+      if (action === 'repaired') logger.info({ key, extent: now.id, fragments: bad.map((b) => b.index), kinds: bad.map((b) => b.kind) }, 'extent repaired');
     }));
+  };
+
+  /** Applies one extent's verdict: counts, problem records, the repair queue. */
+  const apply = (checked: Checked, verified: string[], now: ExtentWithFragments | null): void => {
+    const verdict = classify(checked, now, { dryRun: pass.dryRun, repair: pass.repair, repairRoom: control.maxRepairsPerPass - pass.repairsAttempted - pendingRepairFragments });
+    if (verdict.kind === 'skipped' || !now) {
+      pass.extentsSkipped++;
+      return;
+    }
+    countRead(checked, now);
+    if (verdict.kind === 'check_failed') {
+      logger.error({ extent: now.id, error: verdict.error }, 'scrub check failed');
+      pass.checksFailed = (pass.checksFailed ?? 0) + 1; // a pass resumed from an older checkpoint has no count yet
+      return;
+    }
+    if (verdict.cleared.length && !pass.dryRun) engine.catalog.clearProblems(now.id, verdict.cleared);
+    if (verdict.kind === 'healthy') {
+      pass.extents.healthy++;
+      verified.push(now.id);
+      return;
+    }
+    const { bad } = verdict;
+    pass.issuesFound += bad.length;
+    control.totals.issuesFound += bad.length;
+    // The object's key only where there is something to report (not a query per healthy extent).
+    const key = engine.catalog.objectById(now.objectId)?.key ?? '';
+    const listed = (action: ProblemAction) => bad.map((b) => listProblem({ key, extent: now.id, seq: now.seq, fragment: b.index, disk: b.diskId, kind: b.kind as ProblemKind, action }));
+    switch (verdict.kind) {
+      case 'unrecoverable':
+        pass.extents.unrecoverable++;
+        listed('unrecoverable');
+        if (!pass.dryRun) engine.catalog.recordProblems(now.id, bad, 'scrub', 'unrecoverable');
+        logger.error({ key, extent: now.id, seq: now.seq, bad: bad.length, need: now.need, width: now.width }, 'extent unrecoverable');
+        return;
+      case 'degraded':
+        pass.extents.degraded++;
+        listed(verdict.action);
+        if (verdict.action === 'repair_paused') {
+          if (!pass.repairsPaused) logger.warn({ cap: control.maxRepairsPerPass, pass: pass.id }, 'auto-repair paused: this pass reached its repair cap; further problems are reported only');
+          pass.repairsPaused = true;
+        }
+        if (!pass.dryRun) engine.catalog.recordProblems(now.id, bad, 'scrub', verdict.action);
+        return;
+      case 'repair':
+        queueRepair(now, bad, listed('queued'), key);
+    }
   };
 
   let reason: StopReason | null = null;
   for (;;) {
     reason = control.stopRequested();
-    const intensity = control.intensity();
-    const pacing = PACING[intensity];
-    const idle = pacing.pauseOnlyWhenBusy && engine.foreground.idleMs() >= SCAN_IDLE_MS;
-    const maxInFlight = idle ? pacing.idleInFlight ?? pacing.inFlight : pacing.inFlight;
-    while (!reason && !exhausted && inflight.length < maxInFlight) {
-      const page = nextPage(pacing.batch);
+    const round = pacer.round();
+    while (!reason && !exhausted && inflight.length < round.inFlight) {
+      const page = nextPage(round.batch);
       if (page.length === 0) {
         exhausted = true;
         break;
       }
       const afterOrd = dispatchCursor;
       dispatchCursor = page[page.length - 1]!.ord;
-      inflight.push({ promise: checkBatch(engine, page, pacing.oneByOne ?? (pacing.oneByOneWhenBusy === true && !idle)), afterOrd, lastOrd: dispatchCursor, count: page.length });
+      inflight.push({ promise: checkBatch(engine, page, round.oneByOne), afterOrd, lastOrd: dispatchCursor, count: page.length });
     }
     const head = inflight.shift();
     if (!head) break;
@@ -380,7 +297,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
     const verified: string[] = [];
     // Findings are judged against the catalogue as it is now (an extent deleted or rewritten meanwhile is not
     // corrupt). Extents whose every fragment checked out, and that had no known problem, need no second look.
-    const suspect = checked.filter((c) => c.outcomes === null || c.outcomes.some((o) => o.status !== 'ok') || c.snapshot.some((f) => f !== null && f.state !== 'ok'));
+    const suspect = checked.filter(needsSecondLook);
     let current: Map<string, ExtentWithFragments | null> = new Map();
     if (suspect.length > 4 && !control.extentIds) {
       const now = new Map(engine.catalog.extentsAfter(head.afterOrd, head.count).filter((e) => e.ord <= head.lastOrd).map((e) => [e.id, e]));
@@ -400,11 +317,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
       lastCheckpoint = performance.now();
     }
     if (reason && inflight.length === 0) break;
-    // Pace: the intensity's pause, longer when the byte-rate cap needs it.
-    const cap = control.maxRate();
-    if (cap !== rateWindow.cap) rateWindow = { started: performance.now(), bytes: 0, cap };
-    let wait = pacing.pauseOnlyWhenBusy && engine.foreground.idleMs() >= SCAN_IDLE_MS ? 0 : pacing.sleepMs;
-    if (cap) wait = Math.max(wait, (rateWindow.bytes / cap) * 1000 - (performance.now() - rateWindow.started));
+    const wait = pacer.pauseMs();
     if (wait > 0 && (inflight.length > 0 || !exhausted)) await sleep(wait);
   }
   writeStamps(true);
