@@ -1,3 +1,5 @@
 // Public face of the catalogue domain.
-export * from './catalog.js';
+export { Catalog } from './catalog.js';
+export type { ProblemRow } from './problems.js';
+export * from './rows.js';
 export { SCHEMA_VERSION } from './schema.js';

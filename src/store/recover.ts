@@ -147,7 +147,7 @@ export async function recoverCatalog(root: string, options: { extraDisks?: strin
         for (const r of rows) if (r.fragments.length < r.width) catalog.recomputeExtent(r.id);
         summary.objectsRecovered++;
       }
-      catalog.db.pragma('wal_checkpoint(TRUNCATE)');
+      catalog.checkpointWal();
     } finally {
       catalog.close();
     }

@@ -212,12 +212,7 @@ export function poolHealth(engine: Engine) {
  * fragments each could lose (the margin): a full pass over the fragments.
  */
 export function showRedundancy(engine: Engine) {
-  const rows = engine.catalog.db.prepare(`
-    SELECT e.policy AS policy, e.state AS state, e.need AS need,
-      (SELECT count(*) FROM fragments f LEFT JOIN disks d ON d.id = f.disk_id
-         WHERE f.extent_id = e.id AND f.state = 'ok' AND coalesce(d.state, 'failed') <> 'failed') AS good,
-      e.size AS size
-    FROM extents e`).iterate() as IterableIterator<{ policy: string; state: string; need: number; good: number; size: number }>;
+  const rows = engine.catalog.extentMargins();
   const byPolicy = new Map<string, { policy: string; toleratesDiskFailures: number; extents: number; bytes: number; states: Record<string, number>; margins: Record<string, number> }>();
   for (const r of rows) {
     let p = byPolicy.get(r.policy);
@@ -228,7 +223,7 @@ export function showRedundancy(engine: Engine) {
     const margin = String(r.good - r.need);
     p.margins[margin] = (p.margins[margin] ?? 0) + 1;
   }
-  const objects = engine.catalog.db.prepare('SELECT policy, count(*) AS n, sum(size) AS bytes FROM objects GROUP BY policy').all() as { policy: string; n: number; bytes: number }[];
+  const objects = engine.catalog.objectsByPolicy();
   const policies = [...byPolicy.values()].map((p) => ({ ...p, objects: objects.find((o) => o.policy === p.policy)?.n ?? 0, minMargin: Math.min(...Object.keys(p.margins).map(Number)) }));
   const healthyDisks = engine.catalog.disks().filter((d) => d.state === 'healthy').length;
   return {

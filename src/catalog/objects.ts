@@ -1,0 +1,88 @@
+// The objects table: keys, sizes, policies and checksums. An object becomes
+// visible, is replaced, or goes away together with its extents, fragments
+// and problems, in one transaction.
+import type Database from 'better-sqlite3';
+import { DfsError } from '../errors.js';
+import { ProblemTable } from './problems.js';
+import type { ExtentWithFragments, NewExtent, ObjectRow } from './rows.js';
+
+const OBJECT_COLUMNS = 'id, key, size, policy, checksum, extents, created_at AS createdAt';
+
+/** Upper bound for a key prefix: no valid UTF-8 continues with 0xF4 0x90. */
+function prefixBound(prefix: string): Buffer {
+  return Buffer.concat([Buffer.from(prefix, 'utf8'), Buffer.from([0xf4, 0x90])]);
+}
+
+export class ObjectTable extends ProblemTable {
+  private readonly objectSql;
+
+  protected constructor(db: Database.Database) {
+    super(db);
+    const p = (sql: string) => db.prepare(sql);
+    this.objectSql = {
+      byKey: p(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE key = ?`),
+      byId: p(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE id = ?`),
+      insert: p('INSERT INTO objects (id, key, size, policy, checksum, extents, created_at) VALUES (@id, @key, @size, @policy, @checksum, @extents, @createdAt)'),
+      delete: p('DELETE FROM objects WHERE id = ?'),
+      after: p(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE key > ? ORDER BY key LIMIT ?`),
+      byPolicy: p('SELECT policy, count(*) AS n, sum(size) AS bytes FROM objects GROUP BY policy'),
+      prefixAfter: p(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE key >= ? AND key < CAST(? AS TEXT) AND key > ? ORDER BY key LIMIT ?`),
+    };
+  }
+
+  object(key: string): ObjectRow | null {
+    return (this.objectSql.byKey.get(key) as ObjectRow | undefined) ?? null;
+  }
+
+  objectById(id: string): ObjectRow | null {
+    return (this.objectSql.byId.get(id) as ObjectRow | undefined) ?? null;
+  }
+
+  /** Objects and their bytes, by policy. */
+  objectsByPolicy(): { policy: string; n: number; bytes: number }[] {
+    return this.objectSql.byPolicy.all() as { policy: string; n: number; bytes: number }[];
+  }
+
+  /** Objects in key order after `after`, optionally under a prefix. */
+  listObjects(options: { prefix?: string; after?: string; limit?: number } = {}): ObjectRow[] {
+    const limit = options.limit ?? -1;
+    const after = options.after ?? '';
+    if (options.prefix) return this.objectSql.prefixAfter.all(options.prefix, prefixBound(options.prefix), after, limit) as ObjectRow[];
+    return this.objectSql.after.all(after, limit) as ObjectRow[];
+  }
+
+  /**
+   * Makes an object visible in one transaction. An existing object of the same
+   * key is replaced (only if it is still `expectReplace`, when given); its
+   * extents and fragments are returned so that the caller can delete the files.
+   */
+  commitObject(object: ObjectRow, extents: readonly NewExtent[], options: { expectReplace?: string | null } = {}): ExtentWithFragments[] {
+    return this.transaction(() => {
+      const old = this.object(object.key);
+      if (options.expectReplace !== undefined && (old?.id ?? null) !== options.expectReplace) {
+        throw new DfsError('DFS_ERR_OBJECT_CHANGED', `"${object.key}" was replaced or deleted meanwhile`);
+      }
+      const removed = old ? this.dropObjectRows(old.id) : [];
+      this.objectSql.insert.run(object);
+      this.insertExtents(object.id, extents);
+      return removed;
+    });
+  }
+
+  /** Deletes an object's rows; returns its extents with their fragments. */
+  deleteObject(key: string): { object: ObjectRow; extents: ExtentWithFragments[] } | null {
+    return this.transaction(() => {
+      const object = this.object(key);
+      if (!object) return null;
+      return { object, extents: this.dropObjectRows(object.id) };
+    });
+  }
+
+  private dropObjectRows(objectId: string): ExtentWithFragments[] {
+    const extents = this.extentsOfObject(objectId);
+    this.deleteProblemsOf(objectId);
+    this.deleteExtentsOf(objectId);
+    this.objectSql.delete.run(objectId);
+    return extents;
+  }
+}
