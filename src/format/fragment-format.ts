@@ -31,9 +31,23 @@ import type { Policy } from '../pool/index.js';
 
 export const FRAGMENT_MAGIC = Buffer.from('DFSFRAG1', 'latin1');
 export const FRAGMENT_FORMAT = 1;
-const FIXED = 112;
+
+/** Where each field of the table above starts: the one place the offsets are written. */
+export const HEADER_AT = {
+  magic: 0, version: 8, headerLength: 10, kind: 12, copiesOrK: 13, m: 14, index: 15,
+  poolId: 16, extentId: 32, objectId: 48, extentSize: 64, payloadLength: 68, payloadChecksum: 72, extentChecksum: 80,
+  objectSize: 88, createdAt: 96, seq: 104, flags: 108, keyLength: 110, key: 112,
+} as const;
+const FIXED = HEADER_AT.key;
+/** The header checksum: the last 8 bytes of the header, over every byte before them. */
+const CHECKSUM_BYTES = 8;
 export const MAX_KEY_BYTES = 1024;
-export const MAX_HEADER_BYTES = ((FIXED + MAX_KEY_BYTES + 8 + 15) & ~15) >>> 0;
+export const MAX_HEADER_BYTES = ((FIXED + MAX_KEY_BYTES + CHECKSUM_BYTES + 15) & ~15) >>> 0;
+
+/** How many bytes of a header of `length` its own checksum covers (and where that checksum starts). */
+export function headerHashedBytes(length: number): number {
+  return length - CHECKSUM_BYTES;
+}
 export const UNKNOWN_SIZE = 0xffff_ffff_ffff_ffffn;
 export const FLAG_LAST = 1;
 
@@ -69,40 +83,39 @@ function uuidFrom(bytes: Buffer): string {
 }
 
 export function headerLengthFor(keyBytes: number): number {
-  return ((FIXED + keyBytes + 8 + 15) & ~15) >>> 0;
+  return ((FIXED + keyBytes + CHECKSUM_BYTES + 15) & ~15) >>> 0;
 }
+
+const KIND = { replication: 1, ec: 2 } as const;
 
 export function encodeHeader(h: FragmentHeader, hash: Hasher): Buffer {
   const key = Buffer.from(h.key, 'utf8');
   if (key.length > MAX_KEY_BYTES) throw new DfsError('DFS_ERR_OBJECT_KEY_INVALID', `key of ${key.length} bytes`);
   const length = headerLengthFor(key.length);
   const b = Buffer.alloc(length);
-  FRAGMENT_MAGIC.copy(b, 0);
-  b.writeUInt16LE(FRAGMENT_FORMAT, 8);
-  b.writeUInt16LE(length, 10);
-  if (h.policy.kind === 'replication') {
-    b.writeUInt8(1, 12);
-    b.writeUInt8(h.policy.copies, 13);
-  } else {
-    b.writeUInt8(2, 12);
-    b.writeUInt8(h.policy.k, 13);
-    b.writeUInt8(h.policy.m, 14);
-  }
-  b.writeUInt8(h.index, 15);
-  idBytes(h.poolId, 'pool id').copy(b, 16);
-  idBytes(h.extentId, 'extent id').copy(b, 32);
-  idBytes(h.objectId, 'object id').copy(b, 48);
-  b.writeUInt32LE(h.extentSize, 64);
-  b.writeUInt32LE(h.payloadLength, 68);
-  b.writeBigUInt64LE(h.payloadChecksum, 72);
-  b.writeBigUInt64LE(h.extentChecksum, 80);
-  b.writeBigUInt64LE(h.objectSize === null ? UNKNOWN_SIZE : BigInt(h.objectSize), 88);
-  b.writeBigUInt64LE(BigInt(h.createdAt), 96);
-  b.writeUInt32LE(h.seq, 104);
-  b.writeUInt16LE(h.last ? FLAG_LAST : 0, 108);
-  b.writeUInt16LE(key.length, 110);
-  key.copy(b, FIXED);
-  b.writeBigUInt64LE(hash(b.subarray(0, length - 8)), length - 8);
+  const at = HEADER_AT;
+  FRAGMENT_MAGIC.copy(b, at.magic);
+  b.writeUInt16LE(FRAGMENT_FORMAT, at.version);
+  b.writeUInt16LE(length, at.headerLength);
+  b.writeUInt8(KIND[h.policy.kind], at.kind);
+  b.writeUInt8(h.policy.kind === 'replication' ? h.policy.copies : h.policy.k, at.copiesOrK);
+  b.writeUInt8(h.policy.kind === 'ec' ? h.policy.m : 0, at.m);
+  b.writeUInt8(h.index, at.index);
+  idBytes(h.poolId, 'pool id').copy(b, at.poolId);
+  idBytes(h.extentId, 'extent id').copy(b, at.extentId);
+  idBytes(h.objectId, 'object id').copy(b, at.objectId);
+  b.writeUInt32LE(h.extentSize, at.extentSize);
+  b.writeUInt32LE(h.payloadLength, at.payloadLength);
+  b.writeBigUInt64LE(h.payloadChecksum, at.payloadChecksum);
+  b.writeBigUInt64LE(h.extentChecksum, at.extentChecksum);
+  b.writeBigUInt64LE(h.objectSize === null ? UNKNOWN_SIZE : BigInt(h.objectSize), at.objectSize);
+  b.writeBigUInt64LE(BigInt(h.createdAt), at.createdAt);
+  b.writeUInt32LE(h.seq, at.seq);
+  b.writeUInt16LE(h.last ? FLAG_LAST : 0, at.flags);
+  b.writeUInt16LE(key.length, at.keyLength);
+  key.copy(b, at.key);
+  const hashed = headerHashedBytes(length);
+  b.writeBigUInt64LE(hash(b.subarray(0, hashed)), hashed);
   return b;
 }
 
@@ -111,37 +124,39 @@ export type HeaderProblem = 'short' | 'magic' | 'version' | 'length' | 'checksum
 /** Parses a header from the first bytes of a fragment file; a problem is returned, not thrown. */
 export function decodeHeader(bytes: Uint8Array, hash: Hasher): { header: FragmentHeader; length: number } | { problem: HeaderProblem } {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.length < FIXED + 8) return { problem: 'short' };
-  if (!b.subarray(0, 8).equals(FRAGMENT_MAGIC)) return { problem: 'magic' };
-  if (b.readUInt16LE(8) !== FRAGMENT_FORMAT) return { problem: 'version' };
-  const length = b.readUInt16LE(10);
-  const keyLength = b.readUInt16LE(110);
+  const at = HEADER_AT;
+  if (b.length < FIXED + CHECKSUM_BYTES) return { problem: 'short' };
+  if (!b.subarray(at.magic, at.magic + FRAGMENT_MAGIC.length).equals(FRAGMENT_MAGIC)) return { problem: 'magic' };
+  if (b.readUInt16LE(at.version) !== FRAGMENT_FORMAT) return { problem: 'version' };
+  const length = b.readUInt16LE(at.headerLength);
+  const keyLength = b.readUInt16LE(at.keyLength);
   if (keyLength > MAX_KEY_BYTES || length !== headerLengthFor(keyLength)) return { problem: 'length' };
   if (b.length < length) return { problem: 'short' };
-  if (b.readBigUInt64LE(length - 8) !== hash(b.subarray(0, length - 8))) return { problem: 'checksum' };
-  const kind = b.readUInt8(12);
+  const hashed = headerHashedBytes(length);
+  if (b.readBigUInt64LE(hashed) !== hash(b.subarray(0, hashed))) return { problem: 'checksum' };
+  const kind = b.readUInt8(at.kind);
   let policy: Policy;
-  if (kind === 1) policy = { kind: 'replication', copies: b.readUInt8(13) };
-  else if (kind === 2) policy = { kind: 'ec', k: b.readUInt8(13), m: b.readUInt8(14) };
+  if (kind === KIND.replication) policy = { kind: 'replication', copies: b.readUInt8(at.copiesOrK) };
+  else if (kind === KIND.ec) policy = { kind: 'ec', k: b.readUInt8(at.copiesOrK), m: b.readUInt8(at.m) };
   else return { problem: 'policy' };
-  const objectSize = b.readBigUInt64LE(88);
+  const objectSize = b.readBigUInt64LE(at.objectSize);
   return {
     length,
     header: {
-      poolId: uuidFrom(b.subarray(16, 32)),
-      extentId: b.subarray(32, 48).toString('hex'),
-      objectId: b.subarray(48, 64).toString('hex'),
-      index: b.readUInt8(15),
+      poolId: uuidFrom(b.subarray(at.poolId, at.poolId + 16)),
+      extentId: b.subarray(at.extentId, at.extentId + 16).toString('hex'),
+      objectId: b.subarray(at.objectId, at.objectId + 16).toString('hex'),
+      index: b.readUInt8(at.index),
       policy,
-      extentSize: b.readUInt32LE(64),
-      payloadLength: b.readUInt32LE(68),
-      payloadChecksum: b.readBigUInt64LE(72),
-      extentChecksum: b.readBigUInt64LE(80),
+      extentSize: b.readUInt32LE(at.extentSize),
+      payloadLength: b.readUInt32LE(at.payloadLength),
+      payloadChecksum: b.readBigUInt64LE(at.payloadChecksum),
+      extentChecksum: b.readBigUInt64LE(at.extentChecksum),
       objectSize: objectSize === UNKNOWN_SIZE ? null : Number(objectSize),
-      createdAt: Number(b.readBigUInt64LE(96)),
-      seq: b.readUInt32LE(104),
-      last: (b.readUInt16LE(108) & FLAG_LAST) !== 0,
-      key: b.subarray(FIXED, FIXED + keyLength).toString('utf8'),
+      createdAt: Number(b.readBigUInt64LE(at.createdAt)),
+      seq: b.readUInt32LE(at.seq),
+      last: (b.readUInt16LE(at.flags) & FLAG_LAST) !== 0,
+      key: b.subarray(at.key, at.key + keyLength).toString('utf8'),
     },
   };
 }
@@ -179,14 +194,16 @@ export function headerIdBytes(poolId: string, extentId: string): Uint8Array {
  */
 export function headerMatches(b: Uint8Array, expected: ExpectedHeader, headerHash: bigint): boolean {
   const length = expected.length;
-  if (b.length < length || length < FIXED + 8) return false;
-  for (let i = 0; i < 8; i++) if (b[i] !== FRAGMENT_MAGIC[i]) return false;
+  const at = HEADER_AT;
+  if (b.length < length || length < FIXED + CHECKSUM_BYTES) return false;
+  for (let i = 0; i < FRAGMENT_MAGIC.length; i++) if (b[at.magic + i] !== FRAGMENT_MAGIC[i]) return false;
   const view = new DataView(b.buffer, b.byteOffset, length);
-  if (view.getUint16(8, true) !== FRAGMENT_FORMAT || view.getUint16(10, true) !== length) return false;
-  if (headerLengthFor(view.getUint16(110, true)) !== length) return false;
-  const kind = b[12];
-  if ((kind !== 1 && kind !== 2) || b[15] !== expected.index) return false;
-  for (let i = 0; i < 32; i++) if (b[16 + i] !== expected.ids[i]) return false;
-  return view.getUint32(68, true) === expected.payloadLength && view.getBigUint64(72, true) === expected.payloadChecksum
-    && view.getBigUint64(length - 8, true) === headerHash;
+  if (view.getUint16(at.version, true) !== FRAGMENT_FORMAT || view.getUint16(at.headerLength, true) !== length) return false;
+  if (headerLengthFor(view.getUint16(at.keyLength, true)) !== length) return false;
+  const kind = b[at.kind];
+  if ((kind !== KIND.replication && kind !== KIND.ec) || b[at.index] !== expected.index) return false;
+  // Pool id and extent id lie side by side (16..48): one comparison of 32 bytes.
+  for (let i = 0; i < 32; i++) if (b[at.poolId + i] !== expected.ids[i]) return false;
+  return view.getUint32(at.payloadLength, true) === expected.payloadLength && view.getBigUint64(at.payloadChecksum, true) === expected.payloadChecksum
+    && view.getBigUint64(headerHashedBytes(length), true) === headerHash;
 }

@@ -15,7 +15,7 @@ import { validateWorkerPoolOptions, type WorkerPoolOptions } from './pool-option
 import { claimSlot } from './read-slots.js';
 import type {
   EncodeResult, EncodeTask, KernelTask, ReadResult, ReadTask, KernelTaskResult, ReconstructResult, ReconstructTask, ScrubPageResult, ScrubPageTask,
-  SingleTask, SingleTaskResult, TaskEnvelope, VerifyResult, VerifyTask,
+  TaskEnvelope,
 } from './tasks.js';
 
 const WORKER_FILE = new URL('../../workers/kernel-worker.js', import.meta.url).href;
@@ -134,21 +134,8 @@ export class KernelPool {
     return this.run(task);
   }
 
-  verify(task: Omit<VerifyTask, 'op'>): Promise<VerifyResult> {
-    return this.run({ op: 'verify', ...task });
-  }
-
   reconstruct(task: Omit<ReconstructTask, 'op'>): Promise<ReconstructResult> {
     return this.run({ op: 'reconstruct', ...task });
-  }
-
-  /**
-   * Runs several tasks in one hand-off. Resolves with one outcome per task,
-   * in order: the result, or the coded error of that task alone.
-   */
-  async batch<T extends SingleTask>(tasks: T[]): Promise<({ ok: true; value: SingleTaskResult<T> } | { ok: false; error: DfsError })[]> {
-    const envelopes = (await this.run({ op: 'batch', tasks })) as TaskEnvelope<SingleTaskResult<T>>[];
-    return envelopes.map((e) => (e.ok ? e : { ok: false as const, error: deserializeError((e as { error: SerializedError }).error) }));
   }
 
   /**
@@ -176,10 +163,6 @@ export class KernelPool {
     return this.run({ op: 'scrubPage', ...task });
   }
 
-  hash(data: Uint8Array): Promise<bigint> {
-    return this.run({ op: 'hash', data: toShared(data) });
-  }
-
   stats(): KernelPoolStats {
     const p = this.piscina;
     const summary = (h: { mean: number; p50: number; p99: number } | undefined) => ({ mean: h?.mean ?? 0, p50: h?.p50 ?? 0, p99: h?.p99 ?? 0 });
@@ -200,11 +183,5 @@ export class KernelPool {
     if (this.closed) return;
     this.closed = true;
     await this.piscina.close();
-  }
-
-  /** Stops at once; queued and running tasks fail with DFS_ERR_WORKER_CLOSED. */
-  async destroy(): Promise<void> {
-    this.closed = true;
-    await this.piscina.destroy();
   }
 }

@@ -3,7 +3,7 @@
 // Fragment files are read with readSync straight into views of WASM memory:
 // the bytes are touched once by the kernel and never copied in JS.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { decodeHeader, fragmentPath, headerIdBytes, headerMatches } from '../format/index.js';
+import { decodeHeader, fragmentPath, headerHashedBytes, headerIdBytes, headerMatches } from '../format/index.js';
 import { diskFaultSync } from '../faults/index.js';
 import { DfsError, serializeError } from '../errors.js';
 import type { ExtentRegion, KernelInstance } from './instance.js';
@@ -98,13 +98,21 @@ function readAll(region: ExtentRegion, fragments: readonly (FragmentSource | nul
   return { outcomes, bytesRead };
 }
 
+/**
+ * The one place a read fragment is judged: a fragment read whole (status ok)
+ * gets the hash of its bytes, and checksum_mismatch when that is not the
+ * catalogue's. `hash` is called only for a fragment read whole. True when it verified.
+ */
+function judge(outcome: FragmentOutcome, source: FragmentSource | null, hash: () => bigint): boolean {
+  if (outcome.status !== 'ok') return false;
+  outcome.hash = hash();
+  if (outcome.hash !== source!.expected) outcome.status = 'checksum_mismatch';
+  return outcome.status === 'ok';
+}
+
 /** Marks each readable fragment ok or checksum_mismatch against its expected hash. */
 function classify(outcomes: FragmentOutcome[], hashes: readonly bigint[], fragments: readonly (FragmentSource | null)[]): void {
-  outcomes.forEach((outcome, i) => {
-    if (outcome.status !== 'ok') return;
-    outcome.hash = hashes[i]!;
-    if (outcome.hash !== fragments[i]!.expected) outcome.status = 'checksum_mismatch';
-  });
+  outcomes.forEach((outcome, i) => judge(outcome, fragments[i] ?? null, () => hashes[i]!));
 }
 
 function readAndCheck(kernels: KernelInstance, region: ExtentRegion, fragments: readonly (FragmentSource | null)[]): { outcomes: FragmentOutcome[]; bytesRead: number } {
@@ -241,22 +249,20 @@ function readDirect(
   const check = (i: number, start: number): boolean => {
     const source = task.fragments[i] ?? null;
     let read: ReadOutcome;
+    let ok: boolean;
     if (start + length <= out.length) {
       read = readPayload(source, out.subarray(start, start + length));
-      if (read.outcome.status === 'ok') read.outcome.hash = hash(start, length);
+      ok = judge(read.outcome, source, () => hash(start, length));
     } else {
       // A fragment reaching past the end of `out` (zero padding): read and hash it whole in a region, keep its head.
       const region = kernels.region(1, length);
       read = readPayload(source, region.fragment(0));
-      if (read.outcome.status === 'ok') {
-        read.outcome.hash = kernels.hashFragment(region, 0);
-        if (start < size) out.set(region.fragment(0).subarray(0, size - start), start);
-      }
+      ok = judge(read.outcome, source, () => kernels.hashFragment(region, 0));
+      if (ok && start < size) out.set(region.fragment(0).subarray(0, size - start), start);
     }
     bytesRead += read.bytes;
-    if (read.outcome.status === 'ok' && read.outcome.hash !== source!.expected) read.outcome.status = 'checksum_mismatch';
     outcomes[i] = read.outcome;
-    return read.outcome.status === 'ok';
+    return ok;
   };
   if (layout.kind === 'replication') {
     // The first replica that verifies is the extent (its checksum is the extent's).
@@ -303,12 +309,8 @@ function readThroughRegion(kernels: KernelInstance, task: ReadTask, count: numbe
     const source = task.fragments[i] ?? null;
     const { outcome, bytes } = readPayload(source, region.fragment(i));
     bytesRead += bytes;
-    if (outcome.status === 'ok') {
-      outcome.hash = kernels.hashFragment(region, i);
-      if (outcome.hash !== source!.expected) outcome.status = 'checksum_mismatch';
-    }
     outcomes[i] = outcome;
-    return outcome.status === 'ok';
+    return judge(outcome, source, () => kernels.hashFragment(region, i));
   };
   const copyOut = (from: Uint8Array): Uint8Array => {
     const data = into ?? new Uint8Array(new ArrayBuffer(size));
@@ -372,7 +374,7 @@ export function runScrub(kernels: KernelInstance, task: ScrubTask): ScrubResult 
         // The common case: the header is exactly the expected one, checked where it lies (no decoding).
         const expected = { ids, index, length: task.headerLength, payloadLength: task.fragmentLength, payloadChecksum: src.expected };
         if (payloadHash !== null && src.offset === task.headerLength
-          && headerMatches(view, expected, kernels.hashRange(region, 0, task.headerLength - 8))) {
+          && headerMatches(view, expected, kernels.hashRange(region, 0, headerHashedBytes(task.headerLength)))) {
           return status(payloadHash === src.expected ? 'ok' : 'checksum_mismatch');
         }
         header.set(view.subarray(0, headerGot));

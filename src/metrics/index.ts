@@ -90,7 +90,7 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
   if (live) mirroredCounter(registry, 'dynamicfs_disk_iops_total', 'Fragment reads and writes per disk.', ['disk'], () => perDisk((c) => c.reads + c.writes));
 
   // Capacity and state per disk.
-  const infos = () => engine.catalog.disks().map((d) => engine.diskInfo(d));
+  const infos = () => engine.catalog.disks().map((d) => engine.disks.info(d));
   gauge(registry, 'dynamicfs_disk_capacity_bytes', 'Filesystem size under each disk folder (statfs).', ['disk'], () => infos().map((d) => [{ disk: d.id }, d.capacityBytes]));
   gauge(registry, 'dynamicfs_disk_used_bytes', 'Filesystem bytes in use under each disk folder (statfs).', ['disk'], () => infos().map((d) => [{ disk: d.id }, d.usedBytes]));
   gauge(registry, 'dynamicfs_disk_stored_bytes', 'Bytes of fragment files on each disk (catalogue).', ['disk'], () => engine.catalog.disks().map((d) => [{ disk: d.id }, d.storedBytes]));
@@ -218,7 +218,7 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
         return snapshot.stats;
       };
     };
-    const pool = snapshots(() => (engine.hasWorkers() ? engine.workers().stats() : null));
+    const pool = snapshots(() => engine.pools.started().foreground?.stats() ?? null);
     gauge(registry, 'dynamicfs_worker_threads', 'Worker threads running.', [], () => [[{}, pool()?.threads ?? 0]]);
     gauge(registry, 'dynamicfs_worker_queue_size', 'Kernel tasks waiting for a worker.', [], () => [[{}, pool()?.queueSize ?? 0]]);
     gauge(registry, 'dynamicfs_worker_utilization_ratio', 'Share of worker capacity spent running tasks since start.', [], () => [[{}, pool()?.utilization ?? 0]]);
@@ -242,7 +242,7 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
     });
     sources.onWorkers?.((op, seconds) => taskSeconds.observe({ op }, seconds));
     // The scrubber's own (lower-priority) pool: its threads and how busy they are.
-    const background = snapshots(() => (engine.hasBackgroundWorkers() ? engine.backgroundWorkers().stats() : null));
+    const background = snapshots(() => engine.pools.started().background?.stats() ?? null);
     gauge(registry, 'dynamicfs_scrub_worker_threads', 'Threads of the scrubber\'s worker pool (lower CPU priority).', [], () => [[{}, background()?.threads ?? 0]]);
     gauge(registry, 'dynamicfs_scrub_worker_utilization_ratio', 'Share of the scrubber\'s worker capacity spent running tasks since start.', [], () => [[{}, background()?.utilization ?? 0]]);
   }

@@ -55,16 +55,16 @@ export const OPS: Readonly<Record<string, OpDefinition>> = {
   status: op('pool summary: disks, objects, extents by state', params(), (engine) => poolStatus(engine)),
   health: op('health checks, as /health answers them', params(), (engine) => poolHealth(engine)),
   'add-disk': op('add a disk folder to the pool', diskParams, (engine, p) => {
-    const d = engine.addDisk(p.disk as string);
+    const d = engine.disks.add(p.disk as string);
     return { id: d.id, path: d.path, state: d.state };
   }),
   'remove-disk': op('drain a disk onto the others, then forget it', diskParams, (engine, p, progress) => drainDisk(engine, p.disk as string, progress)),
   'fail-disk': op('mark a disk failed (its fragments are rebuilt elsewhere)', diskParams, (engine, p) => {
-    const d = engine.setDiskState(p.disk as string, 'failed');
+    const d = engine.disks.setState(p.disk as string, 'failed');
     return { id: d.id, path: d.path, state: d.state, extents: engine.catalog.extentCounts() };
   }),
   'set-disk-health': op('set a disk\'s state', params({ disk: text, state: text }, ['disk', 'state']), (engine, p) => {
-    const d = engine.setDiskState(p.disk as string, p.state as string);
+    const d = engine.disks.setState(p.disk as string, p.state as string);
     return { id: d.id, path: d.path, state: d.state };
   }),
   'list-disks': op('every disk with its state, capacity and use', params(), (engine) => listDisks(engine)),
@@ -94,7 +94,7 @@ export const OPS: Readonly<Record<string, OpDefinition>> = {
     const policy = parsePolicy(policyText);
     const key = p.key as string | undefined;
     if (Boolean(key) === Boolean(p.all)) throw new DfsError('DFS_ERR_PARAM_INVALID', 'give either a key or all');
-    engine.checkPlaceable(policy);
+    engine.disks.checkPlaceable(policy);
     const keys = key !== undefined ? [key] : engine.catalog.listObjects().map((o) => o.key);
     const changed: { key: string; from: string; to: string; size: number }[] = [];
     // With --all, an object that cannot be moved (an unrecoverable extent, a write that fails) is

@@ -55,7 +55,7 @@ export async function checkBatch(engine: Engine, extents: ExtentWithFragments[],
   };
   const check = async (list: ExtentWithFragments[]): Promise<Checked[]> => {
     const { page, snapshots } = pageOf(list);
-    const result = await engine.backgroundWorkers().scrubPage(page);
+    const result = await engine.pools.background().scrubPage(page);
     const failed = new Map(result.errors);
     const errnos = new Map(result.errnos);
     let at = 0;

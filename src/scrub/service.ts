@@ -18,7 +18,7 @@
 import { DfsError } from '../errors.js';
 import { log } from '../log/index.js';
 import { META_RECOVERED_AT } from '../catalog/index.js';
-import { writePoolConfig, type ScrubScheduleConfig } from '../pool/index.js';
+import type { ScrubScheduleConfig } from '../pool/index.js';
 import type { Engine } from '../store/index.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint, type ScrubState } from './checkpoint.js';
 import { parseIntensity, parseMaxRate, type Intensity } from './intensity.js';
@@ -279,8 +279,7 @@ export class ScrubService {
   }
 
   private saveConfig(scrub: ScrubScheduleConfig): void {
-    this.engine.config = { ...this.engine.config, scrub };
-    writePoolConfig(this.engine.root, this.engine.config);
+    this.engine.updateConfig({ ...this.engine.config, scrub });
   }
 
   /** The scheduler: starts a pass when one is due. Called every tickMs; tests call it with a fake clock. */

@@ -50,7 +50,7 @@ export async function runDaemon(poolDir: string, options: DaemonOptions): Promis
     const token = readFileSync(engine.paths.token, 'utf8').trim();
     const checkpointMs = Number(process.env.DYNAMICFS_SCRUB_CHECKPOINT_MS ?? 10_000);
     const scrub = scrubService(engine, { checkpointMs: Number.isFinite(checkpointMs) && checkpointMs > 0 ? Math.min(checkpointMs, 10_000) : 10_000 });
-    const registry = createMetricsRegistry({ engine, scrub, onWorkers: (observe) => engine.observeWorkerTasks(observe) });
+    const registry = createMetricsRegistry({ engine, scrub, onWorkers: (observe) => engine.pools.observe(observe) });
     app = await buildApp({ engine, registry, token, logger });
     try {
       url = await app.listen({ port: options.port, host: options.bind });

@@ -1,5 +1,6 @@
 // Public face of the store domain: the engine and the operations on a pool.
-export { Engine, type DiskInfo, type OpenOptions } from './engine.js';
+export { Engine, type OpenOptions, type InterruptedWrite } from './engine.js';
+export { DiskRegistry, type DiskInfo } from './disk-registry.js';
 export { putObject, deleteObject, deleteExtentFiles, type PutResult, type PutOptions } from './writer.js';
 export { readObject, readExtent, lookupObject, fragmentSources, READ_AHEAD } from './reader.js';
 export { repairExtent, rebuild, drainDisk, changeObjectPolicy, forEachLimited, type RebuildSummary, type DrainSummary, type RepairResult } from './maintenance.js';

@@ -6,7 +6,7 @@ import { DfsError, isDfsError } from '../errors.js';
 import { log } from '../log/index.js';
 import type { ExtentWithFragments, FragmentProblem } from '../catalog/index.js';
 import type { FragmentSource } from '../kernels/index.js';
-import { codeLayout, parsePolicy, readLabel, type Policy } from '../pool/index.js';
+import { codeLayout, labelMatches, parsePolicy, type Policy } from '../pool/index.js';
 import type { Engine } from './engine.js';
 import { DirectorySync, removeFile } from './fragment-io.js';
 import { fragmentPath, parseHex64 } from '../format/index.js';
@@ -41,7 +41,7 @@ function badIndices(engine: Engine, extent: ExtentWithFragments, force: Readonly
  * `avoid` lists disks that must not receive a fragment.
  */
 export function repairExtent(engine: Engine, extentId: string, options: { force?: ReadonlySet<number>; avoid?: ReadonlySet<string> } = {}): Promise<RepairResult> {
-  return engine.withExtentLock(extentId, () => repairLocked(engine, extentId, options));
+  return engine.extentLocks.run(extentId, () => repairLocked(engine, extentId, options));
 }
 
 async function repairLocked(engine: Engine, extentId: string, options: { force?: ReadonlySet<number>; avoid?: ReadonlySet<string> }): Promise<RepairResult> {
@@ -59,7 +59,7 @@ async function repairLocked(engine: Engine, extentId: string, options: { force?:
     for (const f of extent.fragments) {
       if (wanted.includes(f.index) && !force.has(f.index) && !avoid.has(f.diskId) && engine.catalog.diskRef(f.diskId)?.state === 'healthy') preferred.set(f.index, f.diskId);
     }
-    const room = engine.placementCandidates(new Set([...avoid, ...preferred.values()])).length + preferred.size;
+    const room = engine.disks.placementCandidates(new Set([...avoid, ...preferred.values()])).length + preferred.size;
     if (room === 0) return { outcome: 'failed', rebuilt: 0, bytesWritten: 0, error: `no healthy disk can take a fragment of this extent (${extent.policy}; ${keep.size} disks already hold its other fragments)` };
     // Too few disks for every bad fragment: rebuild as many as fit, those being moved off a disk first.
     if (room < wanted.length) wanted = [...wanted].sort((a, b) => Number(force.has(b)) - Number(force.has(a)) || Number(preferred.has(b)) - Number(preferred.has(a))).slice(0, room).sort((a, b) => a - b);
@@ -132,7 +132,7 @@ async function rebuildAndWrite(
   for (const p of placed) {
     const old = extent.fragments.find((f) => f.index === p.index);
     if (old && old.diskId !== p.diskId) {
-      const path = engine.fragmentFile(old.diskId, extentId, old.index);
+      const path = engine.disks.fragmentFile(old.diskId, extentId, old.index);
       if (path) await removeFile(path);
     }
   }
@@ -141,7 +141,7 @@ async function rebuildAndWrite(
 }
 
 function sameAsOld(engine: Engine, extent: ExtentWithFragments, path: string): boolean {
-  return extent.fragments.some((f) => engine.fragmentFile(f.diskId, extent.id, f.index) === path);
+  return extent.fragments.some((f) => engine.disks.fragmentFile(f.diskId, extent.id, f.index) === path);
 }
 
 export interface RebuildSummary {
@@ -165,8 +165,7 @@ export async function rebuild(engine: Engine, onProgress?: (done: number, total:
   const disksFailed: string[] = [];
   for (const disk of engine.catalog.disks()) {
     if (disk.state === 'failed') continue;
-    const label = readLabel(disk.path);
-    if (label === null || label === 'invalid' || label.diskId !== disk.id || label.poolId !== engine.poolId) {
+    if (!labelMatches(disk.path, engine.poolId, disk.id)) {
       engine.catalog.setDiskState(disk.id, 'failed');
       disksFailed.push(disk.id);
     }
@@ -233,10 +232,10 @@ export interface DrainSummary {
 
 /** Moves every fragment off a disk onto other healthy disks, then removes the disk from the pool. */
 export async function drainDisk(engine: Engine, ref: string, onProgress?: (done: number, total: number) => void): Promise<DrainSummary> {
-  const disk = engine.resolveDisk(ref);
+  const disk = engine.disks.resolve(ref);
   // Every extent on the disk needs as many distinct disks without it: check before moving anything.
   const widest = engine.catalog.widestPolicyOnDisk(disk.id);
-  const others = engine.placementCandidates(new Set([disk.id])).length;
+  const others = engine.disks.placementCandidates(new Set([disk.id])).length;
   if (widest && others < widest.width) {
     throw new DfsError('DFS_ERR_DISK_DRAIN_INCOMPLETE', `${disk.id} holds ${widest.policy} extents, which need ${widest.width} distinct disks; the pool has ${others} other healthy disk${others === 1 ? '' : 's'}. Add a disk first (add-disk), or change those objects' policy (change-policy); nothing was moved and ${disk.id} stays ${disk.state}`);
   }
@@ -263,7 +262,7 @@ export async function drainDisk(engine: Engine, ref: string, onProgress?: (done:
     if (engine.catalog.disk(disk.id)?.state === 'draining' && previousState !== 'draining') engine.catalog.setDiskState(disk.id, previousState);
     throw new DfsError('DFS_ERR_DISK_DRAIN_INCOMPLETE', `${problems.length} extents could not be moved off ${disk.id}; it stays in the pool (${engine.catalog.disk(disk.id)?.state ?? 'gone'})${problems.length ? `: ${problems.slice(0, 3).join('; ')}` : ''}`);
   }
-  engine.forgetDisk(disk.id);
+  engine.disks.forget(disk.id);
   log('store').info({ disk: disk.id, path: disk.path, fragmentsMoved: summary.fragmentsMoved }, 'disk drained and removed');
   summary.removed = true;
   const shortfall = engine.defaultPolicyShortfall();

@@ -1,11 +1,11 @@
 // Read-only views of a pool for status, health, list-disks, probe-disks,
 // list-extents and show-redundancy. Everything here that a scrape or a health
 // check needs reads counters, not tables.
-import { closeSync, fsyncSync, openSync, readSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { META_RECOVERED_AT, type DiskRow, type DiskState, type ExtentWithFragments, type ObjectRow } from '../catalog/index.js';
-import { count, parsePolicy, policyTolerance, policyWidth, readLabel } from '../pool/index.js';
+import { count, diskSpace, labelMatches, parsePolicy, policyTolerance, policyWidth } from '../pool/index.js';
 import type { Engine } from './engine.js';
 import { diskFaultSync } from '../faults/index.js';
 import { fragmentPath } from '../format/index.js';
@@ -13,7 +13,7 @@ import { fragmentPath } from '../format/index.js';
 export function listDisks(engine: Engine) {
   return {
     disks: engine.catalog.disks().map((d) => {
-      const info = engine.diskInfo(d);
+      const info = engine.disks.info(d);
       return {
         id: d.id, path: d.path, state: d.state, capacityBytes: info.capacityBytes, usedBytes: info.usedBytes, freeBytes: info.freeBytes,
         storedBytes: d.storedBytes, fragments: d.fragments, available: info.available,
@@ -45,15 +45,12 @@ export function probeDisks(engine: Engine): { disks: ProbeResult[] } {
   const results = engine.catalog.disks().map((disk): ProbeResult => {
     const r: ProbeResult = { id: disk.id, path: disk.path, previousState: disk.state, state: disk.state, exists: false, labelOk: false, probeOk: false, capacityBytes: 0, freeBytes: 0, error: null };
     try {
-      const s = statfsSync(disk.path);
+      Object.assign(r, diskSpace(disk.path));
       r.exists = true;
-      r.capacityBytes = s.blocks * s.bsize;
-      r.freeBytes = s.bavail * s.bsize;
     } catch (error) {
       r.error = `statfs: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
     }
-    const label = r.exists ? readLabel(disk.path) : null;
-    r.labelOk = label !== null && label !== 'invalid' && label.poolId === engine.poolId && label.diskId === disk.id;
+    r.labelOk = r.exists && labelMatches(disk.path, engine.poolId, disk.id);
     if (r.exists && r.labelOk) {
       const path = join(disk.path, `.probe-${randomBytes(4).toString('hex')}`);
       const data = randomBytes(4096);
@@ -91,7 +88,7 @@ export function probeDisks(engine: Engine): { disks: ProbeResult[] } {
     r.state = next;
     return r;
   });
-  engine.refreshFreeSpace();
+  engine.disks.refreshFreeSpace();
   return { disks: results };
 }
 

@@ -74,7 +74,7 @@ export async function writeExtentFragments(
     }
   }
   const rest = payloads.filter((p) => !targets.has(p.index));
-  const chosen = chooseDisks(engine.placementCandidates(), rest.length, policyName, used);
+  const chosen = chooseDisks(engine.disks.placementCandidates(), rest.length, policyName, used);
   rest.forEach((p, i) => {
     targets.set(p.index, chosen[i]!);
     used.add(chosen[i]!);
@@ -84,7 +84,7 @@ export async function writeExtentFragments(
       const header = encodeHeader({ ...identity, index, payloadLength: payload.length, payloadChecksum: checksum }, engine.hash);
       for (;;) {
         const diskId = targets.get(index)!;
-        const diskPath = engine.diskPath(diskId);
+        const diskPath = engine.disks.path(diskId);
         try {
           // A disk removed from the pool since it was chosen fails like a disk whose folder vanished.
           if (diskPath === null) throw new FragmentWriteError(diskId, 'open', 'ENOENT', `disk ${diskId} (no longer in the pool)`, null);
@@ -93,18 +93,18 @@ export async function writeExtentFragments(
           options.written.push(path);
           options.dirs.add(diskId, path);
           engine.io.write(diskId, bytes);
-          engine.noteWritten(diskId, bytes);
+          engine.disks.noteWritten(diskId, bytes);
           return { index, diskId, checksum: hex64(checksum), bytes };
         } catch (error) {
           if (!(error instanceof FragmentWriteError)) throw error;
           log('store').warn({ disk: diskId, phase: error.phase, errno: error.errno, extent: identity.extentId, fragment: index }, 'fragment write failed; trying another disk');
-          engine.noteWriteFailure(diskId, error.phase, error.errno);
+          engine.disks.noteWriteFailure(diskId, error.phase, error.errno);
           failed.add(diskId);
           const avoid = new Set([...used, ...failed]);
-          if (engine.placementCandidates(avoid).length === 0) {
+          if (engine.disks.placementCandidates(avoid).length === 0) {
             throw new DfsError('DFS_ERR_WRITE_FAILED', `fragment ${index} of ${policyName}: ${error.message}; no other healthy disk left`, { cause: error });
           }
-          const [next] = chooseDisks(engine.placementCandidates(), 1, policyName, avoid);
+          const [next] = chooseDisks(engine.disks.placementCandidates(), 1, policyName, avoid);
           targets.set(index, next!);
           used.add(next!);
         }
@@ -173,7 +173,7 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
   const policyName = formatPolicy(policy);
   try {
     key = checkKey(keyInput);
-    engine.checkPlaceable(policy);
+    engine.disks.checkPlaceable(policy);
   } catch (error) {
     await source.close().catch(() => {}); // refused before reading: release the input (a file, a request body)
     throw error;
@@ -327,7 +327,7 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
     const object: ObjectRow = { id: objectId, key, size, policy: policyName, checksum: hex64(checksum), extents: extents.length, createdAt };
     removed = engine.catalog.commitObject(object, extents, options.expectReplace === undefined ? {} : { expectReplace: options.expectReplace });
   } catch (error) {
-    if (error instanceof FragmentWriteError) engine.noteWriteFailure(error.diskId, error.phase, error.errno);
+    if (error instanceof FragmentWriteError) engine.disks.noteWriteFailure(error.diskId, error.phase, error.errno);
     await Promise.all(written.map(removeFile));
     endWrite();
     if (error instanceof FragmentWriteError) throw new DfsError('DFS_ERR_WRITE_FAILED', error.message, { cause: error });
@@ -346,7 +346,7 @@ export async function deleteExtentFiles(engine: Engine, extents: readonly Extent
     engine.cache.delete(extent.id);
     await Promise.all(
       extent.fragments.map(async (f) => {
-        const path = engine.fragmentFile(f.diskId, extent.id, f.index);
+        const path = engine.disks.fragmentFile(f.diskId, extent.id, f.index);
         if (path && (await removeFile(path))) removed++;
       }),
     );

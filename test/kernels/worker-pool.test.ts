@@ -55,6 +55,9 @@ test.after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A hash task: the smallest unit of work, for tests of the pool itself. */
+const hashIn = (on: KernelPool, data: Uint8Array) => on.run({ op: 'hash', data });
+
 test('encode in a worker equals encode in this thread', async () => {
   const extent = randomBytes((1 << 20) - 3, 5);
   const result = await pool.encode(4, 2, extent);
@@ -75,7 +78,7 @@ test('encode in a worker equals encode in this thread', async () => {
 test('many verify tasks complete under concurrency', async () => {
   const extents = Array.from({ length: 12 }, (_, i) => writeExtent(`c${i}`, 4, 2, 300_000 + i * 17, i + 1));
   const results = await Promise.all(
-    extents.map((e) => pool.verify({ layout: { kind: 'ec', k: e.k, m: e.m }, fragmentLength: e.fragmentLength, fragments: e.sources, deep: true })),
+    extents.map((e) => pool.run({ op: 'verify',  layout: { kind: 'ec', k: e.k, m: e.m }, fragmentLength: e.fragmentLength, fragments: e.sources, deep: true })),
   );
   results.forEach((r, i) => {
     assert.equal(r.fragments.map((f) => f.status), new Array(6).fill('ok'), `extent ${i}`);
@@ -93,7 +96,7 @@ test('verify classifies missing, truncated and corrupt fragments', async () => {
   corrupt.set(e.payloads[4]!, HEADER);
   corrupt[HEADER + 5]! ^= 0xff;
   writeFileSync(e.sources[4]!.path, corrupt);
-  const r = await pool.verify({ layout: { kind: 'ec', k: 4, m: 2 }, fragmentLength: e.fragmentLength, fragments: [...e.sources.slice(0, 5), null], deep: true });
+  const r = await pool.run({ op: 'verify',  layout: { kind: 'ec', k: 4, m: 2 }, fragmentLength: e.fragmentLength, fragments: [...e.sources.slice(0, 5), null], deep: true });
   assert.equal(r.fragments.map((f) => f.status), ['missing', 'truncated', 'ok', 'ok', 'checksum_mismatch', 'missing']);
   assert.is(r.parityConsistent, null);
 });
@@ -122,7 +125,7 @@ test('replication: verify and rebuild a copy', async () => {
     return { path, offset: HEADER, expected: kernels.xxh3(payload) };
   });
   writeFileSync(sources[1]!.path, Buffer.alloc(HEADER + 5000, 7));
-  const v = await pool.verify({ layout: { kind: 'replication', copies: 3 }, fragmentLength: 5000, fragments: sources, deep: false });
+  const v = await pool.run({ op: 'verify',  layout: { kind: 'replication', copies: 3 }, fragmentLength: 5000, fragments: sources, deep: false });
   assert.equal(v.fragments.map((f) => f.status), ['ok', 'checksum_mismatch', 'ok']);
   const r = await pool.reconstruct({ layout: { kind: 'replication', copies: 3 }, fragmentLength: 5000, fragments: sources, wanted: [1] });
   assert.ok(Buffer.from(r.rebuilt).equals(Buffer.from(payload)));
@@ -144,7 +147,7 @@ test('an error inside a worker reaches the caller as a coded error', async () =>
     assert.ok(isDfsError(error, 'DFS_ERR_KERNEL_K_RANGE'), String(error));
   }
   // The pool still works afterwards.
-  assert.is(await pool.hash(new Uint8Array([1, 2, 3])), kernels.xxh3(new Uint8Array([1, 2, 3])));
+  assert.is(await pool.run({ op: 'hash', data: new Uint8Array([1, 2, 3]) }), kernels.xxh3(new Uint8Array([1, 2, 3])));
 });
 
 test('a batch runs several extents in one task; each member fails on its own', async () => {
@@ -152,15 +155,15 @@ test('a batch runs several extents in one task; each member fails on its own', a
   const damaged = writeExtent('batch-bad', 4, 2, 50_000, 12);
   for (const i of [0, 1, 2]) rmSync(damaged.sources[i]!.path);
   const verify = (e: Extent) => ({ op: 'verify' as const, layout: { kind: 'ec' as const, k: 4, m: 2 }, fragmentLength: e.fragmentLength, fragments: e.sources, deep: false });
-  const outcomes = await pool.batch([
+  const outcomes = await pool.run({ op: 'batch', tasks: [
     verify(good),
     { op: 'reconstruct', layout: { kind: 'ec', k: 4, m: 2 }, fragmentLength: damaged.fragmentLength, fragments: damaged.sources, wanted: [0] },
     { op: 'reconstruct', layout: { kind: 'ec', k: 4, m: 2 }, fragmentLength: good.fragmentLength, fragments: good.sources, wanted: [5] },
     verify(damaged),
-  ]);
+  ] }) as ({ ok: true; value: unknown } | { ok: false; error: { code: string } })[];
   assert.is(outcomes.length, 4);
   assert.ok(outcomes[0]!.ok && (outcomes[0]!.value as { fragments: { status: string }[] }).fragments.every((f) => f.status === 'ok'));
-  assert.ok(!outcomes[1]!.ok && isDfsError(outcomes[1]!.error, 'DFS_ERR_KERNEL_TOO_FEW_FRAGMENTS'));
+  assert.ok(!outcomes[1]!.ok && outcomes[1]!.error.code === 'DFS_ERR_KERNEL_TOO_FEW_FRAGMENTS');
   assert.ok(outcomes[2]!.ok);
   const rebuilt = (outcomes[2] as { value: { rebuilt: Uint8Array } }).value.rebuilt;
   assert.ok(Buffer.from(rebuilt).equals(Buffer.from(good.payloads[5]!)), 'rebuilt parity from a batch');
@@ -212,9 +215,9 @@ test('a pool with a niceness runs its threads at that CPU priority, and only its
   const before = threadNiceness().filter((n) => n === 12).length;
   const background = new KernelPool({ minThreads: 1, maxThreads: 1 }, { niceness: 12 });
   try {
-    await background.hash(new Uint8Array(1000)); // the thread exists and has run its start-up
+    await hashIn(background, new Uint8Array(1000)); // the thread exists and has run its start-up
     assert.is(threadNiceness().filter((n) => n === 12).length, before + 1);
-    await pool.hash(new Uint8Array(1000));
+    await hashIn(pool, new Uint8Array(1000));
     assert.ok(threadNiceness().filter((n) => n === 0).length >= 3, 'the main thread and the foreground pool keep the process priority');
   } finally {
     await background.close();
@@ -225,7 +228,7 @@ test('a pool with a niceness runs its threads at that CPU priority, and only its
 test('a full queue is refused with a code', async () => {
   const small = new KernelPool({ minThreads: 1, maxThreads: 1, maxQueue: 1 });
   const big = randomBytes(4 << 20, 1);
-  const runs = Array.from({ length: 6 }, () => small.hash(big).then(() => 'ok', (e: unknown) => (isDfsError(e) ? e.code : String(e))));
+  const runs = Array.from({ length: 6 }, () => hashIn(small, big).then(() => 'ok', (e: unknown) => (isDfsError(e) ? e.code : String(e))));
   const outcomes = await Promise.all(runs);
   assert.ok(outcomes.includes('DFS_ERR_WORKER_QUEUE_FULL'), outcomes.join(','));
   assert.ok(outcomes.includes('ok'));
@@ -234,11 +237,11 @@ test('a full queue is refused with a code', async () => {
 
 test('close waits for running work; later calls are refused', async () => {
   const p = new KernelPool({ minThreads: 1, maxThreads: 1 });
-  const pending = p.hash(randomBytes(1 << 20, 2));
+  const pending = hashIn(p, randomBytes(1 << 20, 2));
   await p.close();
   assert.is(typeof (await pending), 'bigint');
   try {
-    await p.hash(new Uint8Array(1));
+    await hashIn(p, new Uint8Array(1));
     assert.unreachable('closed pool accepted a task');
   } catch (error) {
     assert.ok(isDfsError(error, 'DFS_ERR_WORKER_CLOSED'), String(error));
@@ -247,12 +250,12 @@ test('close waits for running work; later calls are refused', async () => {
 
 test('reconfigure applies new options live', async () => {
   const p = new KernelPool({ minThreads: 1, maxThreads: 1 });
-  const before = p.hash(new Uint8Array(100));
+  const before = hashIn(p, new Uint8Array(100));
   const applied = await p.reconfigure({ maxThreads: 2, maxQueue: 10 });
   assert.is(applied.maxThreads, 2);
   assert.is(p.options.maxQueue, 10);
   assert.is(typeof (await before), 'bigint');
-  assert.is(await p.hash(new Uint8Array([9])), kernels.xxh3(new Uint8Array([9])));
+  assert.is(await hashIn(p, new Uint8Array([9])), kernels.xxh3(new Uint8Array([9])));
   await p.close();
 });
 

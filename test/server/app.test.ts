@@ -94,7 +94,7 @@ test('objects: PUT, HEAD, GET, list, DELETE; metrics move with the work', async 
 test('rebuild through the API moves the rebuild metrics', async () => {
   await app.inject({ method: 'PUT', url: '/v1/objects/r', headers: auth(), payload: Buffer.from(randomBytes(150_000, 6)) });
   const disk = engine.catalog.disks()[1]!;
-  engine.setDiskState(disk.id, 'failed');
+  engine.disks.setState(disk.id, 'failed');
   const r = await app.inject({ method: 'POST', url: '/v1/rebuild', headers: auth() });
   assert.is(r.statusCode, 200, r.body);
   const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
@@ -102,7 +102,7 @@ test('rebuild through the API moves the rebuild metrics', async () => {
   assert.ok(metricValue(text, 'dynamicfs_rebuilds_successful') >= r.json().extentsRepaired);
   assert.ok(metricValue(text, 'dynamicfs_rebuild_bytes_written') > 0, 'rebuild bytes did not move');
   assert.is(metricValue(text, 'dynamicfs_disk_state', `disk="${disk.id}",state="failed"`), 1);
-  engine.setDiskState(disk.id, 'healthy');
+  engine.disks.setState(disk.id, 'healthy');
   await app.inject({ method: 'DELETE', url: '/v1/objects/r', headers: auth() });
 });
 
@@ -118,12 +118,12 @@ test('health: healthy 200, a failed disk 202, an unrecoverable extent 503', asyn
   assert.is((await app.inject({ method: 'GET', url: '/health' })).json().status, 'healthy');
   await app.inject({ method: 'PUT', url: '/v1/objects/h', headers: auth(), payload: Buffer.from(randomBytes(70_000, 5)) });
   const disk = engine.catalog.disks()[0]!;
-  engine.setDiskState(disk.id, 'failed');
+  engine.disks.setState(disk.id, 'failed');
   const degraded = await app.inject({ method: 'GET', url: '/health' });
   assert.is(degraded.statusCode, 202);
   assert.is(degraded.json().status, 'degraded');
   // Three of the six fragments of every extent of "h" damaged: beyond ec:4+2.
-  engine.setDiskState(disk.id, 'healthy');
+  engine.disks.setState(disk.id, 'healthy');
   const extents = engine.catalog.extentsOfObject(engine.catalog.object('h')!.id);
   for (const e of extents) engine.catalog.recordProblems(e.id, e.fragments.slice(0, 3).map((f) => ({ index: f.index, diskId: f.diskId, kind: 'checksum_mismatch' as const })), 'test');
   const critical = await app.inject({ method: 'GET', url: '/health' });

@@ -9,7 +9,7 @@ export async function workerRoutes(app: FastifyInstance, { engine }: { engine: E
     return { ...stats.options, threads: stats.threads, queueSize: stats.queueSize, utilization: stats.utilization, completed: stats.completed, variant: stats.variant };
   });
   app.put('/v1/workers', { schema: { tags: ['workers'], body: workerOptions, response: { 200: open({ maxThreads: { type: 'integer' } }), ...errors } } }, async (request) => {
-    const applied = await engine.reconfigureWorkers(request.body as Record<string, number>);
+    const applied = await engine.pools.reconfigure(request.body as Record<string, number>);
     request.log.info({ workers: applied }, 'worker pool reconfigured');
     return applied;
   });
