@@ -70,8 +70,9 @@ for (const [key, bytes] of Object.entries(files)) {
 dfs(['ls']);
 
 step('Damage it the way disks do: silent bit rot in one fragment, a torn (truncated) one, a deleted one — and then a whole disk vanishes.');
-const extents = JSON.parse(dfs(['list-extents', '--json'], { show: false }).stdout).extents;
-const fragmentOf = (key, seq, index) => extents.find((e) => e.key === key && e.seq === seq).fragments.find((f) => f.index === index);
+// Each object's own extents (a small one lives in a pack, an extent shared with other small objects).
+const extentsOf = (key) => JSON.parse(dfs(['list-extents', '--key', key, '--json'], { show: false }).stdout).extents;
+const fragmentOf = (key, seq, index) => extentsOf(key).find((e) => e.seq === seq).fragments.find((f) => f.index === index);
 const rot = fragmentOf('videos/launch.mp4', 0, 1);
 const fd = openSync(rot.path, 'r+');
 writeSync(fd, Buffer.from('bit rot'), 0, 7, 4096);

@@ -1,5 +1,7 @@
 // Public face of the catalogue domain.
 export { Catalog } from './catalog.js';
 export type { ProblemRow } from './problems.js';
+export type { NewPack, PackRow, PackedRow } from './packs.js';
+export type { PackedEntry } from './objects.js';
 export * from './rows.js';
 export { SCHEMA_VERSION } from './schema.js';

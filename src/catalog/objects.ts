@@ -3,7 +3,7 @@
 // and problems, in one transaction.
 import type Database from 'better-sqlite3';
 import { DfsError } from '../errors.js';
-import { ProblemTable } from './problems.js';
+import { PackTable, type NewPack } from './packs.js';
 import type { ExtentWithFragments, NewExtent, ObjectRow } from './rows.js';
 
 const OBJECT_COLUMNS = 'id, key, size, policy, checksum, extents, created_at AS createdAt';
@@ -13,7 +13,15 @@ function prefixBound(prefix: string): Buffer {
   return Buffer.concat([Buffer.from(prefix, 'utf8'), Buffer.from([0xf4, 0x90])]);
 }
 
-export class ObjectTable extends ProblemTable {
+/** One object of a group commit: its row, where its data lies in the pack, and its data's checksum. */
+export interface PackedEntry {
+  object: ObjectRow;
+  offset: number;
+  checksum: string;
+  expectReplace?: string | null;
+}
+
+export class ObjectTable extends PackTable {
   private readonly objectSql;
 
   protected constructor(db: Database.Database) {
@@ -78,8 +86,34 @@ export class ObjectTable extends ProblemTable {
     });
   }
 
-  private dropObjectRows(objectId: string): ExtentWithFragments[] {
-    const extents = this.extentsOfObject(objectId);
+  /**
+   * Makes a group of small objects visible in one transaction, with the pack
+   * that holds them. Each entry replaces an object of its key (only if it is
+   * still `expectReplace`, when given: one that is not fails alone, its bytes
+   * dead in the pack). Returns each entry's outcome, and the extents whose
+   * files the replaced objects leave to delete.
+   */
+  commitPacked(pack: NewPack, entries: readonly PackedEntry[]): { outcomes: (DfsError | { replaced: boolean })[]; removed: ExtentWithFragments[] } {
+    return this.transaction(() => {
+      this.insertPack(pack);
+      const removed: ExtentWithFragments[] = [];
+      const outcomes = entries.map((entry): DfsError | { replaced: boolean } => {
+        const old = this.object(entry.object.key);
+        if (entry.expectReplace !== undefined && (old?.id ?? null) !== entry.expectReplace) {
+          return new DfsError('DFS_ERR_OBJECT_CHANGED', `"${entry.object.key}" was replaced or deleted meanwhile`);
+        }
+        if (old) removed.push(...this.dropObjectRows(old.id, pack.extent.id));
+        this.objectSql.insert.run(entry.object);
+        this.insertPacked({ objectId: entry.object.id, extentId: pack.extent.id, offset: entry.offset, length: entry.object.size, checksum: entry.checksum });
+        return { replaced: old !== null };
+      });
+      return { outcomes, removed };
+    });
+  }
+
+  /** Deletes an object's rows (`keep`: a pack not to drop even if this leaves it empty, the one being committed). */
+  private dropObjectRows(objectId: string, keep?: string): ExtentWithFragments[] {
+    const extents = [...this.dropPacked(objectId, keep), ...this.extentsOfObject(objectId)];
     this.deleteProblemsOf(objectId);
     this.deleteExtentsOf(objectId);
     this.objectSql.delete.run(objectId);

@@ -5,7 +5,7 @@
 // disk, objects and logical bytes) are kept by triggers, so that nothing ever
 // scans a table to know them: a scrape reads a handful of rows.
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const MIGRATIONS: readonly string[] = [
   // 1: the first schema
@@ -126,6 +126,40 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER extents_verified_del AFTER DELETE ON extents WHEN OLD.verified_at IS NOT NULL BEGIN
     UPDATE verified_minutes SET n = n - 1 WHERE minute = OLD.verified_at / 60000;
     DELETE FROM verified_minutes WHERE n <= 0;
+  END;
+  `,
+  // 3: packs of small objects. A pack is an extent (object_id is the pack's
+  // own id, in no objects row); each packed object has one row in `packed`
+  // saying where its bytes lie in the pack. `packs` keeps each pack's size and
+  // its live bytes and objects (by trigger), so that compaction finds the
+  // packs worth rewriting without a scan.
+  `
+  CREATE TABLE packs (
+    extent_id TEXT PRIMARY KEY,
+    bytes INTEGER NOT NULL,
+    live_bytes INTEGER NOT NULL DEFAULT 0,
+    live_objects INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE packed (
+    object_id TEXT PRIMARY KEY,
+    extent_id TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    checksum TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX packed_by_extent ON packed (extent_id);
+
+  CREATE TRIGGER packed_ins AFTER INSERT ON packed BEGIN
+    UPDATE packs SET live_bytes = live_bytes + NEW.length, live_objects = live_objects + 1 WHERE extent_id = NEW.extent_id;
+  END;
+  CREATE TRIGGER packed_del AFTER DELETE ON packed BEGIN
+    UPDATE packs SET live_bytes = live_bytes - OLD.length, live_objects = live_objects - 1 WHERE extent_id = OLD.extent_id;
+  END;
+  CREATE TRIGGER packed_move AFTER UPDATE OF extent_id ON packed BEGIN
+    UPDATE packs SET live_bytes = live_bytes - OLD.length, live_objects = live_objects - 1 WHERE extent_id = OLD.extent_id;
+    UPDATE packs SET live_bytes = live_bytes + NEW.length, live_objects = live_objects + 1 WHERE extent_id = NEW.extent_id;
   END;
   `,
 ];

@@ -95,6 +95,9 @@ export function registerMaintenanceCommands(program: Command, ctx: CliContext): 
       printResult(ctx.json(), r, () => [
         ...(opts.verbose ? r.removed.map((f) => `${r.dryRun ? 'would remove' : 'removed'} ${f.kind} ${escapeControls(f.path)}`) : []),
         ...r.interruptedWrites.map((w) => `interrupted put of ${JSON.stringify(w.key)} (pid ${w.pid}, ${w.startedAt}): its files ${r.dryRun ? 'would be' : 'were'} taken whatever their age`),
+        ...(r.compaction.packsRewritten > 0
+          ? [`${r.dryRun ? 'would compact' : 'compacted'} ${count(r.compaction.packsRewritten, 'pack')}: ${count(r.compaction.objectsMoved, 'live object')} (${formatBytes(r.compaction.bytesMoved)}) ${r.dryRun ? 'to move' : 'moved'}, ${formatBytes(r.compaction.bytesReclaimed)} of dead bytes ${r.dryRun ? 'to free' : 'freed'}`]
+          : []),
         `${r.dryRun ? 'would free' : 'freed'} ${formatBytes(r.bytes)}: ${count(r.tempFiles, 'temporary file')}, ${count(r.orphanFragments, 'orphaned fragment')} (${count(r.filesScanned, 'file')} scanned, ${r.skippedYoung} younger than ${r.graceSeconds} s left alone)`,
       ].join('\n'));
     });

@@ -7,10 +7,10 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DfsError } from '../errors.js';
 import { count, formatBytes, parsePolicy } from '../pool/index.js';
-import { fileSource, lookupObject, putObject, readObject, streamSource, type objectView, type PutResult } from '../store/index.js';
+import { fileSource, lookupObject, objectSummary, putObject, readObject, streamSource, type Engine, type objectView, type PutResult } from '../store/index.js';
 import type { CliContext } from './context.js';
-import { remoteGet, remotePut } from './remote.js';
-import { escapeControls, printResult, table } from './output.js';
+import { remoteGet, remoteListPage, remotePut, type Daemon } from './remote.js';
+import { escapeControls, printResult, toJson } from './output.js';
 import { interruptible, interruptStream, onInterrupt } from './interrupt.js';
 
 /** What `put` reports, locally or through the daemon. */
@@ -113,8 +113,11 @@ export function registerObjectCommands(program: Command, ctx: CliContext): void 
     .option('--limit <n>', 'at most this many', (v) => Number(v))
     .option('--after <key>', 'start after this key (pagination)')
     .action(async (opts: { prefix?: string; limit?: number; after?: string }) => {
-      const r = await ctx.op<{ objects: { key: string; size: number; policy: string; extents: number; createdAt: string }[] }>('ls', { ...opts });
-      printResult(ctx.json(), r, () => (r.objects.length ? table(['SIZE', 'POLICY', 'EXTENTS', 'CREATED', 'KEY'], r.objects.map((o) => [formatBytes(o.size), o.policy, o.extents, o.createdAt, o.key])) : ''));
+      if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) throw new DfsError('DFS_ERR_PARAM_INVALID', 'ls: limit must be a positive integer');
+      const daemon = ctx.daemon();
+      // Listed a page at a time and written as it goes: the CLI's memory does not grow with the pool.
+      if (daemon) return streamListing(ctx.json(), remoteListing(daemon, opts));
+      return ctx.withEngine((engine) => streamListing(ctx.json(), localListing(engine, opts)));
     });
 
   program
@@ -127,6 +130,7 @@ export function registerObjectCommands(program: Command, ctx: CliContext): void 
       printResult(ctx.json(), v, () => [
         `key      ${escapeControls(v.key)}`, `size     ${v.size} (${formatBytes(v.size)})`, `policy   ${v.policy}`, `extents  ${v.extents} (${v.extentStates.healthy} healthy, ${v.extentStates.degraded} degraded, ${v.extentStates.unrecoverable} unrecoverable)`,
         `checksum ${v.checksum}`, `created  ${v.createdAt}`,
+        ...(v.packed ? [`packed   in pack ${v.packed.extent}, bytes ${v.packed.offset}..${v.packed.offset + v.packed.length} (a small object, stored with others)`] : []),
       ].join('\n'));
     });
 
@@ -141,6 +145,69 @@ export function registerObjectCommands(program: Command, ctx: CliContext): void 
 }
 
 /** Writes to stdout and waits until stdout is done with the bytes (their buffer is reused). */
+type Listed = ReturnType<typeof objectSummary>;
+const LIST_PAGE = 1000;
+
+/** Pages of objects in key order from the pool itself. */
+async function* localListing(engine: Engine, opts: { prefix?: string; limit?: number; after?: string }): AsyncGenerator<Listed[]> {
+  let left = opts.limit ?? Infinity;
+  let after = opts.after;
+  while (left > 0) {
+    const n = Math.min(LIST_PAGE, left);
+    const rows = engine.catalog.listObjects({ ...(opts.prefix ? { prefix: opts.prefix } : {}), ...(after ? { after } : {}), limit: n });
+    if (rows.length > 0) yield rows.map(objectSummary);
+    if (rows.length < n) return;
+    left -= rows.length;
+    after = rows[rows.length - 1]!.key;
+  }
+}
+
+/** The same through the daemon's listing, page by page (its continuation tokens). */
+async function* remoteListing(daemon: Daemon, opts: { prefix?: string; limit?: number; after?: string }): AsyncGenerator<Listed[]> {
+  let left = opts.limit ?? Infinity;
+  let token: string | null = null;
+  while (left > 0) {
+    const n = Math.min(LIST_PAGE, left);
+    const page = await remoteListPage(daemon, { ...(opts.prefix ? { prefix: opts.prefix } : {}), ...(token ? { token } : opts.after ? { after: opts.after } : {}), limit: n });
+    if (page.objects.length > 0) yield page.objects as Listed[];
+    left -= page.objects.length;
+    if (!page.nextToken) return;
+    token = page.nextToken;
+  }
+}
+
+const LIST_COLUMNS: [string, number][] = [['SIZE', 10], ['POLICY', 13], ['EXTENTS', 7], ['CREATED', 24]];
+
+/**
+ * Writes a listing as it comes: `--json` as one document (`{"objects":[...]}`)
+ * never held whole, the table with fixed columns so no row waits for the
+ * widest. Output is written in blocks of about 64 KiB, each after the last
+ * has been taken.
+ */
+async function streamListing(json: boolean, pages: AsyncIterable<Listed[]>): Promise<void> {
+  let buffered = '';
+  let rows = 0;
+  const flush = async () => {
+    if (buffered) await writeStdout(Buffer.from(buffered, 'utf8'));
+    buffered = '';
+  };
+  if (json) buffered += '{"objects":[';
+  for await (const page of pages) {
+    for (const o of page) {
+      if (json) buffered += `${rows > 0 ? ',' : ''}${toJson(o)}`;
+      else {
+        if (rows === 0) buffered += `${[...LIST_COLUMNS.map(([h, w]) => h.padEnd(w)), 'KEY'].join('  ')}\n`;
+        const cells = [formatBytes(o.size), o.policy, String(o.extents), o.createdAt];
+        buffered += `${[...cells.map((c, i) => escapeControls(c).padEnd(LIST_COLUMNS[i]![1])), escapeControls(o.key)].join('  ')}\n`;
+      }
+      rows++;
+      if (buffered.length >= 65536) await flush();
+    }
+  }
+  if (json) buffered += ']}\n';
+  await flush();
+}
+
 function writeStdout(chunk: Uint8Array): Promise<void> {
   return new Promise<void>((done, fail) => process.stdout.write(chunk, (error) => (error ? fail(new DfsError('DFS_ERR_OUTPUT_WRITE', error.message)) : done())));
 }

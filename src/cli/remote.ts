@@ -118,6 +118,12 @@ export async function remotePut(daemon: Daemon, body: Readable, key: string, pol
   return (await response.json()) as Record<string, unknown>;
 }
 
+/** One page of the daemon's object listing. */
+export async function remoteListPage(daemon: Daemon, query: { prefix?: string; after?: string; token?: string; limit: number }): Promise<{ objects: unknown[]; nextToken: string | null }> {
+  const params = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]));
+  return (await (await call(daemon, `/v1/objects?${params}`)).json()) as { objects: unknown[]; nextToken: string | null };
+}
+
 /** An object's bytes as a stream, with its size and checksum. */
 export async function remoteGet(daemon: Daemon, key: string): Promise<{ body: Readable; size: number; checksum: string }> {
   const response = await call(daemon, objectPath(key));

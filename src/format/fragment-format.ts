@@ -21,7 +21,8 @@
 //    88     8  object size, or 2^64-1 when not yet known (every extent but the last of a streamed put)
 //    96     8  object creation time, ms since the epoch (newest wins in recovery)
 //   104     4  extent sequence number within the object
-//   108     2  flags (bit 0: last extent of the object)
+//   108     2  flags (bit 0: last extent of the object; bit 1: a pack of small
+//              objects, whose bytes are records (pack-format.ts); its key is empty)
 //   110     2  key length in bytes (UTF-8, ≤ 1024)
 //   112     n  key
 //     …        zero padding
@@ -50,6 +51,7 @@ export function headerHashedBytes(length: number): number {
 }
 export const UNKNOWN_SIZE = 0xffff_ffff_ffff_ffffn;
 export const FLAG_LAST = 1;
+export const FLAG_PACK = 2;
 
 export interface FragmentHeader {
   poolId: string;
@@ -67,6 +69,8 @@ export interface FragmentHeader {
   seq: number;
   last: boolean;
   key: string;
+  /** A pack of small objects (its object id is the pack's own id). */
+  pack?: boolean;
 }
 
 export type Hasher = (bytes: Uint8Array) => bigint;
@@ -111,7 +115,7 @@ export function encodeHeader(h: FragmentHeader, hash: Hasher): Buffer {
   b.writeBigUInt64LE(h.objectSize === null ? UNKNOWN_SIZE : BigInt(h.objectSize), at.objectSize);
   b.writeBigUInt64LE(BigInt(h.createdAt), at.createdAt);
   b.writeUInt32LE(h.seq, at.seq);
-  b.writeUInt16LE(h.last ? FLAG_LAST : 0, at.flags);
+  b.writeUInt16LE((h.last ? FLAG_LAST : 0) | (h.pack ? FLAG_PACK : 0), at.flags);
   b.writeUInt16LE(key.length, at.keyLength);
   key.copy(b, at.key);
   const hashed = headerHashedBytes(length);
@@ -156,6 +160,7 @@ export function decodeHeader(bytes: Uint8Array, hash: Hasher): { header: Fragmen
       createdAt: Number(b.readBigUInt64LE(at.createdAt)),
       seq: b.readUInt32LE(at.seq),
       last: (b.readUInt16LE(at.flags) & FLAG_LAST) !== 0,
+      pack: (b.readUInt16LE(at.flags) & FLAG_PACK) !== 0,
       key: b.subarray(at.key, at.key + keyLength).toString('utf8'),
     },
   };

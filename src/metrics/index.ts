@@ -105,6 +105,16 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
   gauge(registry, 'dynamicfs_objects', 'Objects in the pool.', [], () => [[{}, engine.catalog.counters().objects ?? 0]]);
   gauge(registry, 'dynamicfs_logical_bytes', 'Bytes of object data in the pool.', [], () => [[{}, engine.catalog.counters().logical_bytes ?? 0]]);
 
+  // Packs of small objects: their bytes and live bytes (what compaction would reclaim is the difference), and group commits.
+  const packTotals = () => engine.catalog.packTotals();
+  gauge(registry, 'dynamicfs_packs', 'Packs (extents holding small objects) in the pool.', [], () => [[{}, packTotals().packs]]);
+  gauge(registry, 'dynamicfs_pack_bytes', 'Bytes of the pool\'s packs, by kind: all, and live (still part of an object).', ['kind'], () => {
+    const t = packTotals();
+    return [[{ kind: 'all' }, t.bytes], [{ kind: 'live' }, t.liveBytes]];
+  });
+  if (live) mirroredCounter(registry, 'dynamicfs_pack_groups_written_total', 'Group commits of small objects written (one pack each).', [], () => [[{}, engine.packs.stats.groupsWritten]]);
+  if (live) mirroredCounter(registry, 'dynamicfs_pack_objects_written_total', 'Small objects written in group commits.', [], () => [[{}, engine.packs.stats.objectsWritten]]);
+
   // Pool health (the document of GET /health, counters only) and how many disks the default policy may lose.
   gauge(registry, 'dynamicfs_health_status', 'Pool health as GET /health reports it: 1 for the current status.', ['status'], () => {
     const status = poolHealth(engine).status;

@@ -50,6 +50,20 @@ export interface ScrubScheduleConfig {
   since: string;
 }
 
+/** Small objects written together into pack extents (see docs/STORAGE.md). */
+export interface PackingConfig {
+  /** Objects up to this many bytes go into packs; 0 turns packing off. */
+  maxObjectBytes: number;
+  /** A group is written once it holds this many bytes (at most an extent)... */
+  groupBytes: number;
+  /** ...or this many ms after its first object arrived, whichever comes first. */
+  windowMs: number;
+  /** gc rewrites packs whose live bytes fall below this share of their bytes. */
+  compactBelow: number;
+}
+
+export const DEFAULT_PACKING: PackingConfig = { maxObjectBytes: 64 * 1024, groupBytes: 1024 * 1024, windowMs: 2, compactBelow: 0.5 };
+
 export interface PoolConfig {
   format: number;
   poolId: string;
@@ -60,6 +74,7 @@ export interface PoolConfig {
   /** The engine's buffer arena for extents on their way through the workers (see src/buffers). */
   memory: { bufferBytes: number };
   gc: { graceSeconds: number };
+  packing: PackingConfig;
   scrub: ScrubScheduleConfig;
   disks: { id: string; path: string }[];
 }
@@ -101,6 +116,7 @@ export function newPoolConfig(options: { policy?: string; extentSize?: string | 
     cache: { maxBytes: DEFAULT_CACHE_BYTES },
     memory: { bufferBytes: DEFAULT_BUFFER_BYTES },
     gc: { graceSeconds: 3600 },
+    packing: { ...DEFAULT_PACKING },
     scrub: {
       frequency: 'nightly', intensity: 'low', window: '01:00-05:00', dryRun: false, autoRepair: true,
       maxRate: null, maxRepairsPerPass: 1000, repairRatePerSecond: 50, since: new Date().toISOString(),
@@ -146,6 +162,7 @@ export function readPoolConfig(root: string): PoolConfig {
     cache: { maxBytes: count('cache.maxBytes', parsed.cache?.maxBytes, defaults.cache.maxBytes) },
     memory: { bufferBytes: checkBufferBytes(parsed.memory?.bufferBytes ?? DEFAULT_BUFFER_BYTES) },
     gc: { graceSeconds: count('gc.graceSeconds', parsed.gc?.graceSeconds, defaults.gc.graceSeconds) },
+    packing: checkPacking({ ...defaults.packing, ...parsed.packing }, bad),
     scrub: {
       ...scrub,
       maxRepairsPerPass: count('scrub.maxRepairsPerPass', scrub.maxRepairsPerPass, defaults.scrub.maxRepairsPerPass),
@@ -153,6 +170,18 @@ export function readPoolConfig(root: string): PoolConfig {
     },
     disks,
   };
+}
+
+function checkPacking(p: PackingConfig, bad: (field: string, value: unknown, want: string) => Error): PackingConfig {
+  const whole = (field: keyof PackingConfig, max: number) => {
+    const v = p[field];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw bad(`packing.${field}`, v, `an integer from 0 to ${max}`);
+  };
+  whole('maxObjectBytes', 16 * 1024 * 1024);
+  whole('groupBytes', MAX_EXTENT_SIZE);
+  whole('windowMs', 1000);
+  if (typeof p.compactBelow !== 'number' || !(p.compactBelow >= 0 && p.compactBelow <= 1)) throw bad('packing.compactBelow', p.compactBelow, 'a share from 0 to 1');
+  return { maxObjectBytes: p.maxObjectBytes, groupBytes: p.groupBytes, windowMs: p.windowMs, compactBelow: p.compactBelow };
 }
 
 export function writePoolConfig(root: string, config: PoolConfig): void {

@@ -8,7 +8,7 @@ import { DfsError } from '../errors.js';
 import { createLogger, setRootLogger } from '../log/index.js';
 import { createMetricsRegistry } from '../metrics/index.js';
 import { writeFileDurableSync } from '../pool/index.js';
-import { Engine } from '../store/index.js';
+import { BackgroundCompactor, Engine } from '../store/index.js';
 import { scrubService } from '../scrub/index.js';
 import { buildApp } from './app.js';
 
@@ -46,6 +46,8 @@ export async function runDaemon(poolDir: string, options: DaemonOptions): Promis
   const infoPath = engine.paths.daemon;
   let url: string;
   let app: Awaited<ReturnType<typeof buildApp>>;
+  // Packs that are mostly dead bytes are rewritten in the background when the pool is idle.
+  const compactor = new BackgroundCompactor(engine);
   try {
     const token = readFileSync(engine.paths.token, 'utf8').trim();
     const checkpointMs = Number(process.env.DYNAMICFS_SCRUB_CHECKPOINT_MS ?? 10_000);
@@ -61,6 +63,7 @@ export async function runDaemon(poolDir: string, options: DaemonOptions): Promis
     const info: DaemonInfo = { pid: process.pid, url, startedAt: new Date().toISOString() };
     writeFileDurableSync(infoPath, `${JSON.stringify(info)}\n`);
     scrub.startBackground();
+    compactor.start();
     if (options.startScrub) await scrub.start();
   } catch (error) {
     await engine.close();
@@ -74,6 +77,7 @@ export async function runDaemon(poolDir: string, options: DaemonOptions): Promis
     logger.info({ signal }, 'shutting down');
     try {
       await scrubService(engine).close(); // the running pass checkpoints its cursor
+      await compactor.stop();
       // In-flight requests get a grace period; then their connections are cut. The timer also keeps
       // the event loop alive while the server drains (a close can otherwise wait on nothing at all).
       let deadline: NodeJS.Timeout | undefined;

@@ -22,6 +22,7 @@ import { ForegroundActivity } from './activity.js';
 import { checkNoOverlap, DiskRegistry } from './disk-registry.js';
 import { ExtentLocks } from './extent-locks.js';
 import { IoStats } from './io-stats.js';
+import { PackWriter } from './packs.js';
 import { WorkerPools } from './worker-pools.js';
 
 export interface OpenOptions {
@@ -58,6 +59,8 @@ export class Engine {
   readonly pools: WorkerPools;
   /** Extents being repaired: a rebuild, a drain and the scrubber never repair the same extent at once. */
   readonly extentLocks = new ExtentLocks();
+  /** Small objects' group commit into packs. */
+  readonly packs: PackWriter = new PackWriter(this);
   private readonly lock: PoolLock;
   private mainKernels: KernelInstance | null = null;
   private arena: BufferArena | null = null;
@@ -244,6 +247,8 @@ export class Engine {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Groups waiting for their window are written first: their puts are waiting for the answer.
+    await this.packs.close();
     this.closed = true;
     try {
       await this.pools.close();

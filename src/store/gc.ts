@@ -4,12 +4,15 @@
 // than the grace period are taken; younger ones only when they are known to
 // belong to a write whose process is gone (a temporary file names its
 // writer's pid; a fragment's header names its object, and a killed put left
-// a record of its object), so a write in progress is never hit.
+// a record of its object), so a write in progress is never hit. Before the
+// scan, packs of small objects that are mostly dead bytes are compacted
+// (packs.ts).
 import { open, stat, unlink } from 'node:fs/promises';
 import type { Engine } from './engine.js';
 import { decodeHeader, MAX_HEADER_BYTES, TEMP_MARKER } from '../format/index.js';
 import { isProcessAlive } from '../pool/index.js';
 import { ageSeconds, scanDisk } from './scan.js';
+import { compactPacks, type CompactSummary } from './packs.js';
 
 export interface GcSummary {
   dryRun: boolean;
@@ -22,6 +25,8 @@ export interface GcSummary {
   skippedYoung: number;
   /** Puts whose process was killed: their files were taken whatever their age. */
   interruptedWrites: { key: string; pid: number; startedAt: string }[];
+  /** Packs rewritten because most of their bytes were dead (deleted or overwritten objects). */
+  compaction: CompactSummary;
 }
 
 /** The pid in a temporary file's name (`.<name>.tmp-<pid>-<n>`), or null. */
@@ -51,9 +56,10 @@ export async function collectGarbage(engine: Engine, options: { dryRun?: boolean
   const graceSeconds = options.graceSeconds ?? engine.config.gc.graceSeconds;
   const interrupted = engine.interruptedWrites();
   const deadObjects = new Set(interrupted.map((w) => w.objectId));
+  const compaction = await compactPacks(engine, { dryRun });
   const summary: GcSummary = {
     dryRun, graceSeconds, filesScanned: 0, tempFiles: 0, orphanFragments: 0, bytes: 0, removed: [], skippedYoung: 0,
-    interruptedWrites: interrupted.map(({ key, pid, startedAt }) => ({ key, pid, startedAt })),
+    interruptedWrites: interrupted.map(({ key, pid, startedAt }) => ({ key, pid, startedAt })), compaction,
   };
   for (const disk of engine.catalog.disks()) {
     for await (const file of scanDisk(disk.path)) {

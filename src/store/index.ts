@@ -6,6 +6,7 @@ export { readObject, readExtent, lookupObject, fragmentSources, READ_AHEAD } fro
 export { repairExtent, rebuild, drainDisk, changeObjectPolicy, forEachLimited, type RebuildSummary, type DrainSummary, type RepairResult } from './maintenance.js';
 export { recoverCatalog, type RecoverSummary } from './recover.js';
 export { collectGarbage, type GcSummary } from './gc.js';
+export { BackgroundCompactor, compactPacks, packable, type CompactSummary, type PackStats } from './packs.js';
 export { fileSource, streamSource, chunkSource, type ExtentSource } from './sources.js';
 export { checkKey, objectChecksum } from './object-meta.js';
 export * from './reports.js';

@@ -103,12 +103,8 @@ async function rebuildAndWrite(
     engine.catalog.recordProblems(extentId, newlyBad, 'repair');
     return 'again';
   }
-  const object = engine.catalog.objectById(extent.objectId);
-  if (!object) return { outcome: 'gone', rebuilt: 0, bytesWritten: 0 };
-  const identity: ExtentIdentity = {
-    poolId: engine.poolId, extentId, objectId: object.id, policy, extentSize: extent.size, extentChecksum: parseHex64(extent.checksum),
-    objectSize: object.size, createdAt: object.createdAt, seq: extent.seq, last: extent.seq === object.extents - 1, key: object.key,
-  };
+  const identity = extentIdentity(engine, extent, policy);
+  if (!identity) return { outcome: 'gone', rebuilt: 0, bytesWritten: 0 };
   for (const index of [...preferred.keys()]) if (!wanted.includes(index)) preferred.delete(index);
   const length = extent.fragmentLength;
   const payloads = wanted.map((index, j) => ({ index, payload: result.rebuilt.subarray(j * length, (j + 1) * length), checksum: result.rebuiltHashes[j]! }));
@@ -154,6 +150,16 @@ export interface RebuildSummary {
   unrecoverable: { key: string; extent: string; seq: number }[];
   failed: { key: string; extent: string; error: string }[];
   extents: { healthy: number; degraded: number; unrecoverable: number };
+}
+
+/** What a rewritten fragment's header says of its extent: its object's, or, for a pack, the pack's own; null when it is gone. */
+function extentIdentity(engine: Engine, extent: ExtentWithFragments, policy: Policy): ExtentIdentity | null {
+  const base = { poolId: engine.poolId, extentId: extent.id, policy, extentSize: extent.size, extentChecksum: parseHex64(extent.checksum), seq: extent.seq };
+  const pack = engine.catalog.pack(extent.id);
+  if (pack) return { ...base, objectId: extent.objectId, objectSize: extent.size, createdAt: pack.createdAt, last: true, key: '', pack: true };
+  const object = engine.catalog.objectById(extent.objectId);
+  if (!object) return null;
+  return { ...base, objectId: object.id, objectSize: object.size, createdAt: object.createdAt, last: extent.seq === object.extents - 1, key: object.key };
 }
 
 /**

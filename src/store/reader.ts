@@ -13,6 +13,7 @@ import { codeLayout, parsePolicy } from '../pool/index.js';
 import type { FragmentSource, ReadResult, ReadTask } from '../kernels/index.js';
 import type { Engine } from './engine.js';
 import { fragmentPath, parseHex64 } from '../format/index.js';
+import { readPacked } from './packs.js';
 
 /**
  * Extents of one object being read at once, and per worker task. Measured
@@ -188,6 +189,12 @@ export function lookupObject(engine: Engine, key: string): ObjectRow {
  * vanish, which fails the read rather than mixing).
  */
 export async function* readObject(engine: Engine, object: ObjectRow): AsyncGenerator<Uint8Array> {
+  const packed = engine.catalog.packedOf(object.id);
+  if (packed) {
+    // A small object in a pack: its own bytes, read and checked on their own (packs.ts).
+    yield await readPacked(engine, object, packed);
+    return;
+  }
   const extents = engine.catalog.extentsOfObject(object.id);
   const pending: Promise<Outcome[]>[] = [];
   let next = 0;

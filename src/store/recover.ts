@@ -2,16 +2,20 @@
 // alone. Disks come from pool.json's registry (plus any given by hand); every
 // fragment header is read and checked; extents are grouped into objects; an
 // object is restored when all its extents, through the one flagged last, are
-// found; of several versions of a key the newest complete one wins. The old
+// found; of several versions of a key the newest complete one wins. A pack
+// of small objects is read (verified, reconstructed where it must be) and
+// each of its records, checked against its checksum, is a version like any
+// other. An object deleted from a pack that was not compacted since comes
+// back: a pack keeps its dead records until compaction rewrites it. The old
 // catalogue, if any, is kept beside the new one as catalog.db.bak-<time>.
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Catalog, META_RECOVERED_AT, type NewExtent } from '../catalog/index.js';
 import { DfsError } from '../errors.js';
-import { resolveVariant, threadKernels } from '../kernels/index.js';
+import { resolveVariant, threadKernels, type KernelInstance } from '../kernels/index.js';
 import { formatPolicy, fsyncDirectorySync, poolPaths, policyNeed, policyWidth, readLabel, readPoolConfig, PoolLock, writePoolConfig } from '../pool/index.js';
-import { decodeHeader, headerLengthFor, hex64, MAX_HEADER_BYTES, type FragmentHeader } from '../format/index.js';
+import { decodeHeader, fragmentPath, headerLengthFor, hex64, MAX_HEADER_BYTES, parseHex64, readRecords, type FragmentHeader } from '../format/index.js';
 import { objectChecksum } from './object-meta.js';
 import { scanDisk } from './scan.js';
 
@@ -23,12 +27,73 @@ export interface RecoverSummary {
   objectsRecovered: number;
   objectsIncomplete: { key: string; objectId: string; extentsFound: number }[];
   olderVersionsIgnored: number;
+  /** Packs of small objects found, and those that could not be read (their objects are not recovered). */
+  packs: number;
+  packsUnreadable: string[];
   backup: string | null;
 }
 
 interface ExtentFound {
   header: FragmentHeader;
   fragments: Map<number, { diskId: string; checksum: string; bytes: number; payloadLength: number }>;
+}
+
+/** Reads `into.length` bytes at `position`; the count read. */
+async function readAt(path: string, into: Uint8Array, position: number): Promise<number> {
+  const handle = await open(path, 'r');
+  try {
+    let got = 0;
+    while (got < into.length) {
+      const { bytesRead } = await handle.read(into, got, into.length - got, position + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return got;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A pack's bytes from its fragments: each fragment read is checked against
+ * its header's checksum; under EC missing or bad data fragments are rebuilt
+ * from the others. Null when the pack cannot be read back whole and verified.
+ */
+async function readPack(e: ExtentFound, disks: ReadonlyMap<string, string>, kernels: KernelInstance): Promise<Uint8Array | null> {
+  const h = e.header;
+  const length = h.payloadLength;
+  const offset = headerLengthFor(0);
+  const hash = (b: Uint8Array) => kernels.xxh3(b);
+  const read = async (index: number, into: Uint8Array): Promise<boolean> => {
+    const f = e.fragments.get(index);
+    const disk = f ? disks.get(f.diskId) : undefined;
+    if (!f || !disk) return false;
+    const got = await readAt(fragmentPath(disk, h.extentId, index), into, offset).catch(() => 0);
+    return got === length && hash(into) === parseHex64(f.checksum);
+  };
+  if (h.policy.kind === 'replication') {
+    const into = new Uint8Array(length);
+    for (const index of e.fragments.keys()) if (await read(index, into)) return into.subarray(0, h.extentSize);
+    return null;
+  }
+  const { k, m } = h.policy;
+  // Read and checked in memory of their own: a hash in WASM memory may move a region's views.
+  const fragments: (Uint8Array | null)[] = [];
+  for (let i = 0; i < k + m; i++) {
+    const into = new Uint8Array(length);
+    fragments.push((await read(i, into)) ? into : null);
+  }
+  if (fragments.filter(Boolean).length < k) return null;
+  const data = new Uint8Array(h.extentSize);
+  const place = (j: number, bytes: Uint8Array) => data.set(bytes.subarray(0, Math.max(0, Math.min(length, h.extentSize - j * length))), j * length);
+  if (fragments.slice(0, k).every(Boolean)) fragments.slice(0, k).forEach((f, j) => place(j, f!));
+  else {
+    const region = kernels.region(k + m, length);
+    fragments.forEach((f, i) => f && region.set(i, f));
+    kernels.reconstructRegion(region, k, m, fragments.map(Boolean));
+    for (let j = 0; j < k; j++) place(j, region.fragment(j));
+  }
+  return hash(data) === h.extentChecksum ? data : null;
 }
 
 export async function recoverCatalog(root: string, options: { extraDisks?: string[]; onProgress?: (files: number) => void } = {}): Promise<RecoverSummary> {
@@ -39,7 +104,8 @@ export async function recoverCatalog(root: string, options: { extraDisks?: strin
     const kernels = threadKernels(resolveVariant());
     const hash = (b: Uint8Array) => kernels.xxh3(b);
     const summary: RecoverSummary = {
-      disks: [], fragmentsFound: 0, fragmentsInvalid: 0, extents: 0, objectsRecovered: 0, objectsIncomplete: [], olderVersionsIgnored: 0, backup: null,
+      disks: [], fragmentsFound: 0, fragmentsInvalid: 0, extents: 0, objectsRecovered: 0, objectsIncomplete: [], olderVersionsIgnored: 0,
+      packs: 0, packsUnreadable: [], backup: null,
     };
     const candidates = [...config.disks.map((d) => d.path), ...(options.extraDisks ?? []).map((p) => resolve(p))];
     const disks = new Map<string, string>();
@@ -93,30 +159,56 @@ export async function recoverCatalog(root: string, options: { extraDisks?: strin
     }
     summary.extents = extents.size;
 
+    // Packs: each record that checks out is an object version held in that pack.
+    const packed = new Map<string, { key: string; createdAt: number; pack: ExtentFound; offset: number; size: number; checksum: bigint }>();
+    for (const e of extents.values()) {
+      if (!e.header.pack) continue;
+      summary.packs++;
+      const bytes = await readPack(e, disks, kernels);
+      if (!bytes) {
+        summary.packsUnreadable.push(e.header.extentId);
+        continue;
+      }
+      for (const r of readRecords(bytes)) {
+        if (hash(bytes.subarray(r.dataOffset, r.dataOffset + r.size)) !== r.checksum) continue;
+        const seen = packed.get(r.objectId);
+        // The same object in two packs (a compaction interrupted after writing its new pack): either copy will do.
+        if (!seen) packed.set(r.objectId, { key: r.key, createdAt: r.createdAt, pack: e, offset: r.dataOffset, size: r.size, checksum: r.checksum });
+      }
+    }
+
     // Group extents into object versions.
     const objects = new Map<string, { key: string; createdAt: number; bySeq: Map<number, ExtentFound>; lastSeq: number | null }>();
     for (const e of extents.values()) {
       const h = e.header;
+      if (h.pack) continue;
       let o = objects.get(h.objectId);
       if (!o) objects.set(h.objectId, (o = { key: h.key, createdAt: h.createdAt, bySeq: new Map(), lastSeq: null }));
       o.bySeq.set(h.seq, e);
       if (h.last) o.lastSeq = h.seq;
     }
     const newest = new Map<string, string>();
+    const versions = new Map<string, { createdAt: number }>();
+    /** Of several versions of a key, the newest wins (the larger id on a tie). */
+    const consider = (id: string, o: { key: string; createdAt: number }) => {
+      versions.set(id, o);
+      const current = newest.get(o.key);
+      if (!current) newest.set(o.key, id);
+      else {
+        summary.olderVersionsIgnored++;
+        const other = versions.get(current)!;
+        if (o.createdAt > other.createdAt || (o.createdAt === other.createdAt && id > current)) newest.set(o.key, id);
+      }
+    };
     for (const [id, o] of objects) {
       const complete = o.lastSeq !== null && o.bySeq.size === o.lastSeq + 1;
       if (!complete) {
         summary.objectsIncomplete.push({ key: o.key, objectId: id, extentsFound: o.bySeq.size });
         continue;
       }
-      const current = newest.get(o.key);
-      if (!current) newest.set(o.key, id);
-      else {
-        summary.olderVersionsIgnored++;
-        const other = objects.get(current)!;
-        if (o.createdAt > other.createdAt || (o.createdAt === other.createdAt && id > current)) newest.set(o.key, id);
-      }
+      consider(id, o);
     }
+    for (const [id, o] of packed) consider(id, o);
 
     const fresh = `${paths.catalog}.recovering`;
     for (const f of [fresh, `${fresh}-wal`, `${fresh}-shm`]) rmSync(f, { force: true });
@@ -126,7 +218,14 @@ export async function recoverCatalog(root: string, options: { extraDisks?: strin
       // checked them, health says the extents are unverified (see poolHealth).
       catalog.setMeta(META_RECOVERED_AT, new Date().toISOString());
       for (const [diskId, diskPath] of disks) catalog.addDisk(diskId, diskPath, 'healthy');
+      const packWinners = new Map<ExtentFound, { objectId: string; key: string }[]>();
       for (const [key, objectId] of newest) {
+        const p = packed.get(objectId);
+        if (p) {
+          if (!packWinners.has(p.pack)) packWinners.set(p.pack, []);
+          packWinners.get(p.pack)!.push({ objectId, key });
+          continue;
+        }
         const o = objects.get(objectId)!;
         const seqs = [...o.bySeq.keys()].sort((a, b) => a - b);
         let size = 0;
@@ -146,6 +245,24 @@ export async function recoverCatalog(root: string, options: { extraDisks?: strin
         // Extents with fragments not found at all are degraded or worse: let the states say so.
         for (const r of rows) if (r.fragments.length < r.width) catalog.recomputeExtent(r.id);
         summary.objectsRecovered++;
+      }
+      // Each pack that holds a winning version, with those objects; the others' files are left to gc.
+      for (const [e, winners] of packWinners) {
+        const h = e.header;
+        const extent: NewExtent = {
+          id: h.extentId, seq: 0, size: h.extentSize, policy: formatPolicy(h.policy), need: policyNeed(h.policy), width: policyWidth(h.policy),
+          fragmentLength: h.payloadLength, payloadOffset: headerLengthFor(0), checksum: hex64(h.extentChecksum),
+          fragments: [...e.fragments].map(([index, f]) => ({ index, diskId: f.diskId, checksum: f.checksum, bytes: f.bytes })),
+        };
+        catalog.commitPacked({ packId: h.objectId, extent, createdAt: h.createdAt }, winners.map(({ objectId, key }) => {
+          const p = packed.get(objectId)!;
+          return {
+            object: { id: objectId, key, size: p.size, policy: formatPolicy(h.policy), checksum: hex64(objectChecksum([p.checksum], hash)), extents: 1, createdAt: p.createdAt },
+            offset: p.offset, checksum: hex64(p.checksum),
+          };
+        }));
+        if (extent.fragments.length < extent.width) catalog.recomputeExtent(extent.id);
+        summary.objectsRecovered += winners.length;
       }
       catalog.checkpointWal();
     } finally {

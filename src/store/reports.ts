@@ -100,18 +100,24 @@ export function objectSummary(o: ObjectRow) {
 export function objectView(engine: Engine, key: string) {
   const object = engine.catalog.object(key);
   if (!object) return null;
-  const extents = engine.catalog.extentsOfObject(object.id);
+  const packed = engine.catalog.packedOf(object.id);
+  const extents = packed ? [engine.catalog.extent(packed.extentId)].filter((e) => e !== null) : engine.catalog.extentsOfObject(object.id);
   const states = { healthy: 0, degraded: 0, unrecoverable: 0 };
   for (const e of extents) states[e.state]++;
   return {
     key: object.key, size: object.size, policy: object.policy, extents: object.extents, checksum: object.checksum,
     objectId: object.id, createdAt: new Date(object.createdAt).toISOString(), extentStates: states,
+    // A small object lives in a pack: which one, and where its bytes lie in it.
+    packed: packed ? { extent: packed.extentId, offset: packed.offset, length: packed.length, checksum: packed.checksum } : null,
   };
 }
 
 export function extentView(engine: Engine, extent: ExtentWithFragments, key: string) {
   return {
-    id: extent.id, key, seq: extent.seq, size: extent.size, policy: extent.policy, checksum: extent.checksum, state: extent.state,
+    id: extent.id, key,
+    // A pack holds many small objects (its key is empty: `list-extents --key` names the pack of an object).
+    pack: engine.catalog.pack(extent.id) !== null,
+    seq: extent.seq, size: extent.size, policy: extent.policy, checksum: extent.checksum, state: extent.state,
     verifiedAt: extent.verifiedAt === null ? null : new Date(extent.verifiedAt).toISOString(),
     fragments: extent.fragments.map((f) => {
       const disk = engine.catalog.diskRef(f.diskId);
@@ -124,7 +130,9 @@ export function* listExtents(engine: Engine, options: { key?: string } = {}) {
   if (options.key !== undefined) {
     const object = engine.catalog.object(options.key);
     if (!object) return;
-    for (const e of engine.catalog.extentsOfObject(object.id)) yield extentView(engine, e, object.key);
+    const packed = engine.catalog.packedOf(object.id);
+    const extents = packed ? [engine.catalog.extent(packed.extentId)].filter((e) => e !== null) : engine.catalog.extentsOfObject(object.id);
+    for (const e of extents) yield extentView(engine, e, object.key);
     return;
   }
   const keys = new Map<string, string>();

@@ -19,6 +19,7 @@ import { DirectorySync, FragmentWriteError, removeFile, writeFragmentFile } from
 import { checkKey, newId, objectChecksum } from './object-meta.js';
 import type { ExtentSource } from './sources.js';
 import type { BufferArena, Lease } from '../buffers/index.js';
+import { packable } from './packs.js';
 
 const EXTENTS_IN_FLIGHT = 4;
 
@@ -162,6 +163,37 @@ class PutBuffers {
   }
 }
 
+/**
+ * Encodes the extent in `buffer[0..length)`: under EC the worker writes the
+ * parity after the (zero-padded) data in the same buffer; under replication
+ * every copy is the data itself. Returns each fragment's payload (views of
+ * `buffer`) with its checksum, and the extent's checksum.
+ */
+export async function encodeExtent(engine: Engine, policy: Policy, buffer: Uint8Array, length: number): Promise<{
+  fragmentLength: number; payloads: { index: number; payload: Uint8Array; checksum: bigint }[]; extentChecksum: bigint;
+}> {
+  const fragmentLength = fragmentPayloadLength(policy, length);
+  const data = buffer.subarray(0, length);
+  if (policy.kind === 'replication') {
+    const extentChecksum = engine.hash(data);
+    return { fragmentLength, extentChecksum, payloads: Array.from({ length: policy.copies }, (_, index) => ({ index, checksum: extentChecksum, payload: data })) };
+  }
+  buffer.fill(0, length, policy.k * fragmentLength);
+  const parityStart = policy.k * fragmentLength;
+  const encoded = await engine.workers().encode(policy.k, policy.m, data, buffer.subarray(parityStart, parityStart + policy.m * fragmentLength));
+  return {
+    fragmentLength,
+    extentChecksum: encoded.extentHash,
+    payloads: encoded.fragmentHashes.map((checksum, index) => ({
+      index,
+      checksum,
+      payload: index < policy.k
+        ? buffer.subarray(index * fragmentLength, (index + 1) * fragmentLength)
+        : encoded.parity.subarray((index - policy.k) * fragmentLength, (index - policy.k + 1) * fragmentLength),
+    })),
+  };
+}
+
 /** Bytes of one extent's buffer: the extent's bytes, and for EC room for all K+M fragments (the worker writes the parity after the data). */
 export function extentBufferBytes(policy: Policy, length: number): number {
   return policy.kind === 'ec' ? (policy.k + policy.m) * fragmentPayloadLength(policy, length) : length;
@@ -178,6 +210,7 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
     await source.close().catch(() => {}); // refused before reading: release the input (a file, a request body)
     throw error;
   }
+  if (packable(engine, source.sizeHint, key)) return putPacked(engine, source, key, policy, options);
   const extentSize = engine.extentSize;
   // A source that says it is shorter than an extent gets buffers of its size (a 4 KiB object
   // takes 8 KiB of the arena, not an extent's 1.5 MiB); if it turns out longer, the put moves
@@ -209,26 +242,7 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
     const done = engine.foreground.begin();
     const buffer = lease.bytes;
     try {
-      const fragmentLength = fragmentPayloadLength(policy, length);
-      const data = buffer.subarray(0, length);
-      let payloads: { index: number; payload: Uint8Array; checksum: bigint }[];
-      let extentChecksum: bigint;
-      if (policy.kind === 'ec') {
-        buffer.fill(0, length, policy.k * fragmentLength);
-        const parityStart = policy.k * fragmentLength;
-        const encoded = await engine.workers().encode(policy.k, policy.m, data, buffer.subarray(parityStart, parityStart + policy.m * fragmentLength));
-        extentChecksum = encoded.extentHash;
-        payloads = encoded.fragmentHashes.map((checksum, index) => ({
-          index,
-          checksum,
-          payload: index < policy.k
-            ? buffer.subarray(index * fragmentLength, (index + 1) * fragmentLength)
-            : encoded.parity.subarray((index - policy.k) * fragmentLength, (index - policy.k + 1) * fragmentLength),
-        }));
-      } else {
-        extentChecksum = engine.hash(data);
-        payloads = Array.from({ length: policy.copies }, (_, index) => ({ index, checksum: extentChecksum, payload: data }));
-      }
+      const { fragmentLength, payloads, extentChecksum } = await encodeExtent(engine, policy, buffer, length);
       const extentId = newId();
       const identity: ExtentIdentity = {
         poolId: engine.poolId, extentId, objectId, policy, extentSize: length, extentChecksum,
@@ -337,6 +351,51 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
   await deleteExtentFiles(engine, removed);
   log('store').info({ key, size, extents: extents.length, policy: policyName, replaced }, 'object stored');
   return { key, size, policy: policyName, extents: extents.length, checksum: hex64(checksum), objectId, replaced };
+}
+
+/**
+ * A small object: read whole (it is at most packing.maxObjectBytes), then
+ * added to its policy's open group (packs.ts), answered once the group is
+ * durable. An input longer than it said goes the ordinary way, with the
+ * bytes read so far in front.
+ */
+async function putPacked(engine: Engine, source: ExtentSource, key: string, policy: Policy, options: PutOptions): Promise<PutResult> {
+  const announced = source.sizeHint!;
+  const data = Buffer.allocUnsafe(announced + 1);
+  let got: number;
+  try {
+    got = await source.fill(data);
+  } catch (error) {
+    await source.close().catch(() => {});
+    throw error;
+  }
+  if (got > announced || got === 0) return putObject(engine, prefixedSource(data.subarray(0, got), source), key, options);
+  await source.close().catch(() => {});
+  const bytes = data.subarray(0, got);
+  const objectId = newId();
+  const checksum = engine.hash(bytes);
+  const { replaced } = await engine.packs.add(policy, {
+    objectId, key, data: bytes, createdAt: options.createdAt ?? Date.now(), checksum,
+    ...(options.expectReplace !== undefined ? { expectReplace: options.expectReplace } : {}),
+  });
+  options.onProgress?.(got, got);
+  log('store').debug({ key, size: got, policy: formatPolicy(policy), replaced }, 'object stored in a pack');
+  return { key, size: got, policy: formatPolicy(policy), extents: 1, checksum: hex64(objectChecksum([checksum], engine.hash)), objectId, replaced };
+}
+
+/** A source that gives `prefix` first, then the rest of `source` (of no known size). */
+function prefixedSource(prefix: Uint8Array, source: ExtentSource): ExtentSource {
+  let at = 0;
+  return {
+    sizeHint: null,
+    async fill(into) {
+      const n = Math.min(into.length, prefix.length - at);
+      into.set(prefix.subarray(at, at + n));
+      at += n;
+      return n < into.length ? n + (await source.fill(into.subarray(n))) : n;
+    },
+    close: () => source.close(),
+  };
 }
 
 /** Deletes the files of extents no longer in the catalogue; what cannot be deleted now is left to gc. */

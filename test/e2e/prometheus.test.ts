@@ -23,7 +23,7 @@ test.before(async () => {
   pool = makePool({ disks: 6, extentSize: '64KiB' });
   const f = pool.file('victim', 100_000, 3); // two extents under ec:4+2
   assert.is(pool.run('put', f.path, '--key', 'victim').code, 0);
-  const g = pool.file('bystander', 50_000, 4);
+  const g = pool.file('bystander', 150_000, 4); // three extents: large enough to get extents of its own (not a pack), so its GET runs worker tasks
   assert.is(pool.run('put', g.path, '--key', 'bystander').code, 0);
   daemon = await startDaemon(pool.pool);
 });

@@ -16,13 +16,25 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Engine, lookupObject, readObject, type GcSummary } from '../../src/store/index.js';
 import { runOp } from '../../src/ops/index.js';
 import { ScrubService } from '../../src/scrub/index.js';
 import { BIN, fragmentFiles, tempDir } from '../helpers/cli.js';
 
-export type CrashOp = 'put' | 'overwrite' | 'rm' | 'repair' | 'rebuild' | 'change-policy';
-export const CRASH_OPS: readonly CrashOp[] = ['put', 'overwrite', 'rm', 'repair', 'rebuild', 'change-policy'];
+export type CrashOp = 'put' | 'overwrite' | 'rm' | 'repair' | 'rebuild' | 'change-policy' | 'group-put' | 'compact';
+export const CRASH_OPS: readonly CrashOp[] = ['put', 'overwrite', 'rm', 'repair', 'rebuild', 'change-policy', 'group-put', 'compact'];
+
+/** Puts several small objects at once (one group commit), printing each acknowledgement. */
+const GROUP_PUT = fileURLToPath(new URL('./group-put.js', import.meta.url));
+
+/** One object of a group put: its key, its content, and whether its put was acknowledged. */
+interface GroupMember {
+  key: string;
+  path: string;
+  after: { digest: string; size: number };
+  acknowledged: boolean;
+}
 
 /** A small deterministic PRNG (mulberry32), so a failing seed can be replayed. */
 export function prng(seed: number): () => number {
@@ -96,7 +108,7 @@ export class CrashWorld {
     return this.spawnCli(args, {});
   }
 
-  private spawnCli(args: string[], kill: KillSpec, logFile?: string): Promise<{ code: number | null; stdout: string; stderr: string; signal: NodeJS.Signals | null }> {
+  private spawnCli(args: string[], kill: KillSpec, logFile?: string, script?: string): Promise<{ code: number | null; stdout: string; stderr: string; signal: NodeJS.Signals | null }> {
     const env: Record<string, string> = { ...process.env } as Record<string, string>;
     delete env.DYNAMICFS_CRASH_AT;
     if (kill.crashAt) env.DYNAMICFS_CRASH_AT = String(kill.crashAt);
@@ -105,7 +117,7 @@ export class CrashWorld {
       env.DYNAMICFS_CRASH_COUNT = `${logFile}.count`;
     }
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [BIN, '--pool', this.pool, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, script ? [script, this.pool, ...args] : [BIN, '--pool', this.pool, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout!.on('data', (d) => (stdout += d));
@@ -142,6 +154,14 @@ export class CrashWorld {
     rmSync(f.path);
   }
 
+  /** Small new objects for a group put (not yet stored). */
+  private groupOf(n: number, size?: number): GroupMember[] {
+    return Array.from({ length: n }, (_, j) => {
+      const f = this.newFile(size ?? 1 + Math.floor(this.random() * 8000)); // at most 7 × 8 KB: one group
+      return { key: `grp/${this.totals.runs}/${j}`, path: f.path, after: { digest: digest(f.bytes), size: f.bytes.length }, acknowledged: false };
+    });
+  }
+
   /** Records content as the acknowledged version of a key. */
   acknowledge(key: string, bytes: Uint8Array): void {
     this.model.set(key, { digest: digest(bytes), size: bytes.length });
@@ -162,12 +182,43 @@ export class CrashWorld {
       key = `obj/${this.totals.runs}`;
       if (op !== 'put') op = 'put';
     }
-    const before = this.model.get(key) ?? null;
+    let before = this.model.get(key) ?? null;
     let after: { digest: string; size: number } | null = before;
     let args: string[];
     let input: string | null = null;
     let repairing = false;
+    let script: string | undefined;
+    let group: GroupMember[] = [];
     switch (op) {
+      case 'group-put': {
+        // Several small puts in one process: committed together, each acknowledged as its group is durable.
+        group = this.groupOf(3 + Math.floor(this.random() * 5));
+        key = 'grp/none';
+        before = after = null;
+        script = GROUP_PUT;
+        args = group.map((g) => `${g.key}=${g.path}`);
+        break;
+      }
+      case 'compact': {
+        // A pack that is mostly dead bytes (a group of six of one size, four deleted), old enough to compact; then gc.
+        const setup = this.groupOf(6, 6000);
+        const r = await this.spawnCli(setup.map((g) => `${g.key}=${g.path}`), {}, undefined, GROUP_PUT);
+        if (r.code !== 0) throw new Error(`group put: ${r.stderr}`);
+        for (const g of setup) {
+          this.model.set(g.key, g.after);
+          rmSync(g.path, { force: true });
+        }
+        for (const g of setup.slice(0, 4)) {
+          const rm = await this.cli(['rm', g.key]);
+          if (rm.code !== 0) throw new Error(`rm: ${rm.stderr}`);
+          this.model.delete(g.key);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+        key = setup[5]!.key;
+        before = after = setup[5]!.after;
+        args = ['gc'];
+        break;
+      }
       case 'put':
       case 'overwrite': {
         const f = this.newFile(options.size);
@@ -202,9 +253,13 @@ export class CrashWorld {
     const logFile = join(this.root, 'crash.log');
     rmSync(logFile, { force: true });
     rmSync(`${logFile}.count`, { force: true });
-    const r = await this.spawnCli(args, kill, logFile);
+    const r = await this.spawnCli(args!, kill, logFile, script);
     if (input) rmSync(input, { force: true });
     const killed = r.signal === 'SIGKILL';
+    for (const g of group) {
+      g.acknowledged = r.stdout.split('\n').includes(`ok ${g.key}`);
+      rmSync(g.path, { force: true });
+    }
     let at: string | null = null;
     try {
       at = readFileSync(logFile, 'utf8').trim().split(' ')[1] ?? null;
@@ -229,7 +284,7 @@ export class CrashWorld {
       // A run that was not killed must have succeeded (exit 0, or 3 for a scrub that left problems it reported).
       if (r.code !== 0 && !(op === 'repair' && r.code === 3)) this.violation(`${op} ${key} exited ${r.code} without being killed: ${r.stderr.trim()}`);
     }
-    await this.check(op, key, before, after, killed, repairing);
+    await this.check(op, key, before, after, killed, repairing, group);
     return { op, key, killed, at, exit: r.code };
   }
 
@@ -249,7 +304,10 @@ export class CrashWorld {
     this.totals.violations.push(text);
   }
 
-  private async check(op: CrashOp, key: string, before: { digest: string; size: number } | null, after: { digest: string; size: number } | null, killed: boolean, repairing: boolean): Promise<void> {
+  private async check(
+    op: CrashOp, key: string, before: { digest: string; size: number } | null, after: { digest: string; size: number } | null, killed: boolean, repairing: boolean,
+    group: readonly GroupMember[] = [],
+  ): Promise<void> {
     const engine = Engine.open(this.pool, { role: 'crash check', cacheBytes: 0 });
     const service = new ScrubService(engine, { tickMs: 0 });
     try {
@@ -262,6 +320,13 @@ export class CrashWorld {
       }
       if (settled) this.model.set(key, settled);
       else this.model.delete(key);
+      // A group put: each acknowledged object exactly; one not acknowledged absent or exactly its new content (never part of it).
+      for (const g of group) {
+        const got = engine.catalog.object(g.key) ? await this.read(engine, g.key) : null;
+        const ok = got === null ? !g.acknowledged : got.digest === g.after.digest && got.size === g.after.size;
+        if (!ok) this.violation(`${op} ${g.key}${killed ? ' (killed)' : ''}${g.acknowledged ? ' (acknowledged)' : ''}: ${got ? `holds ${got.size} bytes that are not its content` : 'is gone'}`);
+        if (got) this.model.set(g.key, got);
+      }
       // Every other acknowledged object, exactly.
       for (const [k, v] of this.model) {
         if (k === key) continue;

@@ -2,9 +2,11 @@
 //   - deterministic, SQLite-style: an overwrite of a two-extent object killed
 //     at every third of its crash points (each durable step of the disk I/O
 //     layer), the invariants checked after each;
-//   - random: a few dozen put, overwrite, rm, repair, rebuild and
-//     change-policy runs killed at a random crash point or after a random
-//     delay, with a fixed seed.
+//   - a group commit of small objects and a compaction of a pack, each
+//     killed at every few of their crash points;
+//   - random: a few dozen put, overwrite, rm, repair, rebuild, change-policy,
+//     group put and compaction runs killed at a random crash point or after a
+//     random delay, with a fixed seed.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CRASH_OPS, CrashWorld, prng } from './crash-world.js';
@@ -30,6 +32,39 @@ test('an overwrite killed at every third durable step leaves the old or the new 
     assert.equal(world.totals.violations, []);
     for (const label of ['fragment:open', 'fragment:written', 'fragment:synced', 'fragment:renamed', 'dir:fsync', 'catalog:commit']) assert.ok(seen.has(label), `never died at ${label}: ${[...seen].join(', ')}`);
     assert.ok(world.totals.leftoversCollected > 0, 'gc had leftovers to collect');
+  } finally {
+    world.cleanup();
+  }
+});
+
+test('a group commit and a compaction killed at their durable steps: acknowledged objects survive, the rest all or nothing', async () => {
+  const world = new CrashWorld(prng(7));
+  try {
+    await world.init();
+    await world.put('big', 100_000);
+    const seen = new Set<string>();
+    for (const op of ['group-put', 'compact'] as const) {
+      // One run to completion counts its points; then kills at every ninth, and at the two that end it
+      // (a group put ends with its commit; a compaction commits, then unlinks the old pack's six files).
+      const done = await world.crash(op, { crashAt: 100_000 });
+      assert.not.ok(done.killed);
+      const points = world.pointsSeen[op]!;
+      assert.ok(points >= 30, `${op} passes only ${points} crash points`);
+      const targets = new Set<number>();
+      for (let at = 1; at <= points; at += 9) targets.add(at);
+      targets.add(op === 'group-put' ? points - 1 : points - 7);
+      targets.add(points);
+      for (const at of targets) {
+        const outcome = await world.crash(op, { crashAt: at });
+        assert.ok(outcome.killed, `${op}: crash point ${at} of ${points} was not reached`);
+        seen.add(`${op} ${outcome.at}`);
+      }
+    }
+    assert.equal(world.totals.violations, []);
+    // Each died before its files were durable, after, and around its one catalogue commit.
+    for (const label of ['group-put fragment:', 'group-put catalog:commit', 'compact fragment:', 'compact catalog:commit', 'compact file:unlink']) {
+      assert.ok([...seen].some((s) => s.startsWith(label)), `never died at ${label}: ${[...seen].join(', ')}`);
+    }
   } finally {
     world.cleanup();
   }

@@ -3,34 +3,45 @@
 // content type (see the parsers in ../app.ts), never buffered whole.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
+import { DfsError } from '../../errors.js';
 import { runOp } from '../../ops/index.js';
 import { parsePolicy } from '../../pool/index.js';
 import { lookupObject, objectSummary, putObject, readObject, streamSource, type Engine } from '../../store/index.js';
 import { errors, keyParams, open, putResult } from '../schemas.js';
+
+/** The key a continuation token stands for (base64url of its UTF-8). */
+function fromToken(token: string): string {
+  if (!/^[A-Za-z0-9_-]*$/.test(token)) throw new DfsError('DFS_ERR_API_VALIDATION', 'token is not a continuation token of this listing');
+  return Buffer.from(token, 'base64url').toString('utf8');
+}
 
 function objectKey(request: FastifyRequest): string {
   return (request.params as { '*': string })['*'];
 }
 
 export async function objectRoutes(app: FastifyInstance, { engine }: { engine: Engine }): Promise<void> {
+  // Pages in key order. `nextToken` continues a listing where a page ended (give it as `token`);
+  // `next` is the last key of the page, for `after`.
   app.get('/v1/objects', {
     schema: {
       tags: ['objects'],
       querystring: {
         type: 'object',
-        properties: { prefix: { type: 'string', maxLength: 1024 }, after: { type: 'string', maxLength: 1024 }, limit: { type: 'string', pattern: '^[1-9][0-9]{0,4}$' } },
+        properties: {
+          prefix: { type: 'string', maxLength: 1024 }, after: { type: 'string', maxLength: 4096 }, token: { type: 'string', maxLength: 8192 },
+          limit: { type: 'string', pattern: '^[1-9][0-9]{0,4}$' },
+        },
         additionalProperties: false,
       },
     },
   }, async (request) => {
-    const q = request.query as { prefix?: string; after?: string; limit?: string };
+    const q = request.query as { prefix?: string; after?: string; token?: string; limit?: string };
     const limit = Math.min(Number(q.limit ?? 1000), 10_000);
-    const rows = engine.catalog.listObjects({ ...(q.prefix ? { prefix: q.prefix } : {}), ...(q.after ? { after: q.after } : {}), limit: limit + 1 });
+    const after = q.token !== undefined ? fromToken(q.token) : q.after;
+    const rows = engine.catalog.listObjects({ ...(q.prefix ? { prefix: q.prefix } : {}), ...(after ? { after } : {}), limit: limit + 1 });
     const page = rows.slice(0, limit);
-    return {
-      objects: page.map(objectSummary),
-      next: rows.length > limit ? page[page.length - 1]!.key : null,
-    };
+    const last = rows.length > limit ? page[page.length - 1]!.key : null;
+    return { objects: page.map(objectSummary), next: last, nextToken: last === null ? null : Buffer.from(last, 'utf8').toString('base64url') };
   });
 
   app.head('/v1/objects/*', { schema: { tags: ['objects'], params: keyParams } }, async (request, reply) => {

@@ -1,0 +1,374 @@
+// Small objects: packed extents with group commit, reads of one object's
+// bytes, and compaction.
+//
+// An object of at most packing.maxObjectBytes is not given extents of its
+// own. It joins the open group of its policy; the group is written once it
+// holds packing.groupBytes or packing.windowMs after its first object came,
+// whichever is first: one extent (the pack: a record per object, see
+// format/pack-format.ts), one encode, one set of fragment writes and fsyncs,
+// one catalogue transaction for every object in it. No put is answered
+// before its group is durable; a lone put waits at most the window.
+//
+//   put ─▶ open group (per policy) ─window or full─▶ records in a leased buffer
+//       ─encode─▶ fragments ─tmp+fdatasync+rename─▶ disks ─dir fsync─▶ one commit ─▶ every put answered
+//
+// A pack is immutable. A delete or overwrite only drops the object's row and
+// leaves dead bytes; a pack with nothing live left is deleted at once, and
+// compaction (gc, and the daemon when the pool is idle) moves the live
+// objects of packs below packing.compactBelow live into a new pack, commits
+// the move, then deletes the old packs' files.
+import { open } from 'node:fs/promises';
+import { DfsError } from '../errors.js';
+import { log } from '../log/index.js';
+import type { ExtentWithFragments, NewExtent, ObjectRow, PackedRow } from '../catalog/index.js';
+import { formatPolicy, parsePolicy, policyNeed, policyWidth, type Policy } from '../pool/index.js';
+import { headerLengthFor, hex64, parseHex64, recordBytes, writeRecordHeader } from '../format/index.js';
+import type { Engine } from './engine.js';
+import { DirectorySync, FragmentWriteError, removeFile } from './fragment-io.js';
+import { newId, objectChecksum } from './object-meta.js';
+import { readExtent } from './reader.js';
+import { deleteExtentFiles, encodeExtent, extentBufferBytes, writeExtentFragments, type ExtentIdentity } from './writer.js';
+
+/** One object waiting for its group to be written. */
+interface Pending {
+  objectId: string;
+  key: string;
+  data: Uint8Array;
+  createdAt: number;
+  checksum: bigint;
+  expectReplace?: string | null;
+  /** Set for a move by compaction: where the object is now (the move applies only if it is still there). */
+  from?: string;
+  resolve(result: { replaced: boolean; offset: number }): void;
+  reject(error: unknown): void;
+}
+
+interface Group {
+  policy: Policy;
+  entries: Pending[];
+  bytes: number;
+  timer: NodeJS.Timeout | null;
+}
+
+/** Figures for metrics and bench:small. */
+export interface PackStats {
+  groupsWritten: number;
+  objectsWritten: number;
+  bytesWritten: number;
+}
+
+/** The bytes a group may hold: packing.groupBytes, and never more than an extent. */
+function groupLimit(engine: Engine): number {
+  return Math.min(engine.config.packing.groupBytes, engine.extentSize);
+}
+
+/** Whether an object of `size` bytes under `key` goes into a pack. */
+export function packable(engine: Engine, size: number | null, key: string): boolean {
+  const { maxObjectBytes } = engine.config.packing;
+  return size !== null && size > 0 && size <= maxObjectBytes && recordBytes(Buffer.byteLength(key, 'utf8'), size) <= groupLimit(engine);
+}
+
+export class PackWriter {
+  readonly stats: PackStats = { groupsWritten: 0, objectsWritten: 0, bytesWritten: 0 };
+  private readonly open = new Map<string, Group>();
+  private readonly writing = new Set<Promise<void>>();
+
+  constructor(private readonly engine: Engine) {}
+
+  /**
+   * Adds an object to the open group of its policy; resolves once the group
+   * is durable and the object visible (or rejects with the group's error).
+   */
+  add(policy: Policy, entry: Omit<Pending, 'resolve' | 'reject' | 'checksum'> & { checksum?: bigint }): Promise<{ replaced: boolean; offset: number }> {
+    return new Promise((resolve, reject) => {
+      const pending: Pending = { ...entry, checksum: entry.checksum ?? this.engine.hash(entry.data), resolve, reject };
+      // Moves by compaction form groups of their own (committed as moves, not new objects).
+      const name = `${formatPolicy(policy)}${entry.from !== undefined ? ' moves' : ''}`;
+      const size = recordBytes(Buffer.byteLength(entry.key, 'utf8'), entry.data.length);
+      let group = this.open.get(name);
+      if (group && group.bytes + size > groupLimit(this.engine)) {
+        this.flush(name);
+        group = undefined;
+      }
+      if (!group) {
+        group = { policy, entries: [], bytes: 0, timer: null };
+        this.open.set(name, group);
+        group.timer = setTimeout(() => this.flush(name), this.engine.config.packing.windowMs);
+      }
+      group.entries.push(pending);
+      group.bytes += size;
+      if (group.bytes >= groupLimit(this.engine)) this.flush(name);
+    });
+  }
+
+  /** Writes the open group of a policy now. */
+  private flush(name: string): void {
+    const group = this.open.get(name);
+    if (!group) return;
+    this.open.delete(name);
+    if (group.timer) clearTimeout(group.timer);
+    const writing = this.write(group).finally(() => this.writing.delete(writing));
+    this.writing.add(writing);
+  }
+
+  /** Writes every open group and waits for all writes (the engine's close). */
+  async close(): Promise<void> {
+    for (const name of [...this.open.keys()]) this.flush(name);
+    await Promise.allSettled([...this.writing]);
+  }
+
+  private async write(group: Group): Promise<void> {
+    const { engine } = this;
+    const { policy, entries } = group;
+    const policyName = formatPolicy(policy);
+    const packId = newId();
+    const endWrite = engine.beginWrite(packId, '');
+    const dirs = new DirectorySync();
+    const written: string[] = [];
+    const moves = entries.every((e) => e.from !== undefined);
+    // A client's put is foreground work (background work yields to it); compaction is not.
+    const done = moves ? () => {} : engine.foreground.begin();
+    let lease = null;
+    try {
+      lease = (await engine.buffers.acquire([extentBufferBytes(policy, group.bytes)]))[0]!;
+      const buffer = lease.bytes;
+      const offsets: number[] = [];
+      let at = 0;
+      for (const e of entries) {
+        const dataAt = writeRecordHeader(buffer, at, { objectId: e.objectId, key: e.key, size: e.data.length, createdAt: e.createdAt, checksum: e.checksum });
+        buffer.set(e.data, dataAt);
+        offsets.push(dataAt);
+        at = dataAt + e.data.length;
+      }
+      const { fragmentLength, payloads, extentChecksum } = await encodeExtent(engine, policy, buffer, at);
+      const extentId = newId();
+      const createdAt = Date.now();
+      const identity: ExtentIdentity = {
+        poolId: engine.poolId, extentId, objectId: packId, policy, extentSize: at, extentChecksum,
+        objectSize: at, createdAt, seq: 0, last: true, key: '', pack: true,
+      };
+      const placed = await writeExtentFragments(engine, identity, payloads, { dirs, written });
+      await dirs.syncAll();
+      const extent: NewExtent = {
+        id: extentId, seq: 0, size: at, policy: policyName, need: policyNeed(policy), width: policyWidth(policy),
+        fragmentLength, payloadOffset: headerLengthFor(0), checksum: hex64(extentChecksum),
+        fragments: placed.map((p) => ({ index: p.index, diskId: p.diskId, checksum: p.checksum, bytes: p.bytes })),
+      };
+      lease.release();
+      lease = null;
+      const pack = { packId, extent, createdAt };
+      let removed: ExtentWithFragments[];
+      if (moves) {
+        // A compaction: the objects exist already and move.
+        const { dropped } = engine.catalog.movePacked(pack, entries.map((e, i) => ({ objectId: e.objectId, from: e.from!, offset: offsets[i]! })));
+        removed = dropped;
+        endWrite();
+        entries.forEach((e, i) => e.resolve({ replaced: true, offset: offsets[i]! }));
+      } else {
+        const committed = engine.catalog.commitPacked(pack, entries.map((e, i) => ({
+          object: { id: e.objectId, key: e.key, size: e.data.length, policy: policyName, checksum: hex64(objectChecksum([e.checksum], engine.hash)), extents: 1, createdAt: e.createdAt },
+          offset: offsets[i]!,
+          checksum: hex64(e.checksum),
+          ...(e.expectReplace !== undefined ? { expectReplace: e.expectReplace } : {}),
+        })));
+        removed = committed.removed;
+        endWrite();
+        committed.outcomes.forEach((outcome, i) => (outcome instanceof DfsError ? entries[i]!.reject(outcome) : entries[i]!.resolve({ ...outcome, offset: offsets[i]! })));
+      }
+      this.stats.groupsWritten++;
+      this.stats.objectsWritten += entries.length;
+      this.stats.bytesWritten += at;
+      log('store').debug({ pack: extentId, objects: entries.length, bytes: at, policy: policyName }, 'pack written');
+      await deleteExtentFiles(engine, removed);
+    } catch (error) {
+      lease?.release();
+      if (error instanceof FragmentWriteError) engine.disks.noteWriteFailure(error.diskId, error.phase, error.errno);
+      await Promise.all(written.map(removeFile));
+      endWrite();
+      const failure = error instanceof FragmentWriteError ? new DfsError('DFS_ERR_WRITE_FAILED', error.message, { cause: error }) : error;
+      for (const e of entries) e.reject(failure);
+    } finally {
+      done();
+    }
+  }
+}
+
+/** Reads `length` bytes at `position` of a file; fewer at its end. */
+async function readAt(path: string, into: Uint8Array, position: number): Promise<number> {
+  const handle = await open(path, 'r');
+  try {
+    let got = 0;
+    while (got < into.length) {
+      const { bytesRead } = await handle.read(into, got, into.length - got, position + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return got;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The object's bytes read straight from where they lie: the data fragments
+ * that hold them (EC) or the first replica that has them whole, checked
+ * against the object's checksum. Null when that fails in any way (the caller
+ * then reads the whole pack, which verifies and reconstructs fragment by fragment).
+ */
+async function readDirect(engine: Engine, extent: ExtentWithFragments, row: PackedRow): Promise<Uint8Array | null> {
+  const expected = parseHex64(row.checksum);
+  const data = Buffer.allocUnsafe(row.length);
+  const path = (index: number): string | null => {
+    const f = extent.fragments.find((x) => x.index === index);
+    if (!f || f.state !== 'ok') return null;
+    const disk = engine.catalog.diskRef(f.diskId);
+    return disk && disk.state !== 'failed' ? engine.disks.fragmentFile(f.diskId, extent.id, index) : null;
+  };
+  try {
+    if (extent.policy.startsWith('replication')) {
+      for (let i = 0; i < extent.width; i++) {
+        const file = path(i);
+        if (!file) continue;
+        const got = await readAt(file, data, extent.payloadOffset + row.offset).catch(() => 0);
+        if (got === row.length && engine.hash(data) === expected) return data;
+      }
+      return null;
+    }
+    // EC: data fragment j holds the extent's bytes [j*L, (j+1)*L).
+    const L = extent.fragmentLength;
+    for (let at = row.offset; at < row.offset + row.length;) {
+      const j = Math.floor(at / L);
+      const end = Math.min(row.offset + row.length, (j + 1) * L);
+      const file = path(j);
+      if (!file) return null;
+      const part = data.subarray(at - row.offset, end - row.offset);
+      if ((await readAt(file, part, extent.payloadOffset + (at - j * L))) !== part.length) return null;
+      at = end;
+    }
+    return engine.hash(data) === expected ? data : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The verified bytes of a packed object. The fast way reads only its bytes;
+ * if they do not check out, the whole pack is read through the workers (which
+ * check every fragment, record bad ones and reconstruct), and the object's
+ * bytes are checked again: wrong bytes are never returned.
+ */
+export async function readPacked(engine: Engine, object: ObjectRow, row: PackedRow, options: { background?: boolean } = {}): Promise<Uint8Array> {
+  const extent = engine.catalog.extent(row.extentId);
+  if (!extent) throw new DfsError('DFS_ERR_OBJECT_CHANGED', `"${object.key}" was replaced or deleted while it was being read`);
+  // A client's read is foreground work (background work yields to it); compaction's is not.
+  const done = options.background ? () => {} : engine.foreground.begin();
+  try {
+    const direct = await readDirect(engine, extent, row);
+    if (direct) return direct;
+    log('store').warn({ key: object.key, pack: extent.id }, 'packed object did not check out from its fragments directly; reading the whole pack');
+    const whole = await readExtent(engine, extent, object.key);
+    const data = whole.subarray(row.offset, row.offset + row.length);
+    if (data.length !== row.length || engine.hash(data) !== parseHex64(row.checksum)) {
+      throw new DfsError('DFS_ERR_EXTENT_UNRECOVERABLE', `"${object.key}": its bytes in pack ${extent.id} do not match its checksum`, { details: { key: object.key, extent: extent.id, seq: 0 } });
+    }
+    return data;
+  } finally {
+    done();
+  }
+}
+
+export interface CompactSummary {
+  packsRewritten: number;
+  objectsMoved: number;
+  bytesMoved: number;
+  /** Dead bytes the rewritten packs held (freed once their files go). */
+  bytesReclaimed: number;
+  packsEmptied: number;
+}
+
+/**
+ * Rewrites packs whose live bytes are below packing.compactBelow of their
+ * size: their live objects are read (verified), written together into new
+ * packs, the moves committed, and the old packs' files deleted. A crash
+ * before the commit leaves new files no row names (gc takes them); after it,
+ * old files no row names (the same).
+ */
+export async function compactPacks(engine: Engine, options: { dryRun?: boolean; maxPacks?: number; shouldStop?: () => boolean } = {}): Promise<CompactSummary> {
+  const summary: CompactSummary = { packsRewritten: 0, objectsMoved: 0, bytesMoved: 0, bytesReclaimed: 0, packsEmptied: 0 };
+  const share = engine.config.packing.compactBelow;
+  if (share <= 0) return summary;
+  // Packs written in the last second may still be answering their puts: left for the next round.
+  const candidates = engine.catalog.packsToCompact(share, options.maxPacks ?? 1000, Date.now() - 1000);
+  for (const pack of candidates) {
+    if (options.shouldStop?.()) break;
+    summary.packsRewritten++;
+    summary.bytesReclaimed += pack.bytes - pack.liveBytes;
+    if (options.dryRun) {
+      summary.objectsMoved += pack.liveObjects;
+      summary.bytesMoved += pack.liveBytes;
+      continue;
+    }
+    const extent = engine.catalog.extent(pack.extentId);
+    if (!extent) continue;
+    const rows = engine.catalog.packedIn(pack.extentId);
+    if (rows.length === 0) {
+      // Nothing live (every object of its group failed, say): the pack just goes.
+      await deleteExtentFiles(engine, engine.catalog.dropEmptyPack(pack.extentId));
+      summary.packsEmptied++;
+      continue;
+    }
+    const policy = parsePolicy(extent.policy);
+    await Promise.all(rows.map(async (row) => {
+      const object = engine.catalog.objectById(row.objectId);
+      if (!object) return;
+      const data = await readPacked(engine, object, row, { background: true });
+      await engine.packs.add(policy, { objectId: object.id, key: object.key, data, createdAt: object.createdAt, checksum: parseHex64(row.checksum), from: pack.extentId });
+      summary.objectsMoved++;
+      summary.bytesMoved += row.length;
+    }));
+  }
+  return summary;
+}
+
+/** How long the pool must have had no client I/O before background compaction starts a round, and between rounds. */
+const COMPACT_IDLE_MS = 2000;
+const COMPACT_EVERY_MS = 10_000;
+
+/**
+ * Compaction in the daemon: every 10 s, when no client I/O has run for 2 s,
+ * a round of up to 16 packs, stopping between packs as soon as clients are
+ * back. Like the scrubber, it never competes with a busy pool.
+ */
+export class BackgroundCompactor {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(private readonly engine: Engine) {}
+
+  start(everyMs = COMPACT_EVERY_MS): void {
+    this.timer = setInterval(() => void this.round(), everyMs);
+    this.timer.unref();
+  }
+
+  async round(): Promise<CompactSummary | null> {
+    const { engine } = this;
+    if (this.running || this.stopped || engine.foreground.idleMs() < COMPACT_IDLE_MS) return null;
+    let summary: CompactSummary | null = null;
+    this.running = compactPacks(engine, { maxPacks: 16, shouldStop: () => this.stopped || engine.foreground.idleMs() < COMPACT_IDLE_MS })
+      .then((s) => {
+        summary = s;
+        if (s.packsRewritten > 0) log('store').info({ ...s }, 'packs compacted');
+      }, (error: unknown) => log('store').warn({ err: (error as Error).message }, 'background compaction failed; it is tried again later'))
+      .finally(() => { this.running = null; });
+    await this.running;
+    return summary;
+  }
+
+  /** Stops the timer and waits for a round under way. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+}
