@@ -7,7 +7,8 @@
 // One file per table, each holding its own statements, stacked so that a
 // table's transactions can reach the ones below it:
 //   base.ts (connection, transactions, meta, counters) < disks.ts
-//   < extents.ts (extents, fragments) < problems.ts < objects.ts < Catalog.
+//   < extents.ts (extents, fragments) < problems.ts < packs.ts (packs, packed)
+//   < objects.ts < Catalog.
 // The schema and its migrations are in schema.ts.
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
