@@ -48,7 +48,8 @@ export class PackTable extends ProblemTable {
       pack: p(`SELECT ${PACK_COLUMNS} FROM packs WHERE extent_id = ?`),
       packInsert: p('INSERT INTO packs (extent_id, bytes, created_at) VALUES (?, ?, ?)'),
       packDelete: p('DELETE FROM packs WHERE extent_id = ?'),
-      toCompact: p(`SELECT ${PACK_COLUMNS} FROM packs WHERE live_bytes < bytes * ? AND created_at <= ? ORDER BY live_bytes * 1.0 / bytes, extent_id LIMIT ?`),
+      toCompact: p(`SELECT ${PACK_COLUMNS} FROM packs WHERE (live_bytes < bytes * ? OR bytes < ?) AND created_at <= ?
+        ORDER BY live_bytes * 1.0 / bytes, extent_id LIMIT ?`),
       totals: p('SELECT count(*) AS packs, coalesce(sum(bytes), 0) AS bytes, coalesce(sum(live_bytes), 0) AS liveBytes, coalesce(sum(live_objects), 0) AS liveObjects FROM packs'),
     };
   }
@@ -67,9 +68,9 @@ export class PackTable extends ProblemTable {
     return (this.packSql.pack.get(extentId) as PackRow | undefined) ?? null;
   }
 
-  /** Packs whose live bytes are below `share` of their bytes, emptiest first (written no later than `before`). */
-  packsToCompact(share: number, limit: number, before = Date.now()): PackRow[] {
-    return this.packSql.toCompact.all(share, before, limit) as PackRow[];
+  /** Packs whose live bytes are below `share` of their bytes, or that are smaller than `small` bytes, emptiest first (written no later than `before`). */
+  packsToCompact(share: number, small: number, limit: number, before = Date.now()): PackRow[] {
+    return this.packSql.toCompact.all(share, small, before, limit) as PackRow[];
   }
 
   /** Packs, their bytes and their live bytes and objects, over the pool. */

@@ -20,7 +20,7 @@
 import { open } from 'node:fs/promises';
 import { DfsError } from '../errors.js';
 import { log } from '../log/index.js';
-import type { ExtentWithFragments, NewExtent, ObjectRow, PackedRow } from '../catalog/index.js';
+import type { ExtentWithFragments, NewExtent, ObjectRow, PackedRow, PackRow } from '../catalog/index.js';
 import { formatPolicy, parsePolicy, policyNeed, policyWidth, type Policy } from '../pool/index.js';
 import { headerLengthFor, hex64, parseHex64, recordBytes, writeRecordHeader } from '../format/index.js';
 import type { Engine } from './engine.js';
@@ -288,17 +288,30 @@ export interface CompactSummary {
 
 /**
  * Rewrites packs whose live bytes are below packing.compactBelow of their
- * size: their live objects are read (verified), written together into new
- * packs, the moves committed, and the old packs' files deleted. A crash
- * before the commit leaves new files no row names (gc takes them); after it,
+ * size, and merges small packs (under a quarter of a group: what a few
+ * concurrent puts leave) into full ones. The live objects of a run of packs
+ * are read (verified) and added to move groups, which fill and are written
+ * like any group; each group's commit moves its objects, and an old pack
+ * left with nothing live goes, its files deleted after the commit. A crash
+ * before a commit leaves new files no row names (gc takes them); after it,
  * old files no row names (the same).
  */
 export async function compactPacks(engine: Engine, options: { dryRun?: boolean; maxPacks?: number; shouldStop?: () => boolean } = {}): Promise<CompactSummary> {
   const summary: CompactSummary = { packsRewritten: 0, objectsMoved: 0, bytesMoved: 0, bytesReclaimed: 0, packsEmptied: 0 };
   const share = engine.config.packing.compactBelow;
-  if (share <= 0) return summary;
+  const limit = groupLimit(engine);
+  const small = Math.floor(limit / 4);
   // Packs written in the last second may still be answering their puts: left for the next round.
-  const candidates = engine.catalog.packsToCompact(share, options.maxPacks ?? 1000, Date.now() - 1000);
+  let candidates = engine.catalog.packsToCompact(share, small, options.maxPacks ?? 100_000, Date.now() - 1000);
+  // A small pack on its own would only be rewritten as itself: merging needs two.
+  const dead = (p: PackRow) => p.liveBytes < p.bytes * share;
+  if (candidates.filter((p) => !dead(p)).length === 1) candidates = candidates.filter(dead);
+  const pending: Promise<void>[] = [];
+  let pendingBytes = 0;
+  const settle = async () => {
+    await Promise.all(pending.splice(0));
+    pendingBytes = 0;
+  };
   for (const pack of candidates) {
     if (options.shouldStop?.()) break;
     summary.packsRewritten++;
@@ -318,15 +331,21 @@ export async function compactPacks(engine: Engine, options: { dryRun?: boolean; 
       continue;
     }
     const policy = parsePolicy(extent.policy);
-    await Promise.all(rows.map(async (row) => {
-      const object = engine.catalog.objectById(row.objectId);
-      if (!object) return;
-      const data = await readPacked(engine, object, row, { background: true });
-      await engine.packs.add(policy, { objectId: object.id, key: object.key, data, createdAt: object.createdAt, checksum: parseHex64(row.checksum), from: pack.extentId });
-      summary.objectsMoved++;
-      summary.bytesMoved += row.length;
-    }));
+    for (const row of rows) {
+      pending.push((async () => {
+        const object = engine.catalog.objectById(row.objectId);
+        if (!object) return;
+        const data = await readPacked(engine, object, row, { background: true });
+        await engine.packs.add(policy, { objectId: object.id, key: object.key, data, createdAt: object.createdAt, checksum: parseHex64(row.checksum), from: pack.extentId });
+        summary.objectsMoved++;
+        summary.bytesMoved += row.length;
+      })());
+      pendingBytes += row.length;
+    }
+    // Several packs' objects at once, so that they fill groups together; at most a few groups' worth held.
+    if (pendingBytes >= 4 * limit) await settle();
   }
+  await settle();
   return summary;
 }
 
@@ -336,8 +355,8 @@ const COMPACT_EVERY_MS = 10_000;
 
 /**
  * Compaction in the daemon: every 10 s, when no client I/O has run for 2 s,
- * a round of up to 16 packs, stopping between packs as soon as clients are
- * back. Like the scrubber, it never competes with a busy pool.
+ * a round of up to 1,000 packs, stopping between packs as soon as clients
+ * are back. Like the scrubber, it never competes with a busy pool.
  */
 export class BackgroundCompactor {
   private timer: NodeJS.Timeout | null = null;
@@ -355,7 +374,7 @@ export class BackgroundCompactor {
     const { engine } = this;
     if (this.running || this.stopped || engine.foreground.idleMs() < COMPACT_IDLE_MS) return null;
     let summary: CompactSummary | null = null;
-    this.running = compactPacks(engine, { maxPacks: 16, shouldStop: () => this.stopped || engine.foreground.idleMs() < COMPACT_IDLE_MS })
+    this.running = compactPacks(engine, { maxPacks: 1000, shouldStop: () => this.stopped || engine.foreground.idleMs() < COMPACT_IDLE_MS })
       .then((s) => {
         summary = s;
         if (s.packsRewritten > 0) log('store').info({ ...s }, 'packs compacted');

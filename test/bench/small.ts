@@ -190,6 +190,10 @@ async function ratesFor(size: number): Promise<Record<string, string>> {
       getRatios.push(getOurs / getBare);
       process.stderr.write(`${size} B round ${round + 1}/${ROUNDS}: PUT ${fmt(a, 0)}/s vs bare ${fmt(b, 0)}/s, GET ${fmt(getOurs, 0)}/s vs bare ${fmt(getBare, 0)}/s\n`);
     }
+    // How many puts each group commit carried (the daemon's own counters).
+    const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+    const counter = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+    const perGroup = counter('dynamicfs_pack_objects_written_total') / counter('dynamicfs_pack_groups_written_total');
     const payload = ROUNDS * OBJECTS * size;
     const space = (allocated(disks) + allocated([join(pool, 'catalog.db'), join(pool, 'catalog.db-wal')].filter((p) => { try { statSync(p); return true; } catch { return false; } }))) / payload;
     // Delete half, gc, and measure again.
@@ -205,7 +209,7 @@ async function ratesFor(size: number): Promise<Record<string, string>> {
     const after = (allocated(disks) + allocated([join(pool, 'catalog.db')])) / (payload / 2);
     return {
       size: `${size} B`, 'PUT/s': fmt(median(ours), 0), 'bare PUT/s': fmt(median(peers), 0), 'PUT ratio': fmt(median(putRatios)),
-      'GET ratio': fmt(median(getRatios)), 'CPU ms/PUT': fmt((cpu / puts) * 1000), space: `${fmt(space)}×`, 'space after rm half + gc': `${fmt(after)}×`,
+      'GET ratio': fmt(median(getRatios)), 'CPU ms/PUT': fmt((cpu / puts) * 1000), 'PUTs/group': Number.isFinite(perGroup) ? fmt(perGroup, 1) : '-', space: `${fmt(space)}×`, 'space after rm half + gc': `${fmt(after)}×`,
     };
   } finally {
     await daemon.stop();
