@@ -10,7 +10,7 @@ import { count, formatBytes, parsePolicy } from '../pool/index.js';
 import { fileSource, lookupObject, objectSummary, putObject, readObject, streamSource, type Engine, type objectView, type PutResult } from '../store/index.js';
 import type { CliContext } from './context.js';
 import { remoteGet, remoteListPage, remotePut, type Daemon } from './remote.js';
-import { escapeControls, printResult, toJson } from './output.js';
+import { escapeControls, printResult } from './output.js';
 import { interruptible, interruptStream, onInterrupt } from './interrupt.js';
 
 /** What `put` reports, locally or through the daemon. */
@@ -194,7 +194,7 @@ async function streamListing(json: boolean, pages: AsyncIterable<Listed[]>): Pro
   if (json) buffered += '{"objects":[';
   for await (const page of pages) {
     for (const o of page) {
-      if (json) buffered += `${rows > 0 ? ',' : ''}${toJson(o)}`;
+      if (json) buffered += `${rows > 0 ? ',' : ''}${JSON.stringify(o)}`;
       else {
         if (rows === 0) buffered += `${[...LIST_COLUMNS.map(([h, w]) => h.padEnd(w)), 'KEY'].join('  ')}\n`;
         const cells = [formatBytes(o.size), o.policy, String(o.extents), o.createdAt];

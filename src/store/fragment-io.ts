@@ -141,3 +141,19 @@ export async function removeFile(path: string): Promise<boolean> {
     return false;
   }
 }
+
+/** Reads `into.length` bytes at `position` of a file: the count read, fewer only at its end. */
+export async function readAt(path: string, into: Uint8Array, position: number): Promise<number> {
+  const handle = await open(path, 'r');
+  try {
+    let got = 0;
+    while (got < into.length) {
+      const { bytesRead } = await handle.read(into, got, into.length - got, position + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return got;
+  } finally {
+    await handle.close();
+  }
+}

@@ -17,14 +17,13 @@
 // compaction (gc, and the daemon when the pool is idle) moves the live
 // objects of packs below packing.compactBelow live into a new pack, commits
 // the move, then deletes the old packs' files.
-import { open } from 'node:fs/promises';
 import { DfsError } from '../errors.js';
 import { log } from '../log/index.js';
 import type { ExtentWithFragments, NewExtent, ObjectRow, PackedRow, PackRow } from '../catalog/index.js';
 import { formatPolicy, parsePolicy, policyNeed, policyWidth, type Policy } from '../pool/index.js';
 import { headerLengthFor, hex64, parseHex64, recordBytes, writeRecordHeader } from '../format/index.js';
 import type { Engine } from './engine.js';
-import { DirectorySync, FragmentWriteError, removeFile } from './fragment-io.js';
+import { DirectorySync, FragmentWriteError, readAt, removeFile } from './fragment-io.js';
 import { newId, objectChecksum } from './object-meta.js';
 import { readExtent } from './reader.js';
 import { deleteExtentFiles, encodeExtent, extentBufferBytes, writeExtentFragments, type ExtentIdentity } from './writer.js';
@@ -190,22 +189,6 @@ export class PackWriter {
     } finally {
       done();
     }
-  }
-}
-
-/** Reads `length` bytes at `position` of a file; fewer at its end. */
-async function readAt(path: string, into: Uint8Array, position: number): Promise<number> {
-  const handle = await open(path, 'r');
-  try {
-    let got = 0;
-    while (got < into.length) {
-      const { bytesRead } = await handle.read(into, got, into.length - got, position + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return got;
-  } finally {
-    await handle.close();
   }
 }
 

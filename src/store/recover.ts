@@ -16,6 +16,7 @@ import { DfsError } from '../errors.js';
 import { resolveVariant, threadKernels, type KernelInstance } from '../kernels/index.js';
 import { formatPolicy, fsyncDirectorySync, poolPaths, policyNeed, policyWidth, readLabel, readPoolConfig, PoolLock, writePoolConfig } from '../pool/index.js';
 import { decodeHeader, fragmentPath, headerLengthFor, hex64, MAX_HEADER_BYTES, parseHex64, readRecords, type FragmentHeader } from '../format/index.js';
+import { readAt } from './fragment-io.js';
 import { objectChecksum } from './object-meta.js';
 import { scanDisk } from './scan.js';
 
@@ -36,22 +37,6 @@ export interface RecoverSummary {
 interface ExtentFound {
   header: FragmentHeader;
   fragments: Map<number, { diskId: string; checksum: string; bytes: number; payloadLength: number }>;
-}
-
-/** Reads `into.length` bytes at `position`; the count read. */
-async function readAt(path: string, into: Uint8Array, position: number): Promise<number> {
-  const handle = await open(path, 'r');
-  try {
-    let got = 0;
-    while (got < into.length) {
-      const { bytesRead } = await handle.read(into, got, into.length - got, position + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return got;
-  } finally {
-    await handle.close();
-  }
 }
 
 /**

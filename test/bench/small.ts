@@ -9,7 +9,8 @@
 //   data fragments. Rounds alternate ours and the peer; ratios are medians of
 //   per-round ratios.
 // - Space on disk (allocated blocks of every file under the disks, plus the
-//   catalogue) over the payload, after the PUTs and after deleting half and gc.
+//   catalogue) over the payload: right after the PUTs, once the idle daemon
+//   has merged the small packs, and after deleting half and gc.
 // - The daemon's CPU per PUT (utime+stime of /proc/PID/stat, all threads).
 // - A lone client's PUT latency (p50, p99), packing on against packing off.
 // - `ls --json` time and the CLI's peak RSS (VmHWM) at 10k, 100k and 1M rows.
@@ -19,14 +20,14 @@
 import http from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { cli, tempDir } from '../helpers/cli.js';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
-import { cpuSeconds } from '../helpers/memory-load.js';
+import { cpuSeconds, request as httpRequest } from '../helpers/memory-load.js';
 import { median } from './harness.js';
 
 const OBJECTS = Number(process.env.DFS_BENCH_OBJECTS ?? 2000);
@@ -40,18 +41,7 @@ const PEAK = fileURLToPath(new URL('./peak-rss.js', import.meta.url));
 const root = tempDir('dfs-bench-small-');
 const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
 
-function request(url: string, token: string, method: string, body?: Buffer): Promise<{ status: number; bytes: number }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/octet-stream', 'content-length': body.length } : {}) } }, (res) => {
-      let bytes = 0;
-      res.on('data', (d: Buffer) => (bytes += d.length));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const request = (url: string, token: string, method: string, body?: Buffer) => httpRequest(agent, new URL(url), method, token, body);
 
 /** Runs `n` jobs from `clients` closed loops; returns per-job latencies (ms) and the seconds it took. */
 async function closedLoops(n: number, clients: number, job: (i: number) => Promise<void>): Promise<{ seconds: number; latencies: number[] }> {
@@ -195,7 +185,18 @@ async function ratesFor(size: number): Promise<Record<string, string>> {
     const counter = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
     const perGroup = counter('dynamicfs_pack_objects_written_total') / counter('dynamicfs_pack_groups_written_total');
     const payload = ROUNDS * OBJECTS * size;
-    const space = (allocated(disks) + allocated([join(pool, 'catalog.db'), join(pool, 'catalog.db-wal')].filter((p) => { try { statSync(p); return true; } catch { return false; } }))) / payload;
+    const onDisk = () => allocated(disks) + allocated([join(pool, 'catalog.db'), join(pool, 'catalog.db-wal')].filter((p) => { try { statSync(p); return true; } catch { return false; } }));
+    const space = onDisk() / payload;
+    // The daemon merges small packs once the pool has been idle for a while: wait until the pack count settles.
+    const packs = async () => Number(/^dynamicfs_packs (\S+)$/m.exec(await (await fetch(`${daemon.url}/metrics`)).text())?.[1] ?? NaN);
+    let last = await packs();
+    for (let waited = 0; waited < 90_000; waited += 12_000) {
+      await new Promise((r) => setTimeout(r, 12_000));
+      const now = await packs();
+      if (now === last && waited > 0) break;
+      last = now;
+    }
+    const idle = onDisk() / payload;
     // Delete half, gc, and measure again.
     await closedLoops(ROUNDS * OBJECTS, CLIENTS, async (j) => {
       if (j % 2 === 1) return;
@@ -209,7 +210,7 @@ async function ratesFor(size: number): Promise<Record<string, string>> {
     const after = (allocated(disks) + allocated([join(pool, 'catalog.db')])) / (payload / 2);
     return {
       size: `${size} B`, 'PUT/s': fmt(median(ours), 0), 'bare PUT/s': fmt(median(peers), 0), 'PUT ratio': fmt(median(putRatios)),
-      'GET ratio': fmt(median(getRatios)), 'CPU ms/PUT': fmt((cpu / puts) * 1000), 'PUTs/group': Number.isFinite(perGroup) ? fmt(perGroup, 1) : '-', space: `${fmt(space)}×`, 'space after rm half + gc': `${fmt(after)}×`,
+      'GET ratio': fmt(median(getRatios)), 'CPU ms/PUT': fmt((cpu / puts) * 1000), 'PUTs/group': Number.isFinite(perGroup) ? fmt(perGroup, 1) : '-', space: `${fmt(space)}×`, 'space, idle': `${fmt(idle)}×`, 'space after rm half + gc': `${fmt(after)}×`,
     };
   } finally {
     await daemon.stop();
@@ -246,12 +247,18 @@ function listing(rows: number): Record<string, string> {
     for (let i = 0; i < rows; i++) insert.run(i.toString(16).padStart(32, '0'), `dir${i % 100}/object-${i.toString().padStart(8, '0')}`, Date.now());
   })();
   db.close();
+  // Its output goes to a file (as to a pipe read by another program), counted afterwards.
+  const out = join(root, `ls-${rows}.json`);
+  const fd = openSync(out, 'w');
   const start = performance.now();
-  const r = spawnSync(process.execPath, ['--import', PEAK, BIN, '--pool', pool, 'ls', '--json'], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const r = spawnSync(process.execPath, ['--import', PEAK, BIN, '--pool', pool, 'ls', '--json'], { encoding: 'utf8', stdio: ['ignore', fd, 'pipe'] });
   const seconds = (performance.now() - start) / 1000;
+  closeSync(fd);
   if (r.status !== 0) throw new Error(r.stderr);
-  const listed = (r.stdout.match(/"key":/g) ?? []).length;
-  if (listed !== rows) throw new Error(`ls listed ${listed} of ${rows}`);
+  const text = readFileSync(out, 'utf8');
+  const listed = (text.match(/"key":/g) ?? []).length;
+  rmSync(out);
+  if (listed !== rows || !text.endsWith(']}\n')) throw new Error(`ls listed ${listed} of ${rows}`);
   const peak = Number(/peak-rss-kib (\d+)/.exec(r.stderr)?.[1] ?? 0) * 1024;
   rmSync(join(root, `ls-${rows}`), { recursive: true, force: true });
   return { 'ls --json rows': String(rows), seconds: fmt(seconds), 'CLI peak RSS MiB': fmt(peak / 1048576, 0) };

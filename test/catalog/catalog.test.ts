@@ -3,7 +3,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Catalog, type NewExtent } from '../../src/catalog/index.js';
+import Database from 'better-sqlite3';
+import { Catalog, SCHEMA_VERSION, type NewExtent } from '../../src/catalog/index.js';
+import { MIGRATIONS } from '../../src/catalog/schema.js';
 import { tempDir } from '../helpers/cli.js';
 
 const dir = tempDir();
@@ -82,6 +84,31 @@ test('prefix listing is exact for UTF-8 keys', () => {
   for (const key of ['ü/1', 'ü/2', 'ü0', 'üa', 'u/1', 'ü/\u{10FFFF}x']) catalog.commitObject({ id: `id-${key}`, key, size: 0, policy: 'ec:2+1', checksum: '0', extents: 0, createdAt: 5 }, []);
   assert.equal(catalog.listObjects({ prefix: 'ü/' }).map((o) => o.key), ['ü/1', 'ü/2', 'ü/\u{10FFFF}x']);
   assert.equal(catalog.listObjects({ prefix: 'ü/', after: 'ü/1', limit: 1 }).map((o) => o.key), ['ü/2']);
+});
+
+test('a catalogue of an older schema is brought up to date with its rows and counters', () => {
+  const path = join(dir, 'old.db');
+  const db = new Database(path);
+  for (let v = 0; v < 3; v++) {
+    db.exec(MIGRATIONS[v]!);
+    db.pragma(`user_version = ${v + 1}`);
+  }
+  db.prepare("INSERT INTO meta (key, value) VALUES ('pool_id', 'p1')").run();
+  const insert = db.prepare("INSERT INTO objects (id, key, size, policy, checksum, extents, created_at) VALUES (?, ?, ?, 'ec:2+1', '00', 1, 1)");
+  for (const [id, key, size] of [['o2', 'b', 20], ['o1', 'a', 10], ['o3', 'c', 30]] as const) insert.run(id, key, size);
+  db.close();
+  const upgraded = Catalog.open(path, { poolId: 'p1' });
+  try {
+    assert.is(upgraded.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    assert.equal(upgraded.listObjects().map((o) => o.key), ['a', 'b', 'c']);
+    assert.is(upgraded.objectById('o3')!.key, 'c');
+    assert.is(upgraded.counters().objects, 3);
+    assert.is(upgraded.counters().logical_bytes, 60);
+    upgraded.deleteObject('b');
+    assert.is(upgraded.counters().objects, 2, 'the counters\' triggers are back on the rebuilt table');
+  } finally {
+    upgraded.close();
+  }
 });
 
 test('a newer schema is refused, a foreign pool id too', () => {

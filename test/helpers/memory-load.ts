@@ -62,7 +62,8 @@ export interface LoadResult {
   seconds: number;
 }
 
-function request(agent: http.Agent, url: URL, method: string, token: string, body?: Buffer): Promise<{ status: number; bytes: number }> {
+/** One request over `agent`: its status and the bytes of its body (counted, not kept). */
+export function request(agent: http.Agent, url: URL, method: string, token: string, body?: Buffer): Promise<{ status: number; bytes: number }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, {
       method, agent,
