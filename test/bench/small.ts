@@ -16,7 +16,8 @@
 // - `ls --json` time and the CLI's peak RSS (VmHWM) at 10k, 100k and 1M rows.
 //
 // DFS_BENCH_OBJECTS (per round, default 2000), DFS_BENCH_ROUNDS (3),
-// DFS_BENCH_LS ("10000,100000,1000000") scale it.
+// DFS_BENCH_SIZES ("1024,4096,65536") and DFS_BENCH_LS ("10000,100000,1000000";
+// empty: no listing) scale it.
 import http from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -33,8 +34,8 @@ import { median } from './harness.js';
 const OBJECTS = Number(process.env.DFS_BENCH_OBJECTS ?? 2000);
 const ROUNDS = Number(process.env.DFS_BENCH_ROUNDS ?? 3);
 const CLIENTS = 16;
-const SIZES = [1024, 4096, 65536];
-const LS_ROWS = (process.env.DFS_BENCH_LS ?? '10000,100000,1000000').split(',').map(Number);
+const SIZES = (process.env.DFS_BENCH_SIZES ?? '1024,4096,65536').split(',').map(Number);
+const LS_ROWS = (process.env.DFS_BENCH_LS ?? '10000,100000,1000000').split(',').filter(Boolean).map(Number);
 const BIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const PEAK = fileURLToPath(new URL('./peak-rss.js', import.meta.url));
 
@@ -278,7 +279,7 @@ try {
   for (const size of SIZES) rates.push(await ratesFor(size));
   print(rates);
   print(await loneLatency());
-  print(LS_ROWS.map(listing));
+  if (LS_ROWS.length) print(LS_ROWS.map(listing));
 } finally {
   agent.destroy();
   rmSync(root, { recursive: true, force: true });
