@@ -5,6 +5,7 @@
 // passes through here.
 //
 //   DYNAMICFS_CRASH_AT=N        SIGKILL this process at the N-th crash point
+//   DYNAMICFS_CRASH_LABEL=L     ...or at the first crash point labelled L (L#K: the K-th)
 //   DYNAMICFS_CRASH_LOG=FILE    write the label of the point it died at
 //   DYNAMICFS_CRASH_COUNT=FILE  on exit, write how many points were passed
 //   DYNAMICFS_FAULTS=JSON       injected faults: [{"op","disk","errno","delayMs","after","times"}]
@@ -16,10 +17,13 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const crashAt = Number(process.env.DYNAMICFS_CRASH_AT ?? 0);
+const [crashLabel, crashLabelNth] = (process.env.DYNAMICFS_CRASH_LABEL ?? '').split('#');
+const crashLabelAt = Number(crashLabelNth ?? 1);
 const crashLog = process.env.DYNAMICFS_CRASH_LOG;
 const countFile = process.env.DYNAMICFS_CRASH_COUNT;
-const counting = crashAt > 0 || Boolean(countFile);
+const counting = crashAt > 0 || Boolean(crashLabel) || Boolean(countFile);
 let passed = 0;
+let labelPassed = 0;
 
 if (countFile) process.on('exit', () => writeFileSync(countFile, `${passed}\n`));
 
@@ -27,7 +31,8 @@ if (countFile) process.on('exit', () => writeFileSync(countFile, `${passed}\n`))
 export function crashPoint(label: string): void {
   if (!counting) return;
   passed++;
-  if (passed === crashAt) {
+  if (label === crashLabel) labelPassed++;
+  if (passed === crashAt || (label === crashLabel && labelPassed === crashLabelAt)) {
     if (crashLog) appendFileSync(crashLog, `${passed} ${label}\n`);
     process.kill(process.pid, 'SIGKILL');
   }

@@ -7,7 +7,8 @@
 // whichever is first: one extent (the pack: a record per object, see
 // format/pack-format.ts), one encode, one set of fragment writes and fsyncs,
 // one catalogue transaction for every object in it. No put is answered
-// before its group is durable; a lone put waits at most the window.
+// before its group is durable; a put waits at most the window, and a lone
+// client's (nothing being written, the last group held one object) not at all.
 //
 //   put ─▶ open group (per policy) ─window or full─▶ records in a leased buffer
 //       ─encode─▶ fragments ─tmp+fdatasync+rename─▶ disks ─dir fsync─▶ one commit ─▶ every put answered
@@ -71,6 +72,8 @@ export class PackWriter {
   readonly stats: PackStats = { groupsWritten: 0, objectsWritten: 0, bytesWritten: 0 };
   private readonly open = new Map<string, Group>();
   private readonly writing = new Set<Promise<void>>();
+  /** Objects in the last group written (1 when puts come one at a time). */
+  private lastGroupSize = 0;
 
   constructor(private readonly engine: Engine) {}
 
@@ -89,14 +92,17 @@ export class PackWriter {
         this.flush(name);
         group = undefined;
       }
+      // A put that finds nothing being written, after a group of one, is a lone client's: waiting
+      // would find no company, so it goes at once. Otherwise puts wait for company, at most the window.
+      const alone = !group && this.writing.size === 0 && this.lastGroupSize <= 1 && entry.from === undefined;
       if (!group) {
         group = { policy, entries: [], bytes: 0, timer: null };
         this.open.set(name, group);
-        group.timer = setTimeout(() => this.flush(name), this.engine.config.packing.windowMs);
+        if (!alone) group.timer = setTimeout(() => this.flush(name), this.engine.config.packing.windowMs);
       }
       group.entries.push(pending);
       group.bytes += size;
-      if (group.bytes >= groupLimit(this.engine)) this.flush(name);
+      if (alone || group.bytes >= groupLimit(this.engine)) this.flush(name);
     });
   }
 
@@ -106,6 +112,7 @@ export class PackWriter {
     if (!group) return;
     this.open.delete(name);
     if (group.timer) clearTimeout(group.timer);
+    this.lastGroupSize = group.entries.length;
     const writing = this.write(group).finally(() => this.writing.delete(writing));
     this.writing.add(writing);
   }

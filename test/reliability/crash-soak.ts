@@ -1,7 +1,9 @@
 // npm run test:crash — first SQLite-style: a small put (two extents, new key)
-// and an overwrite of it, each killed at every one of its crash points in
+// and an overwrite of it, then a group commit of small objects and a
+// compaction of a pack, each killed at every one of its crash points in
 // turn; then 1,000 random crash points (DFS_CRASH_POINTS to change):
-// put, overwrite, rm, repair, rebuild and change-policy in turn, each killed
+// put, overwrite, rm, repair, rebuild, change-policy, group put and
+// compaction in turn, each killed
 // at a random crash point of the disk I/O layer or, one time in five, with
 // SIGKILL after a random delay; the invariants of crash-world.ts checked
 // after every run. Seeded (DFS_CRASH_SEED), so a failure can be replayed.
@@ -13,10 +15,10 @@ import { table, writeFigures } from './report.js';
 const POINTS = Number(process.env.DFS_CRASH_POINTS ?? 1000);
 const SEED = Number(process.env.DFS_CRASH_SEED ?? 1);
 /** Every crash point of a put of a new two-extent object, then of an overwrite of it. */
-async function sweep(): Promise<{ put: number; overwrite: number; violations: string[]; seconds: number }> {
+async function sweep(): Promise<{ put: number; overwrite: number; 'group-put': number; compact: number; violations: string[]; seconds: number }> {
   const started = Date.now();
   const world = new CrashWorld(prng(SEED));
-  const counts = { put: 0, overwrite: 0 };
+  const counts = { put: 0, overwrite: 0, 'group-put': 0, compact: 0 };
   try {
     await world.init();
     await world.put('bystander', 100_000);
@@ -36,6 +38,16 @@ async function sweep(): Promise<{ put: number; overwrite: number; violations: st
         counts[op]++;
       }
     }
+    for (const op of ['group-put', 'compact'] as const) {
+      // A run to completion counts the points; a compaction's vary a little with what else it merges.
+      await world.crash(op, { crashAt: 1_000_000 });
+      const points = world.pointsSeen[op] ?? 0;
+      for (let at = 1; at <= points && world.totals.violations.length === 0; at++) {
+        const outcome = await world.crash(op, { crashAt: at });
+        if (!outcome.killed && at < points - 8) world.totals.violations.push(`${op}: crash point ${at} of ${points} was not reached`);
+        counts[op]++;
+      }
+    }
   } finally {
     world.cleanup();
   }
@@ -47,7 +59,7 @@ if (swept.violations.length) {
   console.error(`the sweep found violations:\n${swept.violations.join('\n')}`);
   process.exit(1);
 }
-process.stderr.write(`sweep: every crash point of a put (${swept.put}) and of an overwrite (${swept.overwrite}), 0 violations, ${swept.seconds.toFixed(0)} s\n`);
+process.stderr.write(`sweep: every crash point of a put (${swept.put}), an overwrite (${swept.overwrite}), a group put (${swept['group-put']}) and a compaction (${swept.compact}), 0 violations, ${swept.seconds.toFixed(0)} s\n`);
 
 const WORLDS = 2; // two pools side by side: a run is mostly process start-up and waiting
 const started = Date.now();
@@ -88,7 +100,7 @@ const t = worlds.slice(1).reduce((acc, w) => {
 
 const seconds = ((Date.now() - started) / 1000).toFixed(0);
 const summary = [
-  `Every crash point, in turn: a put of a new two-extent object (${swept.put} points) and an overwrite of it (${swept.overwrite} points), invariants checked after each: 0 violations (${swept.seconds.toFixed(0)} s).`,
+  `Every crash point, in turn: a put of a new two-extent object (${swept.put} points), an overwrite of it (${swept.overwrite} points), a group commit of small objects (${swept['group-put']} points) and a compaction of a pack (${swept.compact} points), invariants checked after each: 0 violations (${swept.seconds.toFixed(0)} s).`,
   '',
   `Last run: \`npm run test:crash\` (seed ${SEED}, ${POINTS} crash points), ${new Date().toISOString().slice(0, 10)}, ${seconds} s, two pools side by side.`,
   '',

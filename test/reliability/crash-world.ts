@@ -53,6 +53,8 @@ const digest = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 export interface KillSpec {
   /** Die at this crash point (1-based). */
   crashAt?: number;
+  /** Or: at the first crash point with this label (`label#K`: the K-th). */
+  crashAtLabel?: string;
   /** Or: SIGKILL after this many milliseconds. */
   killAfterMs?: number;
 }
@@ -111,7 +113,9 @@ export class CrashWorld {
   private spawnCli(args: string[], kill: KillSpec, logFile?: string, script?: string): Promise<{ code: number | null; stdout: string; stderr: string; signal: NodeJS.Signals | null }> {
     const env: Record<string, string> = { ...process.env } as Record<string, string>;
     delete env.DYNAMICFS_CRASH_AT;
+    delete env.DYNAMICFS_CRASH_LABEL;
     if (kill.crashAt) env.DYNAMICFS_CRASH_AT = String(kill.crashAt);
+    if (kill.crashAtLabel) env.DYNAMICFS_CRASH_LABEL = kill.crashAtLabel;
     if (logFile) {
       env.DYNAMICFS_CRASH_LOG = logFile;
       env.DYNAMICFS_CRASH_COUNT = `${logFile}.count`;
@@ -201,6 +205,9 @@ export class CrashWorld {
       }
       case 'compact': {
         // A pack that is mostly dead bytes (a group of six of one size, four deleted), old enough to compact; then gc.
+        // A gc first merges what small packs there are, so that the killed gc compacts about the same each time.
+        const settle = await this.cli(['gc']);
+        if (settle.code !== 0) throw new Error(`gc: ${settle.stderr}`);
         const setup = this.groupOf(6, 6000);
         const r = await this.spawnCli(setup.map((g) => `${g.key}=${g.path}`), {}, undefined, GROUP_PUT);
         if (r.code !== 0) throw new Error(`group put: ${r.stderr}`);

@@ -45,3 +45,5 @@ test('a fragment rewritten while it was read is not judged; a known problem that
   const verdict = classify(checked(before, ['checksum_mismatch', 'ok', 'ok', 'ok', 'ok', 'ok']), after, repairAll);
   assert.equal(verdict, { kind: 'healthy', cleared: [1] });
 });
+
+test.run();
