@@ -205,9 +205,8 @@ export class PackWriter {
  * against the object's checksum. Null when that fails in any way (the caller
  * then reads the whole pack, which verifies and reconstructs fragment by fragment).
  */
-async function readDirect(engine: Engine, extent: ExtentWithFragments, row: PackedRow): Promise<Uint8Array | null> {
+async function readDirect(engine: Engine, extent: ExtentWithFragments, row: PackedRow, data: Uint8Array): Promise<Uint8Array | null> {
   const expected = parseHex64(row.checksum);
-  const data = Buffer.allocUnsafe(row.length);
   const path = (index: number): string | null => {
     const f = extent.fragments.find((x) => x.index === index);
     if (!f || f.state !== 'ok') return null;
@@ -247,21 +246,28 @@ async function readDirect(engine: Engine, extent: ExtentWithFragments, row: Pack
  * check every fragment, record bad ones and reconstruct), and the object's
  * bytes are checked again: wrong bytes are never returned.
  */
-export async function readPacked(engine: Engine, object: ObjectRow, row: PackedRow, options: { background?: boolean } = {}): Promise<Uint8Array> {
+export async function readPacked(engine: Engine, object: ObjectRow, row: PackedRow, options: { background?: boolean } = {}): Promise<{ data: Uint8Array; release: () => void }> {
   const extent = engine.catalog.extent(row.extentId);
   if (!extent) throw new DfsError('DFS_ERR_OBJECT_CHANGED', `"${object.key}" was replaced or deleted while it was being read`);
   // A client's read is foreground work (background work yields to it); compaction's is not.
   const done = options.background ? () => {} : engine.foreground.begin();
+  // The bytes land in a block of the buffer arena when one is free (no heap churn per small GET), else on the heap.
+  const lease = engine.buffers.tryAcquire(row.length);
+  const release = () => lease?.release();
   try {
-    const direct = await readDirect(engine, extent, row);
-    if (direct) return direct;
+    const direct = await readDirect(engine, extent, row, lease ? lease.bytes : Buffer.allocUnsafe(row.length));
+    if (direct) return { data: direct, release };
+    release();
     log('store').warn({ key: object.key, pack: extent.id }, 'packed object did not check out from its fragments directly; reading the whole pack');
     const whole = await readExtent(engine, extent, object.key);
     const data = whole.subarray(row.offset, row.offset + row.length);
     if (data.length !== row.length || engine.hash(data) !== parseHex64(row.checksum)) {
       throw new DfsError('DFS_ERR_EXTENT_UNRECOVERABLE', `"${object.key}": its bytes in pack ${extent.id} do not match its checksum`, { details: { key: object.key, extent: extent.id, seq: 0 } });
     }
-    return data;
+    return { data, release: () => {} };
+  } catch (error) {
+    release();
+    throw error;
   } finally {
     done();
   }
@@ -325,8 +331,12 @@ export async function compactPacks(engine: Engine, options: { dryRun?: boolean; 
       pending.push((async () => {
         const object = engine.catalog.objectById(row.objectId);
         if (!object) return;
-        const data = await readPacked(engine, object, row, { background: true });
-        await engine.packs.add(policy, { objectId: object.id, key: object.key, data, createdAt: object.createdAt, checksum: parseHex64(row.checksum), from: pack.extentId });
+        const { data, release } = await readPacked(engine, object, row, { background: true });
+        try {
+          await engine.packs.add(policy, { objectId: object.id, key: object.key, data, createdAt: object.createdAt, checksum: parseHex64(row.checksum), from: pack.extentId });
+        } finally {
+          release();
+        }
         summary.objectsMoved++;
         summary.bytesMoved += row.length;
       })());

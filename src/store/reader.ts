@@ -192,7 +192,12 @@ export async function* readObject(engine: Engine, object: ObjectRow): AsyncGener
   const packed = engine.catalog.packedOf(object.id);
   if (packed) {
     // A small object in a pack: its own bytes, read and checked on their own (packs.ts).
-    yield await readPacked(engine, object, packed);
+    const { data, release } = await readPacked(engine, object, packed);
+    try {
+      yield data;
+    } finally {
+      release();
+    }
     return;
   }
   const extents = engine.catalog.extentsOfObject(object.id);
