@@ -331,12 +331,11 @@ export async function compactPacks(engine: Engine, options: { dryRun?: boolean; 
       pending.push((async () => {
         const object = engine.catalog.objectById(row.objectId);
         if (!object) return;
-        const { data, release } = await readPacked(engine, object, row, { background: true });
-        try {
-          await engine.packs.add(policy, { objectId: object.id, key: object.key, data, createdAt: object.createdAt, checksum: parseHex64(row.checksum), from: pack.extentId });
-        } finally {
-          release();
-        }
+        // Copied out of any arena block before it waits for its group (whose write takes arena memory).
+        const read = await readPacked(engine, object, row, { background: true });
+        const data = Buffer.from(read.data);
+        read.release();
+        await engine.packs.add(policy, { objectId: object.id, key: object.key, data, createdAt: object.createdAt, checksum: parseHex64(row.checksum), from: pack.extentId });
         summary.objectsMoved++;
         summary.bytesMoved += row.length;
       })());

@@ -361,32 +361,25 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
  */
 async function putPacked(engine: Engine, source: ExtentSource, key: string, policy: Policy, options: PutOptions): Promise<PutResult> {
   const announced = source.sizeHint!;
-  // The bytes wait for their group in a block of the buffer arena when one is free (no heap churn
-  // per small put), else on the heap; never waiting for one (the group's own write needs the arena).
-  const lease = engine.buffers.tryAcquire(announced + 1);
-  const data = lease ? lease.bytes : Buffer.allocUnsafe(announced + 1);
+  // On the heap, not in the buffer arena: a put waiting for its group must hold no arena memory,
+  // since the group's write takes its buffer from the arena (and waits for it when it is full).
+  const data = Buffer.allocUnsafe(announced + 1);
   let got: number;
-  let replaced: boolean;
-  let checksum: bigint;
-  const objectId = newId();
   try {
-    try {
-      got = await source.fill(data);
-    } catch (error) {
-      await source.close().catch(() => {});
-      throw error;
-    }
-    if (got > announced || got === 0) return await putObject(engine, prefixedSource(data.subarray(0, got), source), key, options);
+    got = await source.fill(data);
+  } catch (error) {
     await source.close().catch(() => {});
-    const bytes = data.subarray(0, got);
-    checksum = engine.hash(bytes);
-    ({ replaced } = await engine.packs.add(policy, {
-      objectId, key, data: bytes, createdAt: options.createdAt ?? Date.now(), checksum,
-      ...(options.expectReplace !== undefined ? { expectReplace: options.expectReplace } : {}),
-    }));
-  } finally {
-    lease?.release();
+    throw error;
   }
+  if (got > announced || got === 0) return putObject(engine, prefixedSource(data.subarray(0, got), source), key, options);
+  await source.close().catch(() => {});
+  const bytes = data.subarray(0, got);
+  const objectId = newId();
+  const checksum = engine.hash(bytes);
+  const { replaced } = await engine.packs.add(policy, {
+    objectId, key, data: bytes, createdAt: options.createdAt ?? Date.now(), checksum,
+    ...(options.expectReplace !== undefined ? { expectReplace: options.expectReplace } : {}),
+  });
   options.onProgress?.(got, got);
   log('store').debug({ key, size: got, policy: formatPolicy(policy), replaced }, 'object stored in a pack');
   return { key, size: got, policy: formatPolicy(policy), extents: 1, checksum: hex64(objectChecksum([checksum], engine.hash)), objectId, replaced };
