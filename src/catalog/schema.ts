@@ -7,6 +7,17 @@
 
 export const SCHEMA_VERSION = 4;
 
+/** The objects and logical_bytes counters follow the objects table (created with it, and again when schema 4 rebuilt it). */
+const OBJECT_COUNTER_TRIGGERS = `
+  CREATE TRIGGER objects_ins AFTER INSERT ON objects BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'objects';
+    UPDATE counters SET value = value + NEW.size WHERE name = 'logical_bytes';
+  END;
+  CREATE TRIGGER objects_del AFTER DELETE ON objects BEGIN
+    UPDATE counters SET value = value - 1 WHERE name = 'objects';
+    UPDATE counters SET value = value - OLD.size WHERE name = 'logical_bytes';
+  END;`;
+
 export const MIGRATIONS: readonly string[] = [
   // 1: the first schema
   `
@@ -78,14 +89,7 @@ export const MIGRATIONS: readonly string[] = [
     ('objects', 0), ('logical_bytes', 0), ('extents', 0),
     ('extents_healthy', 0), ('extents_degraded', 0), ('extents_unrecoverable', 0);
 
-  CREATE TRIGGER objects_ins AFTER INSERT ON objects BEGIN
-    UPDATE counters SET value = value + 1 WHERE name = 'objects';
-    UPDATE counters SET value = value + NEW.size WHERE name = 'logical_bytes';
-  END;
-  CREATE TRIGGER objects_del AFTER DELETE ON objects BEGIN
-    UPDATE counters SET value = value - 1 WHERE name = 'objects';
-    UPDATE counters SET value = value - OLD.size WHERE name = 'logical_bytes';
-  END;
+  ${OBJECT_COUNTER_TRIGGERS}
 
   CREATE TRIGGER extents_ins AFTER INSERT ON extents BEGIN
     UPDATE counters SET value = value + 1 WHERE name IN ('extents', 'extents_' || NEW.state);
@@ -179,13 +183,6 @@ export const MIGRATIONS: readonly string[] = [
     SELECT key, id, size, policy, checksum, extents, created_at FROM objects;
   DROP TABLE objects;
   ALTER TABLE objects_by_key RENAME TO objects;
-  CREATE TRIGGER objects_ins AFTER INSERT ON objects BEGIN
-    UPDATE counters SET value = value + 1 WHERE name = 'objects';
-    UPDATE counters SET value = value + NEW.size WHERE name = 'logical_bytes';
-  END;
-  CREATE TRIGGER objects_del AFTER DELETE ON objects BEGIN
-    UPDATE counters SET value = value - 1 WHERE name = 'objects';
-    UPDATE counters SET value = value - OLD.size WHERE name = 'logical_bytes';
-  END;
+  ${OBJECT_COUNTER_TRIGGERS}
   `,
 ];
