@@ -100,7 +100,7 @@ for (const [key, bytes] of Object.entries(files)) {
 dfs(['health']);
 
 step('Start the daemon (HTTP API, /metrics, /health, background scrubber) on a free loopback port.');
-daemon = spawn(process.execPath, [bin, '--pool', pool, 'serve', '--port', '0', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+daemon = spawn(process.execPath, [bin, '--pool', pool, 'serve', '--port', '0', '--s3-port', '0', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
 let url = null;
 for (let i = 0; i < 200 && !url; i++) {
   try {

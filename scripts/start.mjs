@@ -32,6 +32,7 @@ if (!existsSync(join(pool, 'pool.json'))) {
 }
 if (run('status') !== 0) process.exit(1);
 const port = process.env.PORT ?? '9090';
+const s3Port = process.env.S3_PORT ?? '9000';
 const base = `http://127.0.0.1:${port}`;
 const rel = relative(process.cwd(), pool) || pool;
 console.log(`
@@ -42,10 +43,13 @@ Starting the daemon on ${base} (Ctrl-C stops it cleanly). Try, from another term
   curl -H "Authorization: Bearer $TOKEN" -T package.json ${base}/v1/objects/hello.json
   curl -H "Authorization: Bearer $TOKEN" ${base}/v1/objects/hello.json
   curl -H "Authorization: Bearer $TOKEN" ${base}/v1/status
+S3 on http://127.0.0.1:${s3Port} (region us-east-1; docs/S3.md), with a key of its own:
+  node build/src/cli/main.js --pool ${rel} s3-key create
+  AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... aws --endpoint-url http://127.0.0.1:${s3Port} s3 mb s3://photos
 With the daemon stopped, the CLI works on the pool directly:
   node build/src/cli/main.js --pool ${rel} ls
 `);
-const daemon = spawn(process.execPath, [bin, '--pool', pool, 'serve', '--port', port], { stdio: 'inherit' });
+const daemon = spawn(process.execPath, [bin, '--pool', pool, 'serve', '--port', port, '--s3-port', s3Port], { stdio: 'inherit' });
 // A terminal's Ctrl-C reaches the daemon directly as well as this process (and npm, which passes
 // it on here again): forward one signal per burst, and a later one (a second Ctrl-C) again, which
 // the daemon takes as "stop now".

@@ -46,8 +46,9 @@ export const ERRORS = {
 
   // objects and extents
   DFS_ERR_OBJECT_NOT_FOUND: { message: 'no such object', httpStatus: 404 },
-  DFS_ERR_OBJECT_KEY_INVALID: { message: 'invalid object key (1 to 1024 bytes of UTF-8, no NUL)', httpStatus: 400 },
+  DFS_ERR_OBJECT_KEY_INVALID: { message: 'invalid object key (1 to 1088 bytes of UTF-8, no NUL)', httpStatus: 400 },
   DFS_ERR_OBJECT_CHANGED: { message: 'the object changed while the operation ran', httpStatus: 409 },
+  DFS_ERR_S3_KEY_UNKNOWN: { message: 'no such S3 access key in this pool', httpStatus: 404 },
   DFS_ERR_EXTENT_UNRECOVERABLE: { message: 'an extent cannot be reconstructed from its fragments; no bytes were returned for it', httpStatus: 500 },
   DFS_ERR_MEMORY_BUDGET: { message: 'the request needs more buffer memory than the pool allows', httpStatus: 507 },
   DFS_ERR_WRITE_FAILED: { message: 'the write could not be made durable on enough disks', httpStatus: 503 },

@@ -8,15 +8,15 @@
 // table's transactions can reach the ones below it:
 //   base.ts (connection, transactions, meta, counters) < disks.ts
 //   < extents.ts (extents, fragments) < problems.ts < packs.ts (packs, packed)
-//   < objects.ts < Catalog.
+//   < objects.ts < s3.ts (buckets, multipart uploads) < Catalog.
 // The schema and its migrations are in schema.ts.
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { DfsError } from '../errors.js';
-import { ObjectTable } from './objects.js';
+import { S3Table } from './s3.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
-export class Catalog extends ObjectTable {
+export class Catalog extends S3Table {
   private constructor(db: Database.Database) {
     super(db);
   }

@@ -3,5 +3,6 @@ export { Catalog } from './catalog.js';
 export type { ProblemRow } from './problems.js';
 export type { NewPack, PackRow, PackedRow } from './packs.js';
 export type { PackedEntry } from './objects.js';
+export type { BucketRow, PartRow, UploadRow } from './s3.js';
 export * from './rows.js';
 export { SCHEMA_VERSION } from './schema.js';

@@ -19,6 +19,8 @@ export interface PackedEntry {
   offset: number;
   checksum: string;
   expectReplace?: string | null;
+  /** Attributes kept beside the object (object_meta). */
+  meta?: string;
 }
 
 export class ObjectTable extends PackTable {
@@ -32,9 +34,14 @@ export class ObjectTable extends PackTable {
       byId: p(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE id = ?`),
       insert: p('INSERT INTO objects (id, key, size, policy, checksum, extents, created_at) VALUES (@id, @key, @size, @policy, @checksum, @extents, @createdAt)'),
       delete: p('DELETE FROM objects WHERE id = ?'),
-      after: p(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE key > ? ORDER BY key LIMIT ?`),
+      // Keys of the pool's own start with NUL (below char(1)): listings skip them.
+      after: p(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE key > ? AND key >= char(1) ORDER BY key LIMIT ?`),
       byPolicy: p('SELECT policy, count(*) AS n, sum(size) AS bytes FROM objects GROUP BY policy'),
-      prefixAfter: p(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE key >= ? AND key < CAST(? AS TEXT) AND key > ? ORDER BY key LIMIT ?`),
+      prefixAfter: p(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE key >= ? AND key < CAST(? AS TEXT) AND key > ? AND key >= char(1) ORDER BY key LIMIT ?`),
+      withMeta: p(`SELECT ${OBJECT_COLUMNS.replace(/(^|, )(?=[a-z])/g, '$1o.')}, m.meta AS meta FROM objects o LEFT JOIN object_meta m ON m.object_id = o.id
+        WHERE o.key >= ? AND o.key < CAST(? AS TEXT) AND o.key > ? ORDER BY o.key LIMIT ?`),
+      meta: p('SELECT meta FROM object_meta WHERE object_id = ?'),
+      insertMeta: p('INSERT OR REPLACE INTO object_meta (object_id, meta) VALUES (?, ?)'),
     };
   }
 
@@ -59,12 +66,22 @@ export class ObjectTable extends PackTable {
     return this.objectSql.after.all(after, limit) as ObjectRow[];
   }
 
+  /** The attributes kept beside an object (S3's), or null. */
+  objectMeta(objectId: string): string | null {
+    return (this.objectSql.meta.get(objectId) as { meta: string } | undefined)?.meta ?? null;
+  }
+
+  /** Objects under a prefix (internal ones too, if the prefix is theirs) after `after`, with their attributes. */
+  listWithMeta(prefix: string, after: string, limit: number): (ObjectRow & { meta: string | null })[] {
+    return this.objectSql.withMeta.all(prefix, prefixBound(prefix), after, limit) as (ObjectRow & { meta: string | null })[];
+  }
+
   /**
    * Makes an object visible in one transaction. An existing object of the same
    * key is replaced (only if it is still `expectReplace`, when given); its
    * extents and fragments are returned so that the caller can delete the files.
    */
-  commitObject(object: ObjectRow, extents: readonly NewExtent[], options: { expectReplace?: string | null } = {}): ExtentWithFragments[] {
+  commitObject(object: ObjectRow, extents: readonly NewExtent[], options: { expectReplace?: string | null; meta?: string } = {}): ExtentWithFragments[] {
     return this.transaction(() => {
       const old = this.object(object.key);
       if (options.expectReplace !== undefined && (old?.id ?? null) !== options.expectReplace) {
@@ -72,6 +89,7 @@ export class ObjectTable extends PackTable {
       }
       const removed = old ? this.dropObjectRows(old.id) : [];
       this.objectSql.insert.run(object);
+      if (options.meta !== undefined) this.objectSql.insertMeta.run(object.id, options.meta);
       this.insertExtents(object.id, extents);
       return removed;
     });
@@ -104,6 +122,7 @@ export class ObjectTable extends PackTable {
         }
         if (old) removed.push(...this.dropObjectRows(old.id, pack.extent.id));
         this.objectSql.insert.run(entry.object);
+        if (entry.meta !== undefined) this.objectSql.insertMeta.run(entry.object.id, entry.meta);
         this.insertPacked({ objectId: entry.object.id, extentId: pack.extent.id, offset: entry.offset, length: entry.object.size, checksum: entry.checksum });
         return { replaced: old !== null };
       });

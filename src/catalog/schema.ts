@@ -5,7 +5,7 @@
 // disk, objects and logical bytes) are kept by triggers, so that nothing ever
 // scans a table to know them: a scrape reads a handful of rows.
 
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** The objects and logical_bytes counters follow the objects table (created with it, and again when schema 4 rebuilt it). */
 const OBJECT_COUNTER_TRIGGERS = `
@@ -184,5 +184,34 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE objects;
   ALTER TABLE objects_by_key RENAME TO objects;
   ${OBJECT_COUNTER_TRIGGERS}
+  `,
+  // 5: the S3 listener's state. An object's S3 attributes (ETag, content
+  // type, user metadata, checksums) sit beside its row, dropped with it by
+  // trigger; buckets are names (a bucket's objects are the keys under
+  // "<bucket>/"); a multipart upload keeps its parts as hidden objects until
+  // it is completed or aborted.
+  `
+  CREATE TABLE object_meta (object_id TEXT PRIMARY KEY, meta TEXT NOT NULL) WITHOUT ROWID;
+  CREATE TRIGGER objects_meta_del AFTER DELETE ON objects BEGIN
+    DELETE FROM object_meta WHERE object_id = OLD.id;
+  END;
+  CREATE TABLE buckets (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE uploads (
+    id TEXT PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX uploads_by_key ON uploads (bucket, key, id);
+  CREATE TABLE upload_parts (
+    upload_id TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    checksums TEXT,
+    uploaded_at INTEGER NOT NULL,
+    PRIMARY KEY (upload_id, part)
+  ) WITHOUT ROWID;
   `,
 ];

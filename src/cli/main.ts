@@ -14,6 +14,7 @@ import { registerObjectCommands } from './object-commands.js';
 import { EXIT_FAILED, reportError } from './output.js';
 import { registerPoolCommands } from './pool-commands.js';
 import { registerScrubCommands } from './scrub-commands.js';
+import { registerS3Commands } from './s3-commands.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -41,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   registerMaintenanceCommands(program, ctx);
   registerScrubCommands(program, ctx);
   registerDaemonCommands(program, ctx);
+  registerS3Commands(program, ctx);
   registerCompletionCommand(program);
   addExamples(program);
   try {

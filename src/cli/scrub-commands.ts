@@ -10,7 +10,7 @@ import { runDaemon } from '../server/index.js';
 import type { CliContext } from './context.js';
 import { printResult, table } from './output.js';
 import { remoteOp } from './remote.js';
-import { parsePort } from './daemon-commands.js';
+import { parsePort, s3PortOf } from './daemon-commands.js';
 
 const VERBS = ['start', 'stop', 'status', 'pause', 'resume', 'set-intensity'] as const;
 type Verb = (typeof VERBS)[number];
@@ -90,7 +90,9 @@ export function registerScrubCommands(program: Command, ctx: CliContext): void {
     .option('--max-rate <bytes>', 'cap scrub reads at this many bytes per second, or 0 / "off" for no cap (set-intensity)')
     .option('--port <port>', 'TCP port when start becomes the daemon', '9090')
     .option('--bind <address>', 'address to listen on when start becomes the daemon', '127.0.0.1')
-    .action(async (verbText: string, opts: { intensity?: string; maxRate?: string; port: string; bind: string }) => {
+    .option('--s3-port <port>', 'S3 port when start becomes the daemon (0 picks a free one)', '9000')
+    .option('--no-s3', 'no S3 endpoint when start becomes the daemon')
+    .action(async (verbText: string, opts: { intensity?: string; maxRate?: string; port: string; bind: string; s3Port: string; s3: boolean }) => {
       if (!(VERBS as readonly string[]).includes(verbText)) throw new DfsError('DFS_ERR_CLI_USAGE', `unknown verb "${verbText}": use ${VERBS.join(', ')}`);
       const verb = verbText as Verb;
       if (verb === 'set-intensity') {
@@ -100,7 +102,7 @@ export function registerScrubCommands(program: Command, ctx: CliContext): void {
       }
       const daemon = ctx.daemon();
       if (verb === 'start' && !daemon) {
-        await runDaemon(ctx.poolDir(), { port: parsePort(opts.port), bind: opts.bind, logLevel: ctx.logLevel('info'), startScrub: true });
+        await runDaemon(ctx.poolDir(), { port: parsePort(opts.port), bind: opts.bind, logLevel: ctx.logLevel('info'), startScrub: true, s3Port: s3PortOf(opts) });
         return;
       }
       if (!daemon && (verb === 'stop' || verb === 'pause' || verb === 'resume')) {

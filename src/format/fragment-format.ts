@@ -42,7 +42,8 @@ export const HEADER_AT = {
 const FIXED = HEADER_AT.key;
 /** The header checksum: the last 8 bytes of the header, over every byte before them. */
 const CHECKSUM_BYTES = 8;
-export const MAX_KEY_BYTES = 1024;
+/** 1,088: an S3 key of 1,024 bytes under a bucket name of 63 and its slash. */
+export const MAX_KEY_BYTES = 1088;
 export const MAX_HEADER_BYTES = ((FIXED + MAX_KEY_BYTES + CHECKSUM_BYTES + 15) & ~15) >>> 0;
 
 /** How many bytes of a header of `length` its own checksum covers (and where that checksum starts). */

@@ -62,6 +62,18 @@ export interface PackingConfig {
   compactBelow: number;
 }
 
+/** The S3 listener (see docs/S3.md). */
+export interface S3Config {
+  /** The region clients sign for. */
+  region: string;
+  /** Host names under which `<bucket>.<domain>` is virtual-host addressing. */
+  domains: string[];
+  /** gc reclaims multipart uploads begun longer ago than this. */
+  uploadMaxAgeSeconds: number;
+}
+
+export const DEFAULT_S3: S3Config = { region: 'us-east-1', domains: ['localhost'], uploadMaxAgeSeconds: 7 * 24 * 3600 };
+
 export const DEFAULT_PACKING: PackingConfig = { maxObjectBytes: 64 * 1024, groupBytes: 1024 * 1024, windowMs: 2, compactBelow: 0.5 };
 
 export interface PoolConfig {
@@ -75,6 +87,7 @@ export interface PoolConfig {
   memory: { bufferBytes: number };
   gc: { graceSeconds: number };
   packing: PackingConfig;
+  s3: S3Config;
   scrub: ScrubScheduleConfig;
   disks: { id: string; path: string }[];
 }
@@ -93,6 +106,8 @@ export function poolPaths(root: string) {
     token: join(dir, TOKEN_FILE),
     run: join(dir, RUN_DIR),
     lock: join(dir, RUN_DIR, 'owner.lock'),
+    /** S3 access keys and their secrets (mode 0600). */
+    s3Keys: join(dir, 's3-keys.json'),
     /** Written by a running daemon: its pid and URL, for commands to find it. */
     daemon: join(dir, RUN_DIR, 'daemon.json'),
   };
@@ -117,6 +132,7 @@ export function newPoolConfig(options: { policy?: string; extentSize?: string | 
     memory: { bufferBytes: DEFAULT_BUFFER_BYTES },
     gc: { graceSeconds: 3600 },
     packing: { ...DEFAULT_PACKING },
+    s3: { ...DEFAULT_S3, domains: [...DEFAULT_S3.domains] },
     scrub: {
       frequency: 'nightly', intensity: 'low', window: '01:00-05:00', dryRun: false, autoRepair: true,
       maxRate: null, maxRepairsPerPass: 1000, repairRatePerSecond: 50, since: new Date().toISOString(),
@@ -163,6 +179,7 @@ export function readPoolConfig(root: string): PoolConfig {
     memory: { bufferBytes: checkBufferBytes(parsed.memory?.bufferBytes ?? DEFAULT_BUFFER_BYTES) },
     gc: { graceSeconds: count('gc.graceSeconds', parsed.gc?.graceSeconds, defaults.gc.graceSeconds) },
     packing: checkPacking({ ...defaults.packing, ...parsed.packing }, bad),
+    s3: checkS3({ ...defaults.s3, ...parsed.s3 }, bad),
     scrub: {
       ...scrub,
       maxRepairsPerPass: count('scrub.maxRepairsPerPass', scrub.maxRepairsPerPass, defaults.scrub.maxRepairsPerPass),
@@ -182,6 +199,13 @@ function checkPacking(p: PackingConfig, bad: (field: string, value: unknown, wan
   whole('windowMs', 1000);
   if (typeof p.compactBelow !== 'number' || !(p.compactBelow >= 0 && p.compactBelow <= 1)) throw bad('packing.compactBelow', p.compactBelow, 'a share from 0 to 1');
   return { maxObjectBytes: p.maxObjectBytes, groupBytes: p.groupBytes, windowMs: p.windowMs, compactBelow: p.compactBelow };
+}
+
+function checkS3(s: S3Config, bad: (field: string, value: unknown, want: string) => Error): S3Config {
+  if (typeof s.region !== 'string' || !/^[a-z0-9-]{1,64}$/.test(s.region)) throw bad('s3.region', s.region, 'a region name such as us-east-1');
+  if (!Array.isArray(s.domains) || !s.domains.every((d) => typeof d === 'string' && /^[a-z0-9.-]{1,253}$/i.test(d))) throw bad('s3.domains', s.domains, 'a list of host names');
+  if (typeof s.uploadMaxAgeSeconds !== 'number' || !(s.uploadMaxAgeSeconds >= 0)) throw bad('s3.uploadMaxAgeSeconds', s.uploadMaxAgeSeconds, 'a number of seconds ≥ 0');
+  return { region: s.region, domains: s.domains.map((d) => d.toLowerCase()), uploadMaxAgeSeconds: s.uploadMaxAgeSeconds };
 }
 
 export function writePoolConfig(root: string, config: PoolConfig): void {

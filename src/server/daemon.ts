@@ -11,6 +11,21 @@ import { writeFileDurableSync } from '../pool/index.js';
 import { BackgroundCompactor, Engine } from '../store/index.js';
 import { scrubService } from '../scrub/index.js';
 import { buildApp } from './app.js';
+import { createS3Server } from '../s3/index.js';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Starts listening; the URL it listens on. */
+function listen(server: Server, port: number, host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const a = server.address() as AddressInfo;
+      resolve(`http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
+    });
+  });
+}
 
 /** How long a stopping daemon lets in-flight requests finish. */
 const SHUTDOWN_GRACE_MS = graceFrom(process.env.DYNAMICFS_SHUTDOWN_GRACE_MS);
@@ -30,11 +45,15 @@ export interface DaemonOptions {
   logLevel: string;
   /** Start a scrub pass as soon as the daemon is up (`scrub-daemon start`). */
   startScrub?: boolean;
+  /** The S3 listener's port on the same address (0: a free one), or null for none. */
+  s3Port?: number | null;
 }
 
 export interface DaemonInfo {
   pid: number;
   url: string;
+  /** The S3 endpoint, when the listener is on. */
+  s3Url?: string;
   startedAt: string;
 }
 
@@ -46,6 +65,8 @@ export async function runDaemon(poolDir: string, options: DaemonOptions): Promis
   const infoPath = engine.paths.daemon;
   let url: string;
   let app: Awaited<ReturnType<typeof buildApp>>;
+  let s3: Server | null = null;
+  let s3Url: string | undefined;
   // Packs that are mostly dead bytes are rewritten in the background when the pool is idle.
   const compactor = new BackgroundCompactor(engine);
   try {
@@ -59,8 +80,18 @@ export async function runDaemon(poolDir: string, options: DaemonOptions): Promis
     } catch (cause) {
       throw new DfsError('DFS_ERR_DAEMON_LISTEN', `${options.bind}:${options.port}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
     }
+    const s3Port = options.s3Port === undefined ? 9000 : options.s3Port;
+    if (s3Port !== null) {
+      s3 = createS3Server({ engine, logger, registry });
+      try {
+        s3Url = await listen(s3, s3Port, options.bind);
+      } catch (cause) {
+        await app.close();
+        throw new DfsError('DFS_ERR_DAEMON_LISTEN', `S3 on ${options.bind}:${s3Port}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message} (choose another with --s3-port, or --no-s3)`, { cause });
+      }
+    }
     engine.workers(); // start the worker threads now, not on the first request
-    const info: DaemonInfo = { pid: process.pid, url, startedAt: new Date().toISOString() };
+    const info: DaemonInfo = { pid: process.pid, url, ...(s3Url ? { s3Url } : {}), startedAt: new Date().toISOString() };
     writeFileDurableSync(infoPath, `${JSON.stringify(info)}\n`);
     scrub.startBackground();
     compactor.start();
@@ -69,7 +100,7 @@ export async function runDaemon(poolDir: string, options: DaemonOptions): Promis
     await engine.close();
     throw error;
   }
-  logger.info({ url, pool: engine.root, poolId: engine.poolId }, 'dynamicfs daemon listening');
+  logger.info({ url, ...(s3Url ? { s3Url } : {}), pool: engine.root, poolId: engine.poolId }, 'dynamicfs daemon listening');
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -84,10 +115,12 @@ export async function runDaemon(poolDir: string, options: DaemonOptions): Promis
       const cut = new Promise<'timeout'>((resolve) => {
         deadline = setTimeout(() => resolve('timeout'), SHUTDOWN_GRACE_MS);
       });
-      const closed = app.close().then(() => 'closed' as const);
+      const s3Closed = s3 ? new Promise<void>((resolve) => s3!.close(() => resolve())) : Promise.resolve();
+      const closed = Promise.all([app.close(), s3Closed]).then(() => 'closed' as const);
       if ((await Promise.race([closed, cut])) === 'timeout') {
         logger.warn({ graceMs: SHUTDOWN_GRACE_MS, resources: process.getActiveResourcesInfo() }, 'requests still in flight at the shutdown deadline; closing their connections');
         app.server.closeAllConnections();
+        s3?.closeAllConnections();
         await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000))]);
       }
       clearTimeout(deadline);

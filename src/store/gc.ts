@@ -10,6 +10,7 @@
 import { open, stat, unlink } from 'node:fs/promises';
 import type { Engine } from './engine.js';
 import { decodeHeader, MAX_HEADER_BYTES, TEMP_MARKER } from '../format/index.js';
+import { reclaimUploads, type UploadReclaim } from './uploads.js';
 import { isProcessAlive } from '../pool/index.js';
 import { ageSeconds, scanDisk } from './scan.js';
 import { compactPacks, type CompactSummary } from './packs.js';
@@ -27,6 +28,8 @@ export interface GcSummary {
   interruptedWrites: { key: string; pid: number; startedAt: string }[];
   /** Packs rewritten because most of their bytes were dead (deleted or overwritten objects). */
   compaction: CompactSummary;
+  /** S3 multipart uploads older than s3.uploadMaxAgeSeconds, reclaimed with their parts. */
+  uploads: UploadReclaim;
 }
 
 /** The pid in a temporary file's name (`.<name>.tmp-<pid>-<n>`), or null. */
@@ -57,9 +60,10 @@ export async function collectGarbage(engine: Engine, options: { dryRun?: boolean
   const interrupted = engine.interruptedWrites();
   const deadObjects = new Set(interrupted.map((w) => w.objectId));
   const compaction = await compactPacks(engine, { dryRun });
+  const uploads = await reclaimUploads(engine, { dryRun, maxAgeSeconds: engine.config.s3.uploadMaxAgeSeconds });
   const summary: GcSummary = {
     dryRun, graceSeconds, filesScanned: 0, tempFiles: 0, orphanFragments: 0, bytes: 0, removed: [], skippedYoung: 0,
-    interruptedWrites: interrupted.map(({ key, pid, startedAt }) => ({ key, pid, startedAt })), compaction,
+    interruptedWrites: interrupted.map(({ key, pid, startedAt }) => ({ key, pid, startedAt })), compaction, uploads,
   };
   for (const disk of engine.catalog.disks()) {
     for await (const file of scanDisk(disk.path)) {

@@ -283,8 +283,9 @@ export async function drainDisk(engine: Engine, ref: string, onProgress?: (done:
  */
 export async function changeObjectPolicy(engine: Engine, key: string, policy: Policy, onProgress?: (done: number, total: number | null) => void): Promise<PutResult & { previousPolicy: string }> {
   const object = lookupObject(engine, key);
+  const meta = engine.catalog.objectMeta(object.id);
   const result = await putObject(engine, chunkSource(readObject(engine, object), object.size), key, {
-    policy, expectReplace: object.id, createdAt: object.createdAt, ...(onProgress ? { onProgress } : {}),
+    policy, expectReplace: object.id, createdAt: object.createdAt, ...(onProgress ? { onProgress } : {}), ...(meta !== null ? { meta } : {}),
   });
   return { ...result, previousPolicy: object.policy };
 }

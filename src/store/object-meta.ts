@@ -7,10 +7,24 @@ export function newId(): string {
   return randomBytes(16).toString('hex');
 }
 
-/** Keys are data, never paths: any UTF-8 string of 1..1024 bytes without NUL. */
-export function checkKey(key: unknown): string {
+/**
+ * Keys the pool keeps for itself (the parts of S3 multipart uploads) start
+ * with NUL, which no client key can contain: listings never show them.
+ */
+export const INTERNAL_KEY_PREFIX = '\0';
+
+/** The key of part `part` of multipart upload `uploadId`. */
+export function uploadPartKey(uploadId: string, part: number): string {
+  return `${INTERNAL_KEY_PREFIX}upload/${uploadId}/${part}`;
+}
+
+/**
+ * Keys are data, never paths: any UTF-8 string of 1..MAX_KEY_BYTES bytes
+ * without NUL (`internal`: a key of the pool's own, which starts with NUL).
+ */
+export function checkKey(key: unknown, internal = false): string {
   if (typeof key !== 'string' || key.length === 0) throw new DfsError('DFS_ERR_OBJECT_KEY_INVALID', 'empty key');
-  if (key.includes('\0')) throw new DfsError('DFS_ERR_OBJECT_KEY_INVALID', 'the key contains NUL');
+  if (key.lastIndexOf('\0') > (internal && key.startsWith(INTERNAL_KEY_PREFIX) ? 0 : -1)) throw new DfsError('DFS_ERR_OBJECT_KEY_INVALID', 'the key contains NUL');
   const bytes = Buffer.from(key, 'utf8');
   if (bytes.toString('utf8') !== key) throw new DfsError('DFS_ERR_OBJECT_KEY_INVALID', 'the key is not valid UTF-8');
   if (bytes.length > MAX_KEY_BYTES) throw new DfsError('DFS_ERR_OBJECT_KEY_INVALID', `${bytes.length} bytes`);

@@ -39,6 +39,8 @@ interface Pending {
   expectReplace?: string | null;
   /** Set for a move by compaction: where the object is now (the move applies only if it is still there). */
   from?: string;
+  /** The object's attributes (PutOptions.meta). */
+  meta?: string;
   resolve(result: { replaced: boolean; offset: number }): void;
   reject(error: unknown): void;
 }
@@ -176,6 +178,7 @@ export class PackWriter {
           offset: offsets[i]!,
           checksum: hex64(e.checksum),
           ...(e.expectReplace !== undefined ? { expectReplace: e.expectReplace } : {}),
+          ...(e.meta !== undefined ? { meta: e.meta } : {}),
         })));
         removed = committed.removed;
         endWrite();

@@ -187,20 +187,46 @@ export function lookupObject(engine: Engine, key: string): ObjectRow {
  * chunk is valid until then. The object's extent list is taken once at the
  * start: an overwrite meanwhile does not mix versions (the old fragments may
  * vanish, which fails the read rather than mixing).
+ *
+ * With `range` ([start, end) in the object), only the extents it touches are
+ * read (each still verified whole) and the chunks are cut to it.
  */
-export async function* readObject(engine: Engine, object: ObjectRow): AsyncGenerator<Uint8Array> {
+export async function* readObject(engine: Engine, object: ObjectRow, range?: { start: number; end: number }): AsyncGenerator<Uint8Array> {
   const packed = engine.catalog.packedOf(object.id);
   if (packed) {
     // A small object in a pack: its own bytes, read and checked on their own (packs.ts).
     const { data, release } = await readPacked(engine, object, packed);
     try {
-      yield data;
+      yield range ? data.subarray(range.start, range.end) : data;
     } finally {
       release();
     }
     return;
   }
-  const extents = engine.catalog.extentsOfObject(object.id);
+  let extents = engine.catalog.extentsOfObject(object.id);
+  /** Bytes to cut from the front of the first chunk and where the last one ends. */
+  let cutFront = 0;
+  let lastEnd = Infinity;
+  if (range) {
+    let at = 0;
+    const touched: ExtentWithFragments[] = [];
+    for (const extent of extents) {
+      if (at + extent.size > range.start && at < range.end) {
+        if (touched.length === 0) cutFront = range.start - at;
+        touched.push(extent);
+        lastEnd = range.end - at;
+      }
+      at += extent.size;
+    }
+    extents = touched;
+  }
+  let yielded = 0;
+  /** A chunk cut to the range: the first loses its front, the last its tail. */
+  const cut = (data: Uint8Array): Uint8Array => {
+    const index = yielded++;
+    const end = index === extents.length - 1 ? Math.min(lastEnd, data.length) : data.length;
+    return data.subarray(index === 0 ? cutFront : 0, end);
+  };
   const pending: Promise<Outcome[]>[] = [];
   let next = 0;
   let inFlight = 0;
@@ -225,7 +251,7 @@ export async function* readObject(engine: Engine, object: ObjectRow): AsyncGener
         inFlight--;
         if (!outcome.ok) throw outcome.error;
         try {
-          yield outcome.got.data;
+          yield range ? cut(outcome.got.data) : outcome.got.data;
         } finally {
           // The consumer is done with these bytes (or gone): their slot may be written over.
           outcome.got.release?.();

@@ -30,6 +30,16 @@ export interface PutOptions {
   onProgress?: (bytesDone: number, bytesTotal: number | null) => void;
   /** The object's creation time (ms since the epoch) when it is re-written, not created (change-policy). */
   createdAt?: number;
+  /** Attributes kept beside the object (S3's ETag, content type, user metadata), as a JSON text. */
+  meta?: string;
+  /**
+   * Called once every byte is in and before the object becomes visible, with
+   * its size: it may check digests of the input (throwing refuses the put and
+   * stores nothing) and return the attributes to keep (replacing `meta`).
+   */
+  beforeCommit?: (size: number) => string | undefined;
+  /** A key of the pool's own (INTERNAL_KEY_PREFIX): the parts of multipart uploads. */
+  internal?: boolean;
 }
 
 export interface PutResult {
@@ -204,7 +214,7 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
   const policy = options.policy ?? engine.defaultPolicy();
   const policyName = formatPolicy(policy);
   try {
-    key = checkKey(keyInput);
+    key = checkKey(keyInput, options.internal);
     engine.disks.checkPlaceable(policy);
   } catch (error) {
     await source.close().catch(() => {}); // refused before reading: release the input (a file, a request body)
@@ -339,7 +349,11 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
     checksum = objectChecksum(checksums, engine.hash);
     replaced = engine.catalog.object(key) !== null;
     const object: ObjectRow = { id: objectId, key, size, policy: policyName, checksum: hex64(checksum), extents: extents.length, createdAt };
-    removed = engine.catalog.commitObject(object, extents, options.expectReplace === undefined ? {} : { expectReplace: options.expectReplace });
+    const meta = options.beforeCommit?.(size) ?? options.meta;
+    removed = engine.catalog.commitObject(object, extents, {
+      ...(options.expectReplace === undefined ? {} : { expectReplace: options.expectReplace }),
+      ...(meta !== undefined ? { meta } : {}),
+    });
   } catch (error) {
     if (error instanceof FragmentWriteError) engine.disks.noteWriteFailure(error.diskId, error.phase, error.errno);
     await Promise.all(written.map(removeFile));
@@ -374,11 +388,13 @@ async function putPacked(engine: Engine, source: ExtentSource, key: string, poli
   if (got > announced || got === 0) return putObject(engine, prefixedSource(data.subarray(0, got), source), key, options);
   await source.close().catch(() => {});
   const bytes = data.subarray(0, got);
+  const meta = options.beforeCommit?.(got) ?? options.meta;
   const objectId = newId();
   const checksum = engine.hash(bytes);
   const { replaced } = await engine.packs.add(policy, {
     objectId, key, data: bytes, createdAt: options.createdAt ?? Date.now(), checksum,
     ...(options.expectReplace !== undefined ? { expectReplace: options.expectReplace } : {}),
+    ...(meta !== undefined ? { meta } : {}),
   });
   options.onProgress?.(got, got);
   log('store').debug({ key, size: got, policy: formatPolicy(policy), replaced }, 'object stored in a pack');
@@ -416,8 +432,8 @@ export async function deleteExtentFiles(engine: Engine, extents: readonly Extent
 }
 
 /** Deletes an object: its rows go in one transaction, then its fragment files. */
-export async function deleteObject(engine: Engine, keyInput: string): Promise<{ key: string; size: number; extents: number; fragmentsRemoved: number }> {
-  const key = checkKey(keyInput);
+export async function deleteObject(engine: Engine, keyInput: string, internal = false): Promise<{ key: string; size: number; extents: number; fragmentsRemoved: number }> {
+  const key = checkKey(keyInput, internal);
   const removed = engine.catalog.deleteObject(key);
   if (!removed) throw new DfsError('DFS_ERR_OBJECT_NOT_FOUND', JSON.stringify(key));
   const fragmentsRemoved = await deleteExtentFiles(engine, removed.extents);

@@ -71,7 +71,7 @@ test('missing input file, directory as input, stdin without --key, bad keys', ()
     fails(pool.run('put', join(pool.root, 'does-not-exist')), 'DFS_ERR_INPUT_NOT_FOUND');
     fails(pool.run('put', pool.root, '--key', 'dir'), 'DFS_ERR_INPUT_NOT_FILE');
     fails(pool.runWith({ input: 'abc' }, 'put', '-'), 'DFS_ERR_CLI_USAGE');
-    fails(pool.runWith({ input: 'abc' }, 'put', '-', '--key', 'k'.repeat(1025)), 'DFS_ERR_OBJECT_KEY_INVALID');
+    fails(pool.runWith({ input: 'abc' }, 'put', '-', '--key', 'k'.repeat(1089)), 'DFS_ERR_OBJECT_KEY_INVALID');
     fails(pool.runWith({ input: 'abc' }, 'put', '-', '--key', ''), 'DFS_ERR_OBJECT_KEY_INVALID');
   });
   // Traversal-looking keys are ordinary keys: stored, read back, nothing outside the disks touched.

@@ -27,7 +27,7 @@ test.before(async () => {
   // Seven disks: one failed leaves room for ec:4+2, so health says degraded rather than critical.
   pool = makePool({ disks: 7, extentSize: '64KiB' });
   token = readFileSync(join(pool.pool, 'token'), 'utf8').trim();
-  daemon = spawn(process.execPath, [BIN, '--pool', pool.pool, 'serve', '--port', '0', '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  daemon = spawn(process.execPath, [BIN, '--pool', pool.pool, 'serve', '--port', '0', '--s3-port', '0', '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
   daemon.stderr!.on('data', (d) => (stderr += d));
   const info = await waitFor('daemon.json', () => {
     try {
@@ -236,7 +236,7 @@ test('long operations run as jobs: 202 with an id, progress, then the result; un
 });
 
 test('a second daemon on the same pool is refused, naming the owner', () => {
-  const r = spawnSync(process.execPath, [BIN, '--pool', pool.pool, 'serve', '--port', '0'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [BIN, '--pool', pool.pool, 'serve', '--port', '0', '--s3-port', '0'], { encoding: 'utf8' });
   assert.is(r.status, 1);
   assert.match(r.stderr, new RegExp(`pid ${daemon.pid}.*DFS_ERR_POOL_LOCKED`));
 });

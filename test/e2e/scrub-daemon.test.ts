@@ -33,7 +33,7 @@ async function waitFor<T>(what: string, probe: () => T | null | Promise<T | null
 async function startDaemon(args: string[]): Promise<void> {
   rmSync(join(pool.pool, 'run', 'daemon.json'), { force: true });
   stderr = '';
-  daemon = spawn(process.execPath, [BIN, '--pool', pool.pool, ...args, '--port', '0'], {
+  daemon = spawn(process.execPath, [BIN, '--pool', pool.pool, ...args, '--port', '0', '--s3-port', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DYNAMICFS_SCRUB_CHECKPOINT_MS: '300' },
   });
   daemon.stderr!.on('data', (d) => (stderr += d));

@@ -24,7 +24,7 @@ type Stop = 'SIGINT' | 'group SIGINT' | 'group SIGTERM' | 'double group SIGINT';
 async function startOnce(cwd: string, how: Stop = 'SIGINT'): Promise<{ output: string }> {
   const port = await freePort();
   let output = '';
-  const child = spawn(process.execPath, [SCRIPT], { cwd, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [SCRIPT], { cwd, env: { ...process.env, PORT: String(port), S3_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
   const health = await waitFor('the daemon of npm start', async () => {
@@ -95,10 +95,10 @@ test('Ctrl-C to the whole group, SIGTERM to the group and a double Ctrl-C all st
 test('a second npm start while the first runs says so before printing anything else', async () => {
   const cwd = tempDir('dfs-start-');
   const port = await freePort();
-  const first = spawn(process.execPath, [SCRIPT], { cwd, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const first = spawn(process.execPath, [SCRIPT], { cwd, env: { ...process.env, PORT: String(port), S3_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     await waitFor('the first daemon', async () => (existsSync(join(cwd, '.dynamicfs', 'pool', 'run', 'daemon.json')) ? true : null), 30_000);
-    const second = spawnSync(process.execPath, [SCRIPT], { cwd, env: { ...process.env, PORT: String(await freePort()) }, encoding: 'utf8' });
+    const second = spawnSync(process.execPath, [SCRIPT], { cwd, env: { ...process.env, PORT: String(await freePort()), S3_PORT: '0' }, encoding: 'utf8' });
     assert.is(second.status, 1);
     assert.match(second.stderr, /already runs/);
     assert.not.match(second.stdout, /Starting the daemon/);

@@ -20,28 +20,31 @@ export async function waitFor<T>(what: string, probe: () => T | null | Promise<T
 export interface RunningDaemon {
   child: ChildProcess;
   url: string;
+  /** The S3 endpoint (the daemon listens on a free port for it unless the args say otherwise). */
+  s3Url: string | null;
   token: string;
   stderr(): string;
   /** SIGTERM (or the given signal) and wait for the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `dynamicfs <args> --port 0` on the pool and waits for run/daemon.json. */
+/** Starts `dynamicfs <args> --port 0` (and `--s3-port 0` unless the args set S3) on the pool and waits for run/daemon.json. */
 export async function startDaemon(pool: string, args: string[] = ['serve'], env: Record<string, string> = {}): Promise<RunningDaemon> {
   rmSync(join(pool, 'run', 'daemon.json'), { force: true });
   let stderr = '';
-  const child = spawn(process.execPath, [BIN, '--pool', pool, ...args, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  const s3 = args.some((a) => a === '--no-s3' || a === '--s3-port') ? [] : ['--s3-port', '0'];
+  const child = spawn(process.execPath, [BIN, '--pool', pool, ...args, '--port', '0', ...s3], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   child.stderr!.on('data', (d) => (stderr += d));
-  const url = await waitFor('daemon.json', () => {
+  const { url, s3Url } = await waitFor('daemon.json', () => {
     if (child.exitCode !== null) throw new Error(`the daemon exited ${child.exitCode}: ${stderr}`);
     try {
-      return (JSON.parse(readFileSync(join(pool, 'run', 'daemon.json'), 'utf8')) as { url: string }).url;
+      return JSON.parse(readFileSync(join(pool, 'run', 'daemon.json'), 'utf8')) as { url: string; s3Url?: string };
     } catch {
       return null;
     }
   }, 30_000, () => `daemon stderr: ${stderr.slice(-2000)}`);
   return {
-    child, url,
+    child, url, s3Url: s3Url ?? null,
     token: readFileSync(join(pool, 'token'), 'utf8').trim(),
     stderr: () => stderr,
     stop(signal = 'SIGTERM') {

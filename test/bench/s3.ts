@@ -1,0 +1,130 @@
+// npm run bench:s3 — the S3 endpoint against the pool's own /v1 API, on the
+// same daemon, in the same run (rounds alternate which goes first):
+//   - PUT and GET of a 64 MiB object through the AWS SDK for JavaScript
+//     (PutObject with a Buffer body: a signed payload hash and the SDK's
+//     default CRC32; GetObject with its default checksum validation) and
+//     through /v1 with Node's HTTP client (target: S3 ≥ 0.8× /v1);
+//   - PUT and GET of 4 KiB objects from 16 concurrent clients.
+//
+//   DFS_BENCH_ROUNDS   rounds (default 5)
+//   DFS_BENCH_LARGE    large objects per round and side (default 3)
+//   DFS_BENCH_SMALL    small objects per round and side (default 1000)
+import { Agent, request } from 'node:http';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { cli, tempDir } from '../helpers/cli.js';
+import { startDaemon } from '../helpers/daemon.js';
+import { s3Client, type S3Key } from '../helpers/s3.js';
+import { median, printRows } from './harness.js';
+
+const ROUNDS = Number(process.env.DFS_BENCH_ROUNDS ?? 5);
+const LARGE = Number(process.env.DFS_BENCH_LARGE ?? 3);
+const SMALL = Number(process.env.DFS_BENCH_SMALL ?? 1000);
+const CLIENTS = 16;
+const MiB = 1024 * 1024;
+
+const root = tempDir('dfs-bench-s3-');
+const disks = Array.from({ length: 6 }, (_, i) => join(root, `d${i}`));
+for (const d of disks) mkdirSync(d);
+const poolDir = join(root, 'pool');
+cli(['--pool', poolDir, 'init', '--policy', 'ec:4+2', ...disks.flatMap((d) => ['--disk', d])]);
+const key = cli(['--pool', poolDir, 's3-key', 'create', '--json']).json as S3Key;
+const daemon = await startDaemon(poolDir, ['serve', '--log-level', 'warn']);
+const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
+const s3 = s3Client(daemon.s3Url!, key, { requestHandler: new NodeHttpHandler({ httpAgent: agent }) });
+await s3.send(new CreateBucketCommand({ Bucket: 'bench' }));
+const v1 = new URL(daemon.url);
+const auth = { authorization: `Bearer ${daemon.token}` };
+
+function v1Request(method: string, key: string, body?: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: v1.hostname, port: v1.port, method, path: `/v1/objects/${key}`, agent, headers: { ...auth, ...(body ? { 'content-type': 'application/octet-stream', 'content-length': body.length } : {}) } }, (res) => {
+      let n = 0;
+      res.on('data', (d: Buffer) => (n += d.length));
+      res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`${method} ${key}: ${res.statusCode}`))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const sides = {
+  s3: {
+    put: async (k: string, body: Buffer) => {
+      await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: k, Body: body }));
+    },
+    get: async (k: string) => {
+      const out = await s3.send(new GetObjectCommand({ Bucket: 'bench', Key: k }));
+      let n = 0;
+      for await (const chunk of out.Body as AsyncIterable<Uint8Array>) n += chunk.length;
+      return n;
+    },
+  },
+  v1: {
+    put: async (k: string, body: Buffer) => {
+      await v1Request('PUT', `bench/${k}`, body);
+    },
+    get: (k: string) => v1Request('GET', `bench/${k}`),
+  },
+};
+type Side = keyof typeof sides;
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+async function parallel(n: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: CLIENTS }, async () => {
+    while (next < n) await fn(next++);
+  }));
+}
+
+const large = randomBytes(64 * MiB);
+const small = Array.from({ length: 64 }, () => randomBytes(4096));
+const rates: Record<string, number[]> = {};
+const record = (name: string, value: number) => (rates[name] ??= []).push(value);
+const ratios: Record<string, number[]> = {};
+
+for (let round = 0; round < ROUNDS; round++) {
+  const order: Side[] = round % 2 === 0 ? ['s3', 'v1'] : ['v1', 's3'];
+  const got: Record<string, Record<Side, number>> = {};
+  const note = (name: string, side: Side, value: number) => {
+    (got[name] ??= { s3: 0, v1: 0 })[side] = value;
+    record(`${name} ${side}`, value);
+  };
+  for (const side of order) {
+    const s = sides[side];
+    const putSeconds = await timed(async () => {
+      for (let i = 0; i < LARGE; i++) await s.put(`large-${side}-${i}`, large);
+    });
+    note('64 MiB PUT (MB/s)', side, (LARGE * large.length) / putSeconds / 1e6);
+    const getSeconds = await timed(async () => {
+      for (let i = 0; i < LARGE; i++) if ((await s.get(`large-${side}-${i}`)) !== large.length) throw new Error('short GET');
+    });
+    note('64 MiB GET (MB/s)', side, (LARGE * large.length) / getSeconds / 1e6);
+    const smallPut = await timed(() => parallel(SMALL, (i) => s.put(`small-${side}/${round}-${i}`, small[i % small.length]!)));
+    note(`4 KiB PUT, ${CLIENTS} clients (objects/s)`, side, SMALL / smallPut);
+    const smallGet = await timed(() => parallel(SMALL, async (i) => {
+      if ((await s.get(`small-${side}/${round}-${i}`)) !== 4096) throw new Error('short GET');
+    }));
+    note(`4 KiB GET, ${CLIENTS} clients (objects/s)`, side, SMALL / smallGet);
+  }
+  for (const [name, v] of Object.entries(got)) (ratios[name] ??= []).push(v.s3 / v.v1);
+  process.stderr.write(`round ${round + 1}/${ROUNDS}\n`);
+}
+
+console.log(`\nS3 (AWS SDK) against /v1 on the same daemon, ec:4+2, 6 disks; medians of ${ROUNDS} rounds (ratio: median of per-round ratios)\n`);
+printRows([
+  ['case', 'S3', '/v1', 'S3 ÷ /v1'],
+  ...Object.keys(ratios).map((name) => [name, median(rates[`${name} s3`]!).toFixed(0), median(rates[`${name} v1`]!).toFixed(0), `${median(ratios[name]!).toFixed(2)}×`]),
+]);
+s3.destroy();
+agent.destroy();
+await daemon.stop();
