@@ -74,6 +74,11 @@ export class PackTable extends ProblemTable {
   }
 
   /** Packs, their bytes and their live bytes and objects, over the pool. */
+  /** When the oldest pack still in the pool was written (ms), or null with none. */
+  oldestPackAt(): number | null {
+    return (this.db.prepare('SELECT min(created_at) AS at FROM packs').get() as { at: number | null }).at;
+  }
+
   packTotals(): { packs: number; bytes: number; liveBytes: number; liveObjects: number } {
     return this.packSql.totals.get() as { packs: number; bytes: number; liveBytes: number; liveObjects: number };
   }

@@ -78,7 +78,7 @@ export function registerMaintenanceCommands(program: Command, ctx: CliContext): 
       if (r.objectsIncomplete.length) ctx.problemsRemain();
       printResult(ctx.json(), r, () => [
         ...r.disks.map((d) => `disk ${d.id || '?'} ${d.path}: ${d.skipped ? `skipped (${d.skipped})` : `${d.fragments} fragments`}`),
-        `${r.fragmentsFound} fragments (${r.fragmentsInvalid} invalid), ${r.extents} extents, ${r.objectsRecovered} objects recovered`,
+        `${r.fragmentsFound} fragments (${r.fragmentsInvalid} invalid), ${r.extents} extents, ${r.objectsRecovered} objects recovered${r.deletedSkipped ? `, ${count(r.deletedSkipped, 'deleted key')} left deleted` : ''}`,
         ...r.objectsIncomplete.map((o) => `incomplete, not restored: ${JSON.stringify(o.key)} (${o.extentsFound} extents found)`),
         r.backup ? `previous catalogue kept as ${r.backup}` : '',
       ].filter(Boolean).join('\n'));
@@ -97,6 +97,9 @@ export function registerMaintenanceCommands(program: Command, ctx: CliContext): 
         ...r.interruptedWrites.map((w) => `interrupted put of ${JSON.stringify(w.key)} (pid ${w.pid}, ${w.startedAt}): its files ${r.dryRun ? 'would be' : 'were'} taken whatever their age`),
         ...(r.compaction.packsRewritten > 0
           ? [`${r.dryRun ? 'would compact' : 'compacted'} ${count(r.compaction.packsRewritten, 'pack')}: ${count(r.compaction.objectsMoved, 'live object')} (${formatBytes(r.compaction.bytesMoved)}) ${r.dryRun ? 'to move' : 'moved'}, ${formatBytes(r.compaction.bytesReclaimed)} of dead bytes ${r.dryRun ? 'to free' : 'freed'}`]
+          : []),
+        ...(r.uploads.uploads + r.uploads.parts > 0
+          ? [`${r.dryRun ? 'would reclaim' : 'reclaimed'} ${count(r.uploads.uploads, 'S3 multipart upload')} older than ${r.uploads.maxAgeSeconds} s and ${count(r.uploads.parts, 'part')} (${formatBytes(r.uploads.bytes)})`]
           : []),
         `${r.dryRun ? 'would free' : 'freed'} ${formatBytes(r.bytes)}: ${count(r.tempFiles, 'temporary file')}, ${count(r.orphanFragments, 'orphaned fragment')} (${count(r.filesScanned, 'file')} scanned, ${r.skippedYoung} younger than ${r.graceSeconds} s left alone)`,
       ].join('\n'));

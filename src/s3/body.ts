@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
 import { s3Error } from './errors.js';
-import { BodyDigests, checksumAlgorithm, type ChecksumAlgorithm } from './checksums.js';
+import { BodyDigests, checksumAlgorithm, OFFLOAD_BYTES, type ChecksumAlgorithm } from './checksums.js';
 import { chunkSignature, sameSignature, trailerSignature, UNSIGNED, type Verified } from './sigv4.js';
 
 const MAX_CHUNK_LINE = 4096;
@@ -45,9 +45,11 @@ function headerOf(req: IncomingMessage, name: string): string | undefined {
 
 /**
  * The body of `req` as object bytes. `maxBytes` bounds it (EntityTooLarge);
- * a body shorter than announced is IncompleteBody.
+ * a body shorter than announced is IncompleteBody. With `offload`, a large
+ * body's native digests are left to the digest thread, which the caller feeds
+ * (BodyDigests.feed) with the same bytes in order.
  */
-export function requestBody(req: IncomingMessage, verified: Verified, maxBytes: number): Body {
+export function requestBody(req: IncomingMessage, verified: Verified, maxBytes: number, options: { offload?: boolean } = {}): Body {
   const framing = framingOf(verified.payloadHash);
   const contentLength = headerOf(req, 'content-length');
   const wireLength = contentLength === undefined ? null : Number(contentLength);
@@ -75,7 +77,7 @@ export function requestBody(req: IncomingMessage, verified: Verified, maxBytes: 
   }
   const sdkAlgorithm = headerOf(req, 'x-amz-sdk-checksum-algorithm');
   if (sdkAlgorithm) algorithms.add(checksumAlgorithm(sdkAlgorithm));
-  const digests = new BodyDigests({ sha256: framing.kind === 'plain' && framing.sha256 !== null, algorithms });
+  const digests = new BodyDigests({ sha256: framing.kind === 'plain' && framing.sha256 !== null, algorithms, offload: (options.offload ?? false) && (length === null || length >= OFFLOAD_BYTES) });
 
   const count = (n: number) => {
     if (digests.bytes + n > maxBytes) throw s3Error('EntityTooLarge', undefined, { MaxSizeAllowed: String(maxBytes) });
@@ -181,8 +183,8 @@ export function requestBody(req: IncomingMessage, verified: Verified, maxBytes: 
  * payload hash (XAmzContentSHA256Mismatch), Content-MD5 and the checksums
  * (BadDigest). Returns the MD5 (hex) and the checksums to keep.
  */
-export function checkDigests(req: IncomingMessage, verified: Verified, body: Body): { md5: string; md5Bytes: Buffer; checksums: Record<string, string> } {
-  const done = body.digests.finish();
+export async function checkDigests(req: IncomingMessage, verified: Verified, body: Body): Promise<{ md5: string; md5Bytes: Buffer; checksums: Record<string, string> }> {
+  const done = await body.digests.finish();
   const framing = framingOf(verified.payloadHash);
   if (framing.kind === 'plain' && framing.sha256 !== null && done.sha256 !== framing.sha256) throw s3Error('XAmzContentSHA256Mismatch');
   const contentMd5 = headerOf(req, 'content-md5');

@@ -5,6 +5,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { s3Error } from './errors.js';
+import { ThreadDigests, type ThreadAlgorithm } from './digest-thread.js';
 
 export const CHECKSUM_ALGORITHMS = ['crc32', 'crc32c', 'sha1', 'sha256'] as const;
 export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];
@@ -65,29 +66,59 @@ export function checksumAlgorithm(name: string): ChecksumAlgorithm {
   throw s3Error('InvalidRequest', `checksum algorithm ${name.slice(0, 20)} is not supported (CRC32, CRC32C, SHA1 and SHA256 are)`);
 }
 
-/** Digests of a body as it streams. */
-export class BodyDigests {
-  readonly md5 = createHash('md5');
-  private readonly sha256: Hash | null;
-  private readonly checksums = new Map<ChecksumAlgorithm, Running>();
-  bytes = 0;
+/** Bodies at least this long (or of unknown length) are hashed on the digest thread. */
+export const OFFLOAD_BYTES = 1024 * 1024;
 
-  constructor(options: { sha256?: boolean; algorithms?: Iterable<ChecksumAlgorithm> }) {
-    this.sha256 = options.sha256 ? createHash('sha256') : null;
-    for (const a of options.algorithms ?? []) this.checksums.set(a, new Running(a));
+/**
+ * Digests of a body as it streams: MD5 always, SHA-256 of a signed payload,
+ * and the requested checksums. With `offload` the native ones are computed on
+ * the digest thread (CRC32C, in JavaScript, stays here).
+ */
+export class BodyDigests {
+  bytes = 0;
+  private readonly local = new Map<string, Hash | Running>();
+  private readonly remote: ThreadDigests | null = null;
+  private readonly algorithms: ChecksumAlgorithm[];
+  private readonly payloadHash: boolean;
+
+  constructor(options: { sha256?: boolean; algorithms?: Iterable<ChecksumAlgorithm>; offload?: boolean }) {
+    this.payloadHash = options.sha256 ?? false;
+    this.algorithms = [...new Set(options.algorithms ?? [])];
+    const wanted = new Set<string>(['md5', ...(this.payloadHash ? ['sha256'] : []), ...this.algorithms]);
+    if (options.offload) {
+      const threaded = [...wanted].filter((a): a is ThreadAlgorithm => a !== 'crc32c');
+      this.remote = new ThreadDigests(threaded);
+      for (const a of threaded) wanted.delete(a);
+    }
+    for (const a of wanted) this.local.set(a, a === 'md5' || a === 'sha1' || a === 'sha256' ? createHash(a) : new Running(a as ChecksumAlgorithm));
   }
 
+  /** Counts the bytes and hashes them here (with `offload`, only what the digest thread cannot: feed() gives it the rest). */
   update(bytes: Uint8Array): void {
     this.bytes += bytes.length;
-    this.md5.update(bytes);
-    this.sha256?.update(bytes);
-    for (const c of this.checksums.values()) c.update(bytes);
+    for (const h of this.local.values()) h.update(bytes);
+  }
+
+  /** With `offload`: the same bytes, in order, for the digest thread (settles when it is done with them). */
+  feed(bytes: Uint8Array): Promise<void> {
+    return this.remote ? this.remote.update(bytes) : Promise.resolve();
+  }
+
+  get offloaded(): boolean {
+    return this.remote !== null;
   }
 
   /** Every digest, once the body has ended. */
-  finish(): { md5: Buffer; sha256: string | null; checksums: Partial<Record<ChecksumAlgorithm, string>> } {
+  async finish(): Promise<{ md5: Buffer; sha256: string | null; checksums: Partial<Record<ChecksumAlgorithm, string>> }> {
+    const raw: Record<string, Buffer> = this.remote ? await this.remote.finish() : {};
+    for (const [a, h] of this.local) raw[a] = h instanceof Running ? Buffer.from(h.digest(), 'base64') : h.digest();
     const checksums: Partial<Record<ChecksumAlgorithm, string>> = {};
-    for (const [a, c] of this.checksums) checksums[a] = c.digest();
-    return { md5: this.md5.digest(), sha256: this.sha256?.digest('hex') ?? null, checksums };
+    for (const a of this.algorithms) checksums[a] = raw[a]!.toString('base64');
+    return { md5: raw.md5!, sha256: this.payloadHash ? raw.sha256!.toString('hex') : null, checksums };
+  }
+
+  /** Lets go of the digest thread's state (a body that failed). */
+  drop(): void {
+    this.remote?.drop();
   }
 }

@@ -90,6 +90,16 @@ function encoder(r: S3Request): (text: string) => string {
   return type === 'url' ? (text) => awsEncode(text, true) : (text) => text;
 }
 
+/** What every listing takes: the bucket (which must exist), prefix, delimiter, max-keys and the key encoding. */
+function listingParams(ctx: S3Context, r: S3Request) {
+  return { bucket: requireBucket(ctx, r), enc: encoder(r), prefix: r.query.get('prefix') ?? '', delimiter: r.query.get('delimiter') ?? '', max: maxKeys(r, 'max-keys') };
+}
+
+/** The common prefixes and, with encoding-type, its echo: the tail of every listing. */
+function listingTail(r: S3Request, listed: Listed, enc: (t: string) => string): XmlNode {
+  return { ...(r.query.has('encoding-type') ? { EncodingType: 'url' } : {}), CommonPrefixes: listed.prefixes.map((p) => ({ Prefix: enc(p) })) };
+}
+
 function entry(e: Listed['contents'][number], enc: (t: string) => string, withOwner: boolean): XmlNode {
   return {
     Key: enc(e.key), LastModified: isoDate(e.object.createdAt), ETag: etagOf(e.attributes, e.object), Size: e.object.size,
@@ -98,11 +108,7 @@ function entry(e: Listed['contents'][number], enc: (t: string) => string, withOw
 }
 
 export function listObjectsV2(ctx: S3Context, r: S3Request): void {
-  const bucket = requireBucket(ctx, r);
-  const enc = encoder(r);
-  const prefix = r.query.get('prefix') ?? '';
-  const delimiter = r.query.get('delimiter') ?? '';
-  const max = maxKeys(r, 'max-keys');
+  const { bucket, enc, prefix, delimiter, max } = listingParams(ctx, r);
   const token = r.query.get('continuation-token');
   const startAfter = r.query.get('start-after') ?? '';
   let after = startAfter;
@@ -118,38 +124,28 @@ export function listObjectsV2(ctx: S3Context, r: S3Request): void {
   const fetchOwner = r.query.get('fetch-owner') === 'true';
   sendXml(r, 200, 'ListBucketResult', {
     Name: bucket, Prefix: enc(prefix), ...(delimiter ? { Delimiter: enc(delimiter) } : {}), MaxKeys: max,
-    ...(r.query.has('encoding-type') ? { EncodingType: 'url' } : {}),
     KeyCount: listed.contents.length + listed.prefixes.length, IsTruncated: listed.truncated,
     ...(token !== undefined ? { ContinuationToken: token } : {}), ...(next ? { NextContinuationToken: next } : {}),
     ...(startAfter ? { StartAfter: enc(startAfter) } : {}),
     Contents: listed.contents.map((e) => entry(e, enc, fetchOwner)),
-    CommonPrefixes: listed.prefixes.map((p) => ({ Prefix: enc(p) })),
+    ...listingTail(r, listed, enc),
   });
 }
 
 export function listObjectsV1(ctx: S3Context, r: S3Request): void {
-  const bucket = requireBucket(ctx, r);
-  const enc = encoder(r);
-  const prefix = r.query.get('prefix') ?? '';
-  const delimiter = r.query.get('delimiter') ?? '';
-  const max = maxKeys(r, 'max-keys');
+  const { bucket, enc, prefix, delimiter, max } = listingParams(ctx, r);
   const marker = r.query.get('marker') ?? '';
   const listed = list(ctx, bucket, { prefix, delimiter, after: marker, afterPrefix: false, max });
   sendXml(r, 200, 'ListBucketResult', {
     Name: bucket, Prefix: enc(prefix), Marker: enc(marker), ...(listed.truncated && listed.last !== null ? { NextMarker: enc(listed.last) } : {}),
     MaxKeys: max, ...(delimiter ? { Delimiter: enc(delimiter) } : {}), IsTruncated: listed.truncated,
-    ...(r.query.has('encoding-type') ? { EncodingType: 'url' } : {}),
     Contents: listed.contents.map((e) => entry(e, enc, true)),
-    CommonPrefixes: listed.prefixes.map((p) => ({ Prefix: enc(p) })),
+    ...listingTail(r, listed, enc),
   });
 }
 
 export function listObjectVersions(ctx: S3Context, r: S3Request): void {
-  const bucket = requireBucket(ctx, r);
-  const enc = encoder(r);
-  const prefix = r.query.get('prefix') ?? '';
-  const delimiter = r.query.get('delimiter') ?? '';
-  const max = maxKeys(r, 'max-keys');
+  const { bucket, enc, prefix, delimiter, max } = listingParams(ctx, r);
   const keyMarker = r.query.get('key-marker') ?? '';
   const versionMarker = r.query.get('version-id-marker');
   if (versionMarker !== undefined && versionMarker !== '' && versionMarker !== 'null') throw s3Error('InvalidArgument', 'this pool keeps no versions: the only version id is null', { ArgumentName: 'version-id-marker' });
@@ -158,12 +154,8 @@ export function listObjectVersions(ctx: S3Context, r: S3Request): void {
     Name: bucket, Prefix: enc(prefix), KeyMarker: enc(keyMarker), VersionIdMarker: versionMarker ?? '',
     ...(listed.truncated && listed.last !== null ? { NextKeyMarker: enc(listed.last), NextVersionIdMarker: 'null' } : {}),
     MaxKeys: max, ...(delimiter ? { Delimiter: enc(delimiter) } : {}), IsTruncated: listed.truncated,
-    ...(r.query.has('encoding-type') ? { EncodingType: 'url' } : {}),
-    Version: listed.contents.map((e) => ({
-      Key: enc(e.key), VersionId: 'null', IsLatest: true, LastModified: isoDate(e.object.createdAt), ETag: etagOf(e.attributes, e.object),
-      Size: e.object.size, Owner: OWNER, StorageClass: 'STANDARD',
-    })),
-    CommonPrefixes: listed.prefixes.map((p) => ({ Prefix: enc(p) })),
+    Version: listed.contents.map((e) => ({ ...entry(e, enc, true), VersionId: 'null', IsLatest: true })),
+    ...listingTail(r, listed, enc),
   });
 }
 

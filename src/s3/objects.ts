@@ -4,9 +4,9 @@
 // stores nothing); every read through its verified read path.
 import { DfsError } from '../errors.js';
 import type { ObjectRow } from '../catalog/index.js';
-import { chunkSource, deleteObject, putObject, readObject, type PutOptions } from '../store/index.js';
+import { chunkSource, deleteObject, putObject, readObject, sendChunks, type PutOptions } from '../store/index.js';
 import { s3Error } from './errors.js';
-import { BodyDigests } from './checksums.js';
+import { BodyDigests, OFFLOAD_BYTES } from './checksums.js';
 import { checkDigests, requestBody } from './body.js';
 import {
   attributeHeaders, attributesFromHeaders, attributesOf, etagOf, header, headersFor, httpDate, isoDate, MAX_PUT_BYTES, poolKey, requireBucket, sendEmpty, sendXml,
@@ -16,12 +16,13 @@ import { decodeComponent } from './sigv4.js';
 
 /** Stores a request body as `key`, with the request's attributes; the S3 answer's headers. */
 export async function storeBody(ctx: S3Context, r: S3Request, key: string, attributes: ObjectAttributes, options: { internal?: boolean; expectReplace?: string | null } = {}) {
-  const body = requestBody(r.req, r.verified, MAX_PUT_BYTES);
-  let digests: ReturnType<typeof checkDigests> | null = null;
+  const body = requestBody(r.req, r.verified, MAX_PUT_BYTES, { offload: true });
+  let digests: Awaited<ReturnType<typeof checkDigests>> | null = null;
   const putOptions: PutOptions = {
     ...options,
-    beforeCommit: () => {
-      digests = checkDigests(r.req, r.verified, body);
+    ...(body.digests.offloaded ? { onExtent: (bytes: Uint8Array) => body.digests.feed(bytes) } : {}),
+    beforeCommit: async () => {
+      digests = await checkDigests(r.req, r.verified, body);
       const kept: ObjectAttributes = { ...attributes, etag: digests.md5 };
       if (Object.keys(digests.checksums).length > 0) kept.checksums = digests.checksums;
       return JSON.stringify(kept);
@@ -29,10 +30,13 @@ export async function storeBody(ctx: S3Context, r: S3Request, key: string, attri
   };
   try {
     await putObject(ctx.engine, chunkSource(body.chunks, body.length), key, putOptions);
+  } catch (error) {
+    body.digests.drop();
+    throw error;
   } finally {
     r.bytesIn += body.digests.bytes;
   }
-  const d = digests as ReturnType<typeof checkDigests> | null;
+  const d = digests as Awaited<ReturnType<typeof checkDigests>> | null;
   if (!d) throw s3Error('InternalError');
   const headers: Record<string, string> = { etag: `"${d.md5}"` };
   for (const [algorithm, value] of Object.entries(d.checksums)) headers[`x-amz-checksum-${algorithm}`] = value;
@@ -151,25 +155,9 @@ export async function getObjectOp(ctx: S3Context, r: S3Request, head: boolean): 
   const chunks = readObject(ctx.engine, object, range ?? undefined);
   // The first extent is read before the status line goes out: a failure there is a plain error answer.
   const first = await chunks.next();
-  const res = r.res;
-  res.writeHead(status, headersFor(r, headers));
-  const send = (chunk: Uint8Array) => new Promise<void>((resolve, reject) => {
-    r.bytesOut += chunk.length;
-    res.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length), (error) => (error ? reject(error) : resolve()));
-  });
-  try {
-    if (!first.done) {
-      await send(first.value);
-      for await (const chunk of { [Symbol.asyncIterator]: () => chunks }) await send(chunk);
-    }
-    res.end();
-  } catch (error) {
-    // The status line is out: a cut connection is the only way left to say "failed".
-    if (!res.destroyed) r.log.error({ key: object.key, err: (error as Error).message }, 'read failed after the response began; connection cut');
-    res.destroy();
-  } finally {
-    await chunks.return(undefined);
-  }
+  r.res.writeHead(status, headersFor(r, headers));
+  const failed = await sendChunks(r.res, chunks, first, (n) => (r.bytesOut += n));
+  if (failed) r.log.error({ key: object.key, err: failed.message }, 'read failed after the response began; connection cut');
 }
 
 export async function deleteObjectOp(ctx: S3Context, r: S3Request): Promise<void> {
@@ -212,7 +200,7 @@ export function copySource(ctx: S3Context, r: S3Request): { object: ObjectRow; a
 
 /** Copies `range` of an object into `key` (MD5 computed on the way); its MD5 in hex. */
 export async function copyBytes(ctx: S3Context, object: ObjectRow, range: { start: number; end: number } | null, key: string, attributes: ObjectAttributes, internal = false): Promise<{ md5: string; md5Bytes: Buffer; size: number }> {
-  const digests = new BodyDigests({});
+  const digests = new BodyDigests({ offload: (range ? range.end - range.start : object.size) >= OFFLOAD_BYTES });
   async function* chunks(): AsyncGenerator<Uint8Array> {
     for await (const chunk of readObject(ctx.engine, object, range ?? undefined)) {
       digests.update(chunk);
@@ -220,13 +208,19 @@ export async function copyBytes(ctx: S3Context, object: ObjectRow, range: { star
     }
   }
   let md5Bytes: Buffer = Buffer.alloc(0);
-  await putObject(ctx.engine, chunkSource(chunks(), range ? range.end - range.start : object.size), key, {
-    internal,
-    beforeCommit: () => {
-      md5Bytes = digests.finish().md5;
-      return JSON.stringify({ ...attributes, etag: md5Bytes.toString('hex') });
-    },
-  });
+  try {
+    await putObject(ctx.engine, chunkSource(chunks(), range ? range.end - range.start : object.size), key, {
+      internal,
+      ...(digests.offloaded ? { onExtent: (bytes: Uint8Array) => digests.feed(bytes) } : {}),
+      beforeCommit: async () => {
+        md5Bytes = (await digests.finish()).md5;
+        return JSON.stringify({ ...attributes, etag: md5Bytes.toString('hex') });
+      },
+    });
+  } catch (error) {
+    digests.drop();
+    throw error;
+  }
   return { md5: md5Bytes.toString('hex'), md5Bytes, size: digests.bytes };
 }
 

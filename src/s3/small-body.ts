@@ -11,11 +11,12 @@ export async function readSmallBody(r: S3Request, maxBytes: number, options: { c
   try {
     for await (const chunk of body.chunks) parts.push(chunk);
   } catch (error) {
+    body.digests.drop();
     if ((error as { code?: string }).code === 'EntityTooLarge') throw s3Error('MalformedXML', `the request body exceeds ${maxBytes} bytes`);
     throw error;
   }
   r.bytesIn += body.digests.bytes;
   // The signed payload hash is always checked; Content-MD5 and checksums where the operation takes them.
-  if (options.checkDigests !== false) checkDigests(r.req, r.verified, body);
+  if (options.checkDigests !== false) await checkDigests(r.req, r.verified, body);
   return Buffer.concat(parts);
 }

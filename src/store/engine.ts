@@ -23,6 +23,7 @@ import { checkNoOverlap, DiskRegistry } from './disk-registry.js';
 import { ExtentLocks } from './extent-locks.js';
 import { IoStats } from './io-stats.js';
 import { PackWriter } from './packs.js';
+import { TombstoneWriter } from './tombstones.js';
 import { WorkerPools } from './worker-pools.js';
 
 export interface OpenOptions {
@@ -61,6 +62,8 @@ export class Engine {
   readonly extentLocks = new ExtentLocks();
   /** Small objects' group commit into packs. */
   readonly packs: PackWriter = new PackWriter(this);
+  /** Deletes on record for recover-catalog (tombstones.ts). */
+  readonly tombstones: TombstoneWriter = new TombstoneWriter(this);
   private readonly lock: PoolLock;
   private mainKernels: KernelInstance | null = null;
   private arena: BufferArena | null = null;
@@ -249,6 +252,7 @@ export class Engine {
     if (this.closed) return;
     // Groups waiting for their window are written first: their puts are waiting for the answer.
     await this.packs.close();
+    await this.tombstones.close();
     this.closed = true;
     try {
       await this.pools.close();

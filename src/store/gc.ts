@@ -30,6 +30,8 @@ export interface GcSummary {
   compaction: CompactSummary;
   /** S3 multipart uploads older than s3.uploadMaxAgeSeconds, reclaimed with their parts. */
   uploads: UploadReclaim;
+  /** Delete records (tombstones.ts) no file can contradict any more, dropped; and those kept (summed over disks). */
+  tombstones: { dropped: number; kept: number };
 }
 
 /** The pid in a temporary file's name (`.<name>.tmp-<pid>-<n>`), or null. */
@@ -63,7 +65,7 @@ export async function collectGarbage(engine: Engine, options: { dryRun?: boolean
   const uploads = await reclaimUploads(engine, { dryRun, maxAgeSeconds: engine.config.s3.uploadMaxAgeSeconds });
   const summary: GcSummary = {
     dryRun, graceSeconds, filesScanned: 0, tempFiles: 0, orphanFragments: 0, bytes: 0, removed: [], skippedYoung: 0,
-    interruptedWrites: interrupted.map(({ key, pid, startedAt }) => ({ key, pid, startedAt })), compaction, uploads,
+    interruptedWrites: interrupted.map(({ key, pid, startedAt }) => ({ key, pid, startedAt })), compaction, uploads, tombstones: { dropped: 0, kept: 0 },
   };
   for (const disk of engine.catalog.disks()) {
     for await (const file of scanDisk(disk.path)) {
@@ -98,5 +100,9 @@ export async function collectGarbage(engine: Engine, options: { dryRun?: boolean
     }
   }
   if (!dryRun) for (const w of interrupted) engine.forgetInterruptedWrite(w.objectId);
+  // Tombstones of deletes older than every pack (no pack can hold the deleted bytes) and than
+  // the grace period (orphaned files of that time are gone now, or were just removed above).
+  const before = Math.min(engine.catalog.oldestPackAt() ?? Infinity, Date.now() - graceSeconds * 1000);
+  summary.tombstones = await engine.tombstones.prune(before, dryRun);
   return summary;
 }

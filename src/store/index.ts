@@ -2,7 +2,7 @@
 export { Engine, type OpenOptions, type InterruptedWrite } from './engine.js';
 export { DiskRegistry, type DiskInfo } from './disk-registry.js';
 export { putObject, deleteObject, deleteExtentFiles, type PutResult, type PutOptions } from './writer.js';
-export { readObject, readExtent, lookupObject, fragmentSources, READ_AHEAD } from './reader.js';
+export { readObject, readExtent, lookupObject, fragmentSources, sendChunks, READ_AHEAD, type ChunkSink } from './reader.js';
 export { repairExtent, rebuild, drainDisk, changeObjectPolicy, forEachLimited, type RebuildSummary, type DrainSummary, type RepairResult } from './maintenance.js';
 export { recoverCatalog, type RecoverSummary } from './recover.js';
 export { collectGarbage, type GcSummary } from './gc.js';

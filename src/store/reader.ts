@@ -267,3 +267,42 @@ export async function* readObject(engine: Engine, object: ObjectRow, range?: { s
     for (const p of pending) void p.then(free);
   }
 }
+
+/** Where sendChunks writes: an HTTP response, or any stream with a write callback. */
+export interface ChunkSink {
+  write(chunk: Buffer, callback: (error?: Error | null) => void): boolean;
+  end(): void;
+  destroy(): void;
+  readonly destroyed: boolean;
+}
+
+/**
+ * Sends an object's chunks (readObject's, the first one already taken) to
+ * `out`. Each chunk lies in a worker's read slot, freed when the next is
+ * asked for: it goes out as it is (no copy), and the next is asked for once
+ * `out` has taken it all (the write's callback). No buffer per chunk, so large
+ * GETs do not churn the heap. The answer has begun, so a failure can only cut
+ * the connection: it is returned (null when everything went out) for the
+ * caller to log, unless the other side had gone already.
+ */
+export async function sendChunks(out: ChunkSink, chunks: AsyncGenerator<Uint8Array>, first: IteratorResult<Uint8Array>, onChunk?: (bytes: number) => void): Promise<Error | null> {
+  const send = (chunk: Uint8Array) => new Promise<void>((resolve, reject) => {
+    onChunk?.(chunk.length);
+    out.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length), (error) => (error ? reject(error) : resolve()));
+  });
+  try {
+    if (!first.done) {
+      await send(first.value);
+      for await (const chunk of { [Symbol.asyncIterator]: () => chunks }) await send(chunk);
+    }
+    out.end();
+    return null;
+  } catch (error) {
+    const gone = out.destroyed;
+    out.destroy();
+    return gone ? null : (error as Error);
+  } finally {
+    await chunks.return(undefined);
+  }
+}
+

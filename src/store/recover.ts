@@ -5,8 +5,9 @@
 // found; of several versions of a key the newest complete one wins. A pack
 // of small objects is read (verified, reconstructed where it must be) and
 // each of its records, checked against its checksum, is a version like any
-// other. An object deleted from a pack that was not compacted since comes
-// back: a pack keeps its dead records until compaction rewrites it. The old
+// other. A pack keeps the records of deleted objects until compaction
+// rewrites it: the disks' tombstone logs (tombstones.ts) say which keys were
+// deleted after their newest version found, and those stay deleted. The old
 // catalogue, if any, is kept beside the new one as catalog.db.bak-<time>.
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import { decodeHeader, fragmentPath, headerLengthFor, hex64, MAX_HEADER_BYTES, p
 import { readAt } from './fragment-io.js';
 import { objectChecksum } from './object-meta.js';
 import { scanDisk } from './scan.js';
+import { readTombstones } from './tombstones.js';
 
 export interface RecoverSummary {
   disks: { id: string; path: string; fragments: number; skipped?: string }[];
@@ -28,6 +30,8 @@ export interface RecoverSummary {
   objectsRecovered: number;
   objectsIncomplete: { key: string; objectId: string; extentsFound: number }[];
   olderVersionsIgnored: number;
+  /** Keys whose newest version found was deleted (a tombstone says so): not recovered. */
+  deletedSkipped: number;
   /** Packs of small objects found, and those that could not be read (their objects are not recovered). */
   packs: number;
   packsUnreadable: string[];
@@ -89,7 +93,7 @@ export async function recoverCatalog(root: string, options: { extraDisks?: strin
     const kernels = threadKernels(resolveVariant());
     const hash = (b: Uint8Array) => kernels.xxh3(b);
     const summary: RecoverSummary = {
-      disks: [], fragmentsFound: 0, fragmentsInvalid: 0, extents: 0, objectsRecovered: 0, objectsIncomplete: [], olderVersionsIgnored: 0,
+      disks: [], fragmentsFound: 0, fragmentsInvalid: 0, extents: 0, objectsRecovered: 0, objectsIncomplete: [], olderVersionsIgnored: 0, deletedSkipped: 0,
       packs: 0, packsUnreadable: [], backup: null,
     };
     const candidates = [...config.disks.map((d) => d.path), ...(options.extraDisks ?? []).map((p) => resolve(p))];
@@ -194,6 +198,18 @@ export async function recoverCatalog(root: string, options: { extraDisks?: strin
       consider(id, o);
     }
     for (const [id, o] of packed) consider(id, o);
+    // Deletes on record (tombstones.ts): a key whose newest version is no newer than its last delete stays deleted.
+    const deleted = new Map<string, number>();
+    for (const diskPath of disks.values()) {
+      for (const t of await readTombstones(diskPath)) deleted.set(t.key, Math.max(deleted.get(t.key) ?? -Infinity, t.createdAt));
+    }
+    for (const [key, id] of [...newest]) {
+      const at = deleted.get(key);
+      if (at !== undefined && versions.get(id)!.createdAt <= at) {
+        newest.delete(key);
+        summary.deletedSkipped++;
+      }
+    }
 
     const fresh = `${paths.catalog}.recovering`;
     for (const f of [fresh, `${fresh}-wal`, `${fresh}-shm`]) rmSync(f, { force: true });

@@ -37,9 +37,15 @@ export interface PutOptions {
    * its size: it may check digests of the input (throwing refuses the put and
    * stores nothing) and return the attributes to keep (replacing `meta`).
    */
-  beforeCommit?: (size: number) => string | undefined;
+  beforeCommit?: (size: number) => string | undefined | Promise<string | undefined>;
   /** A key of the pool's own (INTERNAL_KEY_PREFIX): the parts of multipart uploads. */
   internal?: boolean;
+  /**
+   * Sees each extent's bytes in order, in the extent's buffer, once it is
+   * filled (S3's digests, computed on a thread from that shared memory); the
+   * buffer is not reused before the returned promise settles.
+   */
+  onExtent?: (bytes: Uint8Array) => Promise<void> | void;
 }
 
 export interface PutResult {
@@ -248,7 +254,7 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
   let bytesDone = 0;
   let size = 0;
 
-  const storeExtent = async (seq: number, lease: Lease, length: number, last: boolean, offset: number): Promise<void> => {
+  const storeExtent = async (seq: number, lease: Lease, length: number, last: boolean, offset: number, seen: Promise<void> | void): Promise<void> => {
     const done = engine.foreground.begin();
     const buffer = lease.bytes;
     try {
@@ -270,6 +276,7 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
       options.onProgress?.(bytesDone, source.sizeHint);
     } finally {
       done();
+      await Promise.resolve(seen).catch(() => {});
       ring.give(lease);
     }
   };
@@ -325,7 +332,8 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
         }
       }
       const last = next === null;
-      launch(storeExtent(seq, current, currentLength, last, size));
+      const seen = options.onExtent?.(current.bytes.subarray(0, currentLength));
+      launch(storeExtent(seq, current, currentLength, last, size, seen));
       size += currentLength;
       if (last) break;
       current = next!;
@@ -347,9 +355,9 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
     if (failure) throw failure;
     await dirs.syncAll();
     checksum = objectChecksum(checksums, engine.hash);
-    replaced = engine.catalog.object(key) !== null;
     const object: ObjectRow = { id: objectId, key, size, policy: policyName, checksum: hex64(checksum), extents: extents.length, createdAt };
-    const meta = options.beforeCommit?.(size) ?? options.meta;
+    const meta = (await options.beforeCommit?.(size)) ?? options.meta;
+    replaced = engine.catalog.object(key) !== null;
     removed = engine.catalog.commitObject(object, extents, {
       ...(options.expectReplace === undefined ? {} : { expectReplace: options.expectReplace }),
       ...(meta !== undefined ? { meta } : {}),
@@ -388,7 +396,8 @@ async function putPacked(engine: Engine, source: ExtentSource, key: string, poli
   if (got > announced || got === 0) return putObject(engine, prefixedSource(data.subarray(0, got), source), key, options);
   await source.close().catch(() => {});
   const bytes = data.subarray(0, got);
-  const meta = options.beforeCommit?.(got) ?? options.meta;
+  await options.onExtent?.(bytes);
+  const meta = (await options.beforeCommit?.(got)) ?? options.meta;
   const objectId = newId();
   const checksum = engine.hash(bytes);
   const { replaced } = await engine.packs.add(policy, {
@@ -436,6 +445,11 @@ export async function deleteObject(engine: Engine, keyInput: string, internal = 
   const key = checkKey(keyInput, internal);
   const removed = engine.catalog.deleteObject(key);
   if (!removed) throw new DfsError('DFS_ERR_OBJECT_NOT_FOUND', JSON.stringify(key));
+  // On record before the answer: a small object's bytes stay in its pack until compaction, and a
+  // catalogue rebuilt from the disks must not bring it back.
+  await engine.tombstones.record({ key, createdAt: removed.object.createdAt, deletedAt: Date.now() }).catch((error: unknown) => {
+    log('store').warn({ key, err: (error as Error).message }, 'the delete is not on record on any disk: recover-catalog could bring the object back');
+  });
   const fragmentsRemoved = await deleteExtentFiles(engine, removed.extents);
   log('store').info({ key, size: removed.object.size, extents: removed.extents.length }, 'object deleted');
   return { key, size: removed.object.size, extents: removed.extents.length, fragmentsRemoved };

@@ -4,13 +4,14 @@
 //     (PutObject with a Buffer body: a signed payload hash and the SDK's
 //     default CRC32; GetObject with its default checksum validation) and
 //     through /v1 with Node's HTTP client (target: S3 ≥ 0.8× /v1);
-//   - PUT and GET of 4 KiB objects from 16 concurrent clients.
+//   - PUT and GET of 4 KiB objects from 16 concurrent clients;
+//   - CPU per request of the daemon and of the client process, each side.
 //
 //   DFS_BENCH_ROUNDS   rounds (default 5)
 //   DFS_BENCH_LARGE    large objects per round and side (default 3)
 //   DFS_BENCH_SMALL    small objects per round and side (default 1000)
 import { Agent, request } from 'node:http';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -73,10 +74,24 @@ const sides = {
 };
 type Side = keyof typeof sides;
 
+/** CPU seconds (utime + stime, all threads) of a process, from /proc. */
+function cpuOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds spent by the daemon and by this process (the clients) during the last timed phase. */
+let lastCpu = { daemon: 0, client: 0 };
+
 async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const d0 = cpuOf(daemon.child.pid!);
+  const c0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   await fn();
-  return Number(process.hrtime.bigint() - start) / 1e9;
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const c = process.cpuUsage(c0);
+  lastCpu = { daemon: cpuOf(daemon.child.pid!) - d0, client: (c.user + c.system) / 1e6 };
+  return seconds;
 }
 
 async function parallel(n: number, fn: (i: number) => Promise<unknown>): Promise<void> {
@@ -95,26 +110,28 @@ const ratios: Record<string, number[]> = {};
 for (let round = 0; round < ROUNDS; round++) {
   const order: Side[] = round % 2 === 0 ? ['s3', 'v1'] : ['v1', 's3'];
   const got: Record<string, Record<Side, number>> = {};
-  const note = (name: string, side: Side, value: number) => {
+  const note = (name: string, side: Side, value: number, ops: number) => {
     (got[name] ??= { s3: 0, v1: 0 })[side] = value;
     record(`${name} ${side}`, value);
+    record(`${name} ${side} daemon cpu`, (lastCpu.daemon / ops) * 1000);
+    record(`${name} ${side} client cpu`, (lastCpu.client / ops) * 1000);
   };
   for (const side of order) {
     const s = sides[side];
     const putSeconds = await timed(async () => {
       for (let i = 0; i < LARGE; i++) await s.put(`large-${side}-${i}`, large);
     });
-    note('64 MiB PUT (MB/s)', side, (LARGE * large.length) / putSeconds / 1e6);
+    note('64 MiB PUT (MB/s)', side, (LARGE * large.length) / putSeconds / 1e6, LARGE);
     const getSeconds = await timed(async () => {
       for (let i = 0; i < LARGE; i++) if ((await s.get(`large-${side}-${i}`)) !== large.length) throw new Error('short GET');
     });
-    note('64 MiB GET (MB/s)', side, (LARGE * large.length) / getSeconds / 1e6);
+    note('64 MiB GET (MB/s)', side, (LARGE * large.length) / getSeconds / 1e6, LARGE);
     const smallPut = await timed(() => parallel(SMALL, (i) => s.put(`small-${side}/${round}-${i}`, small[i % small.length]!)));
-    note(`4 KiB PUT, ${CLIENTS} clients (objects/s)`, side, SMALL / smallPut);
+    note(`4 KiB PUT, ${CLIENTS} clients (objects/s)`, side, SMALL / smallPut, SMALL);
     const smallGet = await timed(() => parallel(SMALL, async (i) => {
       if ((await s.get(`small-${side}/${round}-${i}`)) !== 4096) throw new Error('short GET');
     }));
-    note(`4 KiB GET, ${CLIENTS} clients (objects/s)`, side, SMALL / smallGet);
+    note(`4 KiB GET, ${CLIENTS} clients (objects/s)`, side, SMALL / smallGet, SMALL);
   }
   for (const [name, v] of Object.entries(got)) (ratios[name] ??= []).push(v.s3 / v.v1);
   process.stderr.write(`round ${round + 1}/${ROUNDS}\n`);
@@ -124,6 +141,11 @@ console.log(`\nS3 (AWS SDK) against /v1 on the same daemon, ec:4+2, 6 disks; med
 printRows([
   ['case', 'S3', '/v1', 'S3 ÷ /v1'],
   ...Object.keys(ratios).map((name) => [name, median(rates[`${name} s3`]!).toFixed(0), median(rates[`${name} v1`]!).toFixed(0), `${median(ratios[name]!).toFixed(2)}×`]),
+]);
+console.log('\nCPU per request (ms, medians): the daemon (all threads, /proc) and the client process (the SDK, or Node\'s HTTP client for /v1)\n');
+printRows([
+  ['case', 'daemon, S3', 'daemon, /v1', 'client, SDK', 'client, /v1'],
+  ...Object.keys(ratios).map((name) => [name.replace(/ \(.*\)$/, ''), ...['s3 daemon', 'v1 daemon', 's3 client', 'v1 client'].map((k) => median(rates[`${name} ${k} cpu`]!).toFixed(2))]),
 ]);
 s3.destroy();
 agent.destroy();

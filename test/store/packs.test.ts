@@ -7,7 +7,7 @@
 // old packs' files.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Engine, chunkSource, collectGarbage, deleteObject, fragmentPath, listExtents, lookupObject, objectView, putObject, readObject, rebuild, recoverCatalog,
@@ -163,12 +163,55 @@ test('recover-catalog rebuilds packed objects from the packs\' records', async (
   assert.ok(summary.packs > 0);
   assert.equal(summary.packsUnreadable, []);
   engine = Engine.open(join(root, 'pool'), { cacheBytes: 0 });
-  // Objects deleted from packs not compacted since may come back (their records are still there); the live ones all do.
-  assert.ok(engine.catalog.counters().objects >= live);
+  // Exactly the live objects: those deleted from packs not compacted since stay deleted (the tombstones say so).
+  assert.is(engine.catalog.counters().objects, live);
   for (const [key, bytes] of objects) {
     assert.ok(objectView(engine, key)!.packed !== null || bytes.length > 65536, key);
     assert.ok((await read(key)).equals(Buffer.from(bytes)), key);
   }
+});
+
+test('recover-catalog keeps deletes: a packed object deleted, one overwritten then deleted, one deleted then put again', async () => {
+  // Put at once, so that group commit packs them together (the first goes alone) and their pack outlives the deletes.
+  const kept = randomBytes(1000, 75);
+  const batch: [string, Uint8Array][] = [['t/x0', randomBytes(100, 70)], ['t/deleted', randomBytes(3000, 71)], ['t/replaced-then-deleted', randomBytes(3000, 72)], ['t/deleted-then-put', randomBytes(3000, 73)], ['t/kept', kept]];
+  await Promise.all(batch.map(([k, b]) => put(k, b)));
+  const packOf = (key: string) => engine.catalog.packedOf(engine.catalog.object(key)!.id)!.extentId;
+  assert.ok(['t/deleted', 't/replaced-then-deleted', 't/deleted-then-put'].every((k) => packOf(k) === packOf('t/kept')), 'one pack holds them');
+  const again = randomBytes(2000, 74);
+  await deleteObject(engine, 't/deleted');
+  await put('t/replaced-then-deleted', randomBytes(300_000, 76)); // not packed: its own extents
+  await deleteObject(engine, 't/replaced-then-deleted');
+  await deleteObject(engine, 't/deleted-then-put');
+  await new Promise((r) => setTimeout(r, 5));
+  await put('t/deleted-then-put', again);
+  const logs = disks.map((d) => readFileSync(join(d, 'tombstones.log'), 'utf8'));
+  assert.ok(logs.every((l) => l.includes('"t/deleted"')), 'every disk has the tombstone');
+  await engine.close();
+  for (const f of readdirSync(join(root, 'pool'))) if (f.startsWith('catalog.db')) rmSync(join(root, 'pool', f));
+  const summary = await recoverCatalog(join(root, 'pool'));
+  assert.ok(summary.deletedSkipped >= 2, JSON.stringify(summary));
+  engine = Engine.open(join(root, 'pool'), { cacheBytes: 0 });
+  assert.equal(engine.catalog.listObjects({ prefix: 't/' }).map((o) => o.key), ['t/deleted-then-put', 't/kept', 't/x0']);
+  assert.ok((await read('t/deleted-then-put')).equals(Buffer.from(again)));
+  assert.ok((await read('t/kept')).equals(Buffer.from(kept)));
+});
+
+test('gc prunes tombstones once no pack older than the delete is left, and never while one is', async () => {
+  const count = () => readFileSync(join(disks[0]!, 'tombstones.log'), 'utf8').split('\n').filter(Boolean).length;
+  const before = count();
+  assert.ok(before > 0);
+  // Packs written before the deletes remain: every tombstone stays.
+  const kept = await collectGarbage(engine, { graceSeconds: 0 });
+  assert.ok(engine.catalog.oldestPackAt()! < Date.now());
+  assert.is(kept.tombstones.dropped + kept.tombstones.kept, before * disks.length);
+  // With every object gone and their packs with them, nothing can bring a key back: the logs empty.
+  for (const o of engine.catalog.listObjects()) await deleteObject(engine, o.key);
+  await new Promise((r) => setTimeout(r, 5));
+  assert.is(engine.catalog.oldestPackAt(), null);
+  const pruned = await collectGarbage(engine, { graceSeconds: 0 });
+  assert.ok(pruned.tombstones.dropped > 0 && pruned.tombstones.kept === 0, JSON.stringify(pruned.tombstones));
+  assert.not.ok(existsSync(join(disks[0]!, 'tombstones.log')));
 });
 
 test.run();

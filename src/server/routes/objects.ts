@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { DfsError } from '../../errors.js';
 import { runOp } from '../../ops/index.js';
 import { parsePolicy } from '../../pool/index.js';
-import { lookupObject, objectSummary, putObject, readObject, streamSource, type Engine } from '../../store/index.js';
+import { lookupObject, objectSummary, putObject, readObject, sendChunks, streamSource, type Engine } from '../../store/index.js';
 import { errors, keyParams, open, putResult } from '../schemas.js';
 
 /** The key a continuation token stands for (base64url of its UTF-8). */
@@ -62,25 +62,9 @@ export async function objectRoutes(app: FastifyInstance, { engine }: { engine: E
       'content-length': object.size,
       'x-dynamicfs-checksum': object.checksum,
     });
-    // Each chunk lies in a worker's read slot, freed when the next is asked for: it goes to the
-    // socket as it is (no copy) and the next is asked for once the socket has taken it all (the
-    // write's callback). No buffer per chunk, so large GETs do not churn the heap.
-    const send = (chunk: Uint8Array) => new Promise<void>((resolve, reject) => {
-      res.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length), (error) => (error ? reject(error) : resolve()));
-    });
-    try {
-      if (!first.done) {
-        await send(first.value);
-        for await (const chunk of { [Symbol.asyncIterator]: () => chunks }) await send(chunk);
-      }
-      res.end();
-    } catch (error) {
-      // The status line is out: the only way left to say "failed" is a short body and a cut connection.
-      if (!res.destroyed) request.log.error({ key: object.key, err: (error as Error).message, code: (error as { code?: string }).code }, 'read failed after the response began; connection cut');
-      res.destroy();
-    } finally {
-      await chunks.return(undefined);
-    }
+    // The status line is out: the only way left to say "failed" is a short body and a cut connection.
+    const failed = await sendChunks(res, chunks, first);
+    if (failed) request.log.error({ key: object.key, err: failed.message, code: (failed as { code?: string }).code }, 'read failed after the response began; connection cut');
   });
 
   app.put('/v1/objects/*', {
