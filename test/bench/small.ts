@@ -16,7 +16,8 @@
 // - `ls --json` time and the CLI's peak RSS (VmHWM) at 10k, 100k and 1M rows.
 //
 // DFS_BENCH_OBJECTS (per round, default 2000), DFS_BENCH_ROUNDS (3),
-// DFS_BENCH_SIZES ("1024,4096,65536") and DFS_BENCH_LS ("10000,100000,1000000";
+// DFS_BENCH_SIZES ("1024,4096,65536"), DFS_BENCH_PACKING (JSON of packing
+// options for the measured pools) and DFS_BENCH_LS ("10000,100000,1000000";
 // empty: no listing) scale it.
 import http from 'node:http';
 import { spawnSync } from 'node:child_process';
@@ -136,7 +137,8 @@ const fmt = (x: number, d = 2) => x.toFixed(d);
 const pct = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!;
 
 async function ratesFor(size: number): Promise<Record<string, string>> {
-  const { pool, disks } = makePool(`pool-${size}`);
+  // DFS_BENCH_PACKING (JSON, e.g. '{"windowMs":5}') sets the measured pools' packing options, to compare choices.
+  const { pool, disks } = makePool(`pool-${size}`, process.env.DFS_BENCH_PACKING ? (JSON.parse(process.env.DFS_BENCH_PACKING) as Record<string, number>) : undefined);
   const daemon: RunningDaemon = await startDaemon(pool, ['serve', '--log-level', 'warn']);
   const bare = new Bare(`bare-${size}`);
   const bodies = Array.from({ length: 8 }, () => randomBytes(size));
