@@ -130,6 +130,11 @@ test('a FUSE mount with s3fs: files written and read through the mount are objec
   const passwd = join(home, 's3fs-passwd');
   writeFileSync(passwd, `${key.accessKeyId}:${key.secretAccessKey}\n`, { mode: 0o600 });
   const mount = run('s3fs', ['rclone-sync', mnt, '-o', `url=${daemon.s3Url}`, '-o', 'use_path_request_style', '-o', `passwd_file=${passwd}`, '-o', 'endpoint=us-east-1'], clientEnv());
+  // A machine may offer /dev/fuse and still refuse the mount itself (a container without the right to mount).
+  if (mount.status !== 0 && /not permitted|permission denied|EPERM|EACCES/i.test(mount.stderr)) {
+    console.log(`  (mount test skipped: the mount was refused here: ${mount.stderr.trim().split('\n').pop()})`);
+    return;
+  }
   assert.is(mount.status, 0, mount.stderr);
   try {
     assert.is(readFileSync(join(mnt, 'from-s3.txt'), 'utf8'), 'written through S3');
