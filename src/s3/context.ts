@@ -83,14 +83,18 @@ export function poolKey(bucket: string, key: string): string {
   return `${bucket}/${key}`;
 }
 
-export function attributesOf(ctx: S3Context, object: ObjectRow): ObjectAttributes {
-  const text = ctx.engine.catalog.objectMeta(object.id);
+/** Attributes from their JSON text (none for null, or for a text that does not parse). */
+export function parseAttributes(text: string | null): ObjectAttributes {
   if (text === null) return {};
   try {
     return JSON.parse(text) as ObjectAttributes;
   } catch {
     return {};
   }
+}
+
+export function attributesOf(ctx: S3Context, object: ObjectRow): ObjectAttributes {
+  return parseAttributes(ctx.engine.catalog.objectMeta(object.id));
 }
 
 /** The ETag of an object: its MD5 for objects written through S3, else the pool's checksum (not an MD5, and shaped so that no client takes it for one). */

@@ -2,10 +2,10 @@
 // to the pool's data). The CLI edits it under a lock file and replaces it
 // atomically; the daemon re-reads it when its modification time or size
 // changes, so new and deleted keys take effect without a restart.
-import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { randomBytes, randomInt } from 'node:crypto';
 import { DfsError } from '../errors.js';
-import { writeFileDurableSync } from '../pool/index.js';
+import { isProcessAlive, writeFileDurableSync } from '../pool/index.js';
 
 export interface AccessKey {
   accessKeyId: string;
@@ -39,18 +39,29 @@ function readKeyFile(path: string): KeyFile {
   return parsed;
 }
 
-/** Runs `fn` holding `<path>.lock` (created exclusively; a holder older than 30 s is taken as dead). */
+/**
+ * Runs `fn` holding `<path>.lock`: created exclusively with the holder's pid
+ * in it; a lock whose holder is dead on this host is stale and taken over, as
+ * the pool's own lock is (an unreadable one, once it is a few seconds old).
+ */
 function withLock<T>(path: string, fn: () => T): T {
   const lock = `${path}.lock`;
   const started = Date.now();
   for (;;) {
     try {
-      closeSync(openSync(lock, 'wx', 0o600));
+      const fd = openSync(lock, 'wx', 0o600);
+      try {
+        writeSync(fd, String(process.pid));
+      } finally {
+        closeSync(fd);
+      }
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       try {
-        if (Date.now() - statSync(lock).mtimeMs > 30_000) rmSync(lock, { force: true });
+        const pid = Number(readFileSync(lock, 'utf8'));
+        const stale = Number.isInteger(pid) && pid > 0 ? !isProcessAlive(pid) : Date.now() - statSync(lock).mtimeMs > 5_000;
+        if (stale) rmSync(lock, { force: true });
       } catch {
         // gone meanwhile
       }

@@ -6,7 +6,7 @@
 import type { ObjectRow } from '../catalog/index.js';
 import { s3Error } from './errors.js';
 import { awsEncode } from './sigv4.js';
-import { etagOf, isoDate, OWNER, requireBucket, sendXml, type ObjectAttributes, type S3Context, type S3Request } from './context.js';
+import { etagOf, isoDate, OWNER, parseAttributes, requireBucket, sendXml, type ObjectAttributes, type S3Context, type S3Request } from './context.js';
 import type { XmlNode } from './xml.js';
 
 /** Past every key that starts with a given prefix (no UTF-8 text continues above U+10FFFF). */
@@ -60,15 +60,8 @@ function list(ctx: S3Context, bucket: string, options: { prefix: string; delimit
         out.truncated = true;
         return out;
       }
-      let attributes: ObjectAttributes = {};
-      if (row.meta) {
-        try {
-          attributes = JSON.parse(row.meta) as ObjectAttributes;
-        } catch {
-          // unreadable attributes: listed with the pool's checksum as its tag
-        }
-      }
-      out.contents.push({ key, object: row, attributes });
+      // Unreadable attributes: listed with the pool's checksum as its tag.
+      out.contents.push({ key, object: row, attributes: parseAttributes(row.meta) });
       out.last = key;
       out.lastIsPrefix = false;
     }

@@ -12,7 +12,7 @@ import { chunkSource, deleteObject, dropUpload, putObject, readObject, uploadPar
 import type { UploadRow } from '../catalog/index.js';
 import { s3Error, toS3Error } from './errors.js';
 import {
-  attributesFromHeaders, header, headersFor, isoDate, OWNER, poolKey, requireBucket, sendEmpty, sendXml, type ObjectAttributes, type S3Context, type S3Request,
+  attributesFromHeaders, header, headersFor, parseAttributes, isoDate, OWNER, poolKey, requireBucket, sendEmpty, sendXml, type ObjectAttributes, type S3Context, type S3Request,
 } from './context.js';
 import { copyBytes, copySource, parseRange, storeBody } from './objects.js';
 import { readSmallBody } from './small-body.js';
@@ -117,7 +117,7 @@ export async function completeUpload(ctx: S3Context, r: S3Request): Promise<void
     }
   });
   const etag = `${createHash('md5').update(Buffer.concat(chosen.map((p) => Buffer.from(p.etag, 'hex')))).digest('hex')}-${chosen.length}`;
-  const attributes: ObjectAttributes = { ...(JSON.parse(upload.meta) as ObjectAttributes), etag };
+  const attributes: ObjectAttributes = { ...parseAttributes(upload.meta), etag };
   const key = poolKey(bucket, upload.key);
   const size = chosen.reduce((n, p) => n + p.size, 0);
 

@@ -13,9 +13,12 @@ export function newId(): string {
  */
 export const INTERNAL_KEY_PREFIX = '\0';
 
+/** Where the parts of multipart uploads are kept: `<prefix><uploadId>/<part>`. */
+export const UPLOAD_PART_PREFIX = `${INTERNAL_KEY_PREFIX}upload/`;
+
 /** The key of part `part` of multipart upload `uploadId`. */
 export function uploadPartKey(uploadId: string, part: number): string {
-  return `${INTERNAL_KEY_PREFIX}upload/${uploadId}/${part}`;
+  return `${UPLOAD_PART_PREFIX}${uploadId}/${part}`;
 }
 
 /**

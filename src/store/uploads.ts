@@ -3,7 +3,7 @@
 // upload is completed or aborted. An upload left unfinished is reclaimed by
 // gc once it is older than s3.uploadMaxAgeSeconds.
 import type { Engine } from './engine.js';
-import { uploadPartKey } from './object-meta.js';
+import { UPLOAD_PART_PREFIX, uploadPartKey } from './object-meta.js';
 import { deleteObject } from './writer.js';
 
 export interface UploadReclaim {
@@ -51,7 +51,7 @@ export async function reclaimUploads(engine: Engine, options: { dryRun: boolean;
     if (stale.length < 100 || options.dryRun) break;
   }
   // Parts whose upload is gone (a process killed between storing a part and recording it).
-  const prefix = uploadPartKey('', 0).slice(0, -2);
+  const prefix = UPLOAD_PART_PREFIX;
   let after = '';
   for (;;) {
     const rows = engine.catalog.listWithMeta(prefix, after, 1000);
