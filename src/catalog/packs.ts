@@ -73,12 +73,12 @@ export class PackTable extends ProblemTable {
     return this.packSql.toCompact.all(share, small, before, limit) as PackRow[];
   }
 
-  /** Packs, their bytes and their live bytes and objects, over the pool. */
   /** When the oldest pack still in the pool was written (ms), or null with none. */
   oldestPackAt(): number | null {
     return (this.db.prepare('SELECT min(created_at) AS at FROM packs').get() as { at: number | null }).at;
   }
 
+  /** Packs, their bytes and their live bytes and objects, over the pool. */
   packTotals(): { packs: number; bytes: number; liveBytes: number; liveObjects: number } {
     return this.packSql.totals.get() as { packs: number; bytes: number; liveBytes: number; liveObjects: number };
   }
@@ -95,7 +95,9 @@ export class PackTable extends ProblemTable {
       this.insertPack(pack);
       let moved = 0;
       for (const m of moves) moved += this.packSql.packedMove.run(pack.extent.id, m.offset, m.objectId, m.from).changes;
-      const dropped = [...new Set(moves.map((m) => m.from))].flatMap((id) => this.dropPackIfEmpty(id));
+      // A move whose object went meanwhile (deleted, overwritten, or moved by another compaction) leaves
+      // nothing in the new pack for it; a new pack that got nothing goes with the old ones.
+      const dropped = [...new Set([...moves.map((m) => m.from), pack.extent.id])].flatMap((id) => this.dropPackIfEmpty(id));
       return { moved, dropped };
     });
   }

@@ -210,6 +210,7 @@ async function ratesFor(size: number): Promise<Record<string, string>> {
     await new Promise((r) => setTimeout(r, 1200));
     const gc = cli(['--pool', pool, 'gc', '--grace', '0', '--json']);
     if (gc.code !== 0) throw new Error(gc.stderr);
+    if (process.env.DFS_BENCH_DEBUG) process.stderr.write(`gc: ${gc.stdout}\n`);
     const after = (allocated(disks) + allocated([join(pool, 'catalog.db')])) / (payload / 2);
     return {
       size: `${size} B`, 'PUT/s': fmt(median(ours), 0), 'bare PUT/s': fmt(median(peers), 0), 'PUT ratio': fmt(median(putRatios)),
