@@ -8,13 +8,19 @@ import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { serializeError } from '../src/errors.js';
 import { threadKernels } from '../src/kernels/instance.js';
 import { resolveVariant, type KernelVariant } from '../src/kernels/loader.js';
-import { runKernelTask, transferablesOf } from '../src/kernels/task-runner.js';
+import { runKernelTask, setBackgroundReads, transferablesOf } from '../src/kernels/task-runner.js';
+import { useDiskGate } from '../src/kernels/disk-gate.js';
 import type { KernelTask, TaskEnvelope } from '../src/kernels/tasks.js';
 
-const data = workerData as { variant?: KernelVariant; niceness?: number } | undefined;
+const data = workerData as { variant?: KernelVariant; niceness?: number; gate?: SharedArrayBuffer } | undefined;
 const variant = resolveVariant(data?.variant ?? 'auto');
 const kernels = threadKernels(variant);
-if (data?.niceness) lowerThreadPriority(data.niceness);
+useDiskGate(data?.gate);
+if (data?.niceness) {
+  lowerThreadPriority(data.niceness);
+  // The background pool's reads (the scrubber's) yield to clients' at each disk.
+  setBackgroundReads(true);
+}
 
 /** Linux keeps a niceness per thread: this thread's id is the last part of /proc/thread-self. Elsewhere nothing changes. */
 function lowerThreadPriority(niceness: number): void {
@@ -25,9 +31,9 @@ function lowerThreadPriority(niceness: number): void {
   }
 }
 
-export default function runTask(task: KernelTask): unknown {
+export default async function runTask(task: KernelTask): Promise<unknown> {
   try {
-    const value = runKernelTask(kernels, task);
+    const value = await runKernelTask(kernels, task);
     const envelope: TaskEnvelope<unknown> = { ok: true, value };
     const transfer = transferablesOf(value);
     if (transfer.length === 0) return envelope;

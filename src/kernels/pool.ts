@@ -13,6 +13,7 @@ import { DfsError, deserializeError, type SerializedError } from '../errors.js';
 import { resolveVariant, type KernelChoice, type KernelVariant } from './loader.js';
 import { validateWorkerPoolOptions, type WorkerPoolOptions } from './pool-options.js';
 import { claimSlot } from './read-slots.js';
+import { diskGate } from './disk-gate.js';
 import type {
   EncodeResult, EncodeTask, KernelTask, ReadResult, ReadTask, KernelTaskResult, ReconstructResult, ReconstructTask, ScrubPageResult, ScrubPageTask,
   TaskEnvelope,
@@ -83,7 +84,8 @@ export class KernelPool {
       idleTimeout: options.idleTimeoutMs,
       concurrentTasksPerWorker: options.concurrentTasksPerWorker,
       maxQueue: options.maxQueue,
-      workerData: { variant: this.variant, niceness: this.niceness },
+      // Every thread shares the process's per-disk read queue.
+      workerData: { variant: this.variant, niceness: this.niceness, gate: diskGate().buffer },
       recordTiming: true,
       // Workers wait for tasks on their message port instead of Atomics.wait:
       // measured here, a round trip costs ~65 us this way against ~115 us with

@@ -1,10 +1,19 @@
 // Runs one kernel task against this thread's kernel instance. The piscina
 // worker calls it; so can the main thread (tests, benchmarks, small pools).
-// Fragment files are read with readSync straight into views of WASM memory:
-// the bytes are touched once by the kernel and never copied in JS.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+// Fragment files are read straight into views of WASM memory: the bytes are
+// touched once by the kernel and never copied in JS.
+//
+// Reads are asynchronous and go through the per-disk read queue
+// (disk-gate.ts): the fragments an extent needs are read at once, and a
+// thread reads for several tasks at once, so the disks see many reads in
+// flight rather than one a thread. The kernel's own memory (regions, and
+// the scratch every kernel call uses) is one per thread, so every task that
+// uses it holds it for its whole run (withArena); a client's read of a whole
+// extent goes to a shared read slot instead and needs it only to reconstruct.
+import { closeSync, fstatSync, open as openCallback, read as readCallback, readSync } from 'node:fs';
 import { decodeHeader, fragmentPath, headerHashedBytes, headerIdBytes, headerMatches } from '../format/index.js';
-import { diskFaultSync } from '../faults/index.js';
+import { diskFault } from '../faults/index.js';
+import { diskGate } from './disk-gate.js';
 import { DfsError, serializeError } from '../errors.js';
 import type { ExtentRegion, KernelInstance } from './instance.js';
 import { threadReadSlots } from './read-slots.js';
@@ -33,38 +42,85 @@ function readFully(fd: number, into: Uint8Array, position: number): number {
   return got;
 }
 
-/**
- * Opens a fragment's file and hands it to `read`, which returns the outcome.
- * A missing source or file, and errno errors, become outcomes; anything else
- * (a bug, not a bad fragment) is thrown.
- */
-function withFragment(source: FragmentSource | null, read: (fd: number, source: FragmentSource) => ReadOutcome): ReadOutcome {
-  if (source === null) return { outcome: { status: 'missing', hash: null }, bytes: 0 };
-  let fd: number;
-  try {
-    fd = openSync(source.path, 'r');
-  } catch (error) {
-    const errno = (error as NodeJS.ErrnoException).code ?? 'EIO';
-    return { outcome: { status: MISSING_ERRNOS.has(errno) ? 'missing' : 'unreadable', hash: null, errno }, bytes: 0 };
+function openAsync(path: string): Promise<number> {
+  return new Promise((resolve, reject) => openCallback(path, 'r', (error, fd) => (error ? reject(error) : resolve(fd))));
+}
+
+function readAsync(fd: number, into: Uint8Array, at: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => readCallback(fd, into, at, length, position, (error, n) => (error ? reject(error) : resolve(n))));
+}
+
+/** readFully without blocking the thread. */
+async function readFullyAsync(fd: number, into: Uint8Array, position: number): Promise<number> {
+  let got = 0;
+  while (got < into.length) {
+    const n = await readAsync(fd, into, got, into.length - got, position + got);
+    if (n === 0) break;
+    got += n;
   }
+  return got;
+}
+
+/** Whether this thread's reads are background work (the scrubber's pool): at each disk they yield to clients' reads. */
+let backgroundReads = false;
+
+export function setBackgroundReads(background: boolean): void {
+  backgroundReads = background;
+}
+
+/**
+ * Opens a fragment's file and hands it to `read`, which returns the outcome,
+ * holding a place in the queue of the fragment's disk meanwhile. A missing
+ * source or file, and errno errors, become outcomes; anything else (a bug,
+ * not a bad fragment) is thrown.
+ */
+async function withFragment(source: FragmentSource | null, read: (fd: number, source: FragmentSource) => Promise<ReadOutcome> | ReadOutcome): Promise<ReadOutcome> {
+  if (source === null) return { outcome: { status: 'missing', hash: null }, bytes: 0 };
+  const gate = diskGate();
+  await gate.acquire(source.disk, backgroundReads);
+  const at = process.hrtime.bigint();
   try {
-    diskFaultSync('read', source.path);
-    return read(fd, source);
-  } catch (error) {
-    const errno = (error as NodeJS.ErrnoException).code;
-    if (typeof errno !== 'string' || !errno.startsWith('E')) throw error;
-    return { outcome: { status: 'unreadable', hash: null, errno }, bytes: 0 };
+    let fd: number;
+    try {
+      fd = await openAsync(source.path);
+    } catch (error) {
+      const errno = (error as NodeJS.ErrnoException).code ?? 'EIO';
+      return { outcome: { status: MISSING_ERRNOS.has(errno) ? 'missing' : 'unreadable', hash: null, errno }, bytes: 0 };
+    }
+    try {
+      await diskFault('read', source.path);
+      return await read(fd, source);
+    } catch (error) {
+      const errno = (error as NodeJS.ErrnoException).code;
+      if (typeof errno !== 'string' || !errno.startsWith('E')) throw error;
+      return { outcome: { status: 'unreadable', hash: null, errno }, bytes: 0 };
+    } finally {
+      closeSync(fd);
+    }
   } finally {
-    closeSync(fd);
+    gate.release(source.disk, at);
   }
 }
 
 /** Reads one payload into `into`; a problem becomes an outcome, never an exception. */
-function readPayload(source: FragmentSource | null, into: Uint8Array): ReadOutcome {
-  return withFragment(source, (fd, { offset }) => {
-    const got = readFully(fd, into, offset);
+function readPayload(source: FragmentSource | null, into: Uint8Array): Promise<ReadOutcome> {
+  return withFragment(source, async (fd, { offset }) => {
+    const got = await readFullyAsync(fd, into, offset);
     return { outcome: { status: got < into.length ? 'truncated' : 'ok', hash: null }, bytes: got };
   });
+}
+
+let arenaTail: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `fn` with this thread's kernel memory to itself: the tasks a thread
+ * runs at once take turns here (reads of a task are still in flight
+ * together, into its own region).
+ */
+export function withArena<T>(fn: () => T | Promise<T>): Promise<T> {
+  const run = arenaTail.then(fn);
+  arenaTail = run.catch(() => {});
+  return run;
 }
 
 function layoutCount(layout: CodeLayout): number {
@@ -87,15 +143,10 @@ function checkSources(fragments: readonly (FragmentSource | null)[], count: numb
   }
 }
 
-/** Reads every source into its slot of the region; problems become outcomes. */
-function readAll(region: ExtentRegion, fragments: readonly (FragmentSource | null)[]): { outcomes: FragmentOutcome[]; bytesRead: number } {
-  let bytesRead = 0;
-  const outcomes = fragments.map((source, i) => {
-    const { outcome, bytes } = readPayload(source, region.fragment(i));
-    bytesRead += bytes;
-    return outcome;
-  });
-  return { outcomes, bytesRead };
+/** Reads every source into its place in the region, all at once; problems become outcomes. */
+async function readAll(region: ExtentRegion, fragments: readonly (FragmentSource | null)[]): Promise<{ outcomes: FragmentOutcome[]; bytesRead: number }> {
+  const reads = await Promise.all(fragments.map((source, i) => readPayload(source, region.fragment(i))));
+  return { outcomes: reads.map((r) => r.outcome), bytesRead: reads.reduce((sum, r) => sum + r.bytes, 0) };
 }
 
 /**
@@ -115,8 +166,8 @@ function classify(outcomes: FragmentOutcome[], hashes: readonly bigint[], fragme
   outcomes.forEach((outcome, i) => judge(outcome, fragments[i] ?? null, () => hashes[i]!));
 }
 
-function readAndCheck(kernels: KernelInstance, region: ExtentRegion, fragments: readonly (FragmentSource | null)[]): { outcomes: FragmentOutcome[]; bytesRead: number } {
-  const read = readAll(region, fragments);
+async function readAndCheck(kernels: KernelInstance, region: ExtentRegion, fragments: readonly (FragmentSource | null)[]): Promise<{ outcomes: FragmentOutcome[]; bytesRead: number }> {
+  const read = await readAll(region, fragments);
   classify(read.outcomes, kernels.hashRegion(region), fragments);
   return read;
 }
@@ -143,14 +194,18 @@ export function runEncode(kernels: KernelInstance, task: EncodeTask): EncodeResu
   return { fragmentLength, extentHash, fragmentHashes, parity };
 }
 
-export function runVerify(kernels: KernelInstance, task: VerifyTask): VerifyResult {
+export function runVerify(kernels: KernelInstance, task: VerifyTask): Promise<VerifyResult> {
+  return withArena(() => verify(kernels, task));
+}
+
+async function verify(kernels: KernelInstance, task: VerifyTask): Promise<VerifyResult> {
   const count = layoutCount(task.layout);
   checkSources(task.fragments, count, task.fragmentLength);
   const region = kernels.region(count, task.fragmentLength);
   const layout = task.layout;
   if (layout.kind === 'ec' && task.deep) {
     // Read first; run the one-pass deep kernel only when every fragment is readable.
-    const { outcomes, bytesRead } = readAll(region, task.fragments);
+    const { outcomes, bytesRead } = await readAll(region, task.fragments);
     if (outcomes.every((o) => o.status === 'ok')) {
       const deep = kernels.verifyRegion(region, layout.k, layout.m, true);
       classify(outcomes, deep.hashes, task.fragments);
@@ -159,11 +214,15 @@ export function runVerify(kernels: KernelInstance, task: VerifyTask): VerifyResu
     classify(outcomes, kernels.hashRegion(region), task.fragments);
     return { fragments: outcomes, parityConsistent: null, bytesRead };
   }
-  const { outcomes, bytesRead } = readAndCheck(kernels, region, task.fragments);
+  const { outcomes, bytesRead } = await readAndCheck(kernels, region, task.fragments);
   return { fragments: outcomes, parityConsistent: null, bytesRead };
 }
 
-export function runReconstruct(kernels: KernelInstance, task: ReconstructTask): ReconstructResult {
+export function runReconstruct(kernels: KernelInstance, task: ReconstructTask): Promise<ReconstructResult> {
+  return withArena(() => reconstruct(kernels, task));
+}
+
+async function reconstruct(kernels: KernelInstance, task: ReconstructTask): Promise<ReconstructResult> {
   const count = layoutCount(task.layout);
   checkSources(task.fragments, count, task.fragmentLength);
   const wanted = task.wanted;
@@ -171,7 +230,7 @@ export function runReconstruct(kernels: KernelInstance, task: ReconstructTask): 
     throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `wanted indices must be distinct integers in 0..${count - 1}`);
   }
   const region = kernels.region(count, task.fragmentLength);
-  const { outcomes, bytesRead } = readAndCheck(kernels, region, task.fragments);
+  const { outcomes, bytesRead } = await readAndCheck(kernels, region, task.fragments);
   const good = outcomes.map((o) => o.status === 'ok');
   const goodCount = good.filter(Boolean).length;
   const layout = task.layout;
@@ -199,7 +258,7 @@ export function runReconstruct(kernels: KernelInstance, task: ReconstructTask): 
   return { fragments: outcomes, rebuilt, rebuiltHashes, bytesRead };
 }
 
-export function runRead(kernels: KernelInstance, task: ReadTask): ReadResult {
+export async function runRead(kernels: KernelInstance, task: ReadTask): Promise<ReadResult> {
   const count = layoutCount(task.layout);
   checkSources(task.fragments, count, task.fragmentLength);
   const { layout, fragmentLength: length, size } = task;
@@ -211,54 +270,62 @@ export function runRead(kernels: KernelInstance, task: ReadTask): ReadResult {
     throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `the output view must be a Uint8Array of ${size} bytes`);
   }
   if (task.slot && !into) {
-    const read = readIntoSlot(kernels, task);
+    const read = await readIntoSlot(kernels, task);
     if (read) return read;
     // A data fragment failed: straight to reconstruction (not read again here).
-    if (read === null) return readThroughRegion(kernels, task, count, undefined);
+    if (read === null) return withArena(() => readThroughRegion(kernels, task, count, undefined));
     // No slot free: the bytes go back in a buffer of their own.
     into = new Uint8Array(new ArrayBuffer(size));
   }
-  if (into) {
-    const direct = readDirect(kernels, task, into);
-    if (direct) {
-      const { verified, ...rest } = direct;
-      return { ...rest, data: verified ? into : null };
+  const out = into;
+  return withArena(async () => {
+    if (out) {
+      const scratch = (n: number) => {
+        const region = kernels.region(1, n);
+        return { view: region.fragment(0), hash: () => kernels.hashFragment(region, 0) };
+      };
+      const direct = await readDirect(task, out, (start, n) => kernels.xxh3(out.subarray(start, start + n)), scratch);
+      if (direct) {
+        const { verified, ...rest } = direct;
+        return { ...rest, data: verified ? out : null };
+      }
     }
-  }
-  return readThroughRegion(kernels, task, count, into);
+    return readThroughRegion(kernels, task, count, out);
+  });
 }
 
 /**
- * Reads the needed fragments one after another where their bytes belong in
- * `out` (at least the extent's size; a fragment reaching past it needs room
- * for all its bytes, or goes through a region), checking each against its
- * checksum with `hash(start, length)` of the bytes at `out[start..]`. Returns
- * the outcomes and whether the extent verified (null: a data fragment of an
- * EC extent failed, and only reconstruction can help).
+ * Reads the needed fragments where their bytes belong in `out` (at least the
+ * extent's size; a fragment reaching past it needs room for all its bytes,
+ * or goes through a region of `scratch`), checking each against its checksum
+ * with `hash(start, length)` of the bytes at `out[start..]`. EC data
+ * fragments are read all at once; replicas one after another, until one
+ * verifies. Returns the outcomes and whether the extent verified (null: a
+ * data fragment of an EC extent failed, and only reconstruction can help).
  */
-function readDirect(
-  kernels: KernelInstance,
+async function readDirect(
   task: ReadTask,
   out: Uint8Array,
-  hash: (start: number, length: number) => bigint = (start, length) => kernels.xxh3(out.subarray(start, start + length)),
-): Omit<ReadResult, 'data'> & { verified: boolean } | null {
+  hash: (start: number, length: number) => bigint,
+  scratch: ((length: number) => { view: Uint8Array; hash: () => bigint }) | null,
+): Promise<Omit<ReadResult, 'data'> & { verified: boolean } | null> {
   const { layout, fragmentLength: length, size } = task;
   const outcomes: (FragmentOutcome | null)[] = new Array<FragmentOutcome | null>(task.fragments.length).fill(null);
   let bytesRead = 0;
   /** Reads fragment i to `out[start..]` and checks it. */
-  const check = (i: number, start: number): boolean => {
+  const check = async (i: number, start: number): Promise<boolean> => {
     const source = task.fragments[i] ?? null;
     let read: ReadOutcome;
     let ok: boolean;
     if (start + length <= out.length) {
-      read = readPayload(source, out.subarray(start, start + length));
+      read = await readPayload(source, out.subarray(start, start + length));
       ok = judge(read.outcome, source, () => hash(start, length));
     } else {
       // A fragment reaching past the end of `out` (zero padding): read and hash it whole in a region, keep its head.
-      const region = kernels.region(1, length);
-      read = readPayload(source, region.fragment(0));
-      ok = judge(read.outcome, source, () => kernels.hashFragment(region, 0));
-      if (ok && start < size) out.set(region.fragment(0).subarray(0, size - start), start);
+      const region = scratch!(length);
+      read = await readPayload(source, region.view);
+      ok = judge(read.outcome, source, region.hash);
+      if (ok && start < size) out.set(region.view.subarray(0, size - start), start);
     }
     bytesRead += read.bytes;
     outcomes[i] = read.outcome;
@@ -267,29 +334,39 @@ function readDirect(
   if (layout.kind === 'replication') {
     // The first replica that verifies is the extent (its checksum is the extent's).
     for (let i = 0; i < task.fragments.length; i++) {
-      if (check(i, 0) && outcomes[i]!.hash === task.extentHash) return { fragments: outcomes, verified: true, reconstructed: i > 0, bytesRead };
+      if ((await check(i, 0)) && outcomes[i]!.hash === task.extentHash) return { fragments: outcomes, verified: true, reconstructed: i > 0, bytesRead };
     }
     return { fragments: outcomes, verified: false, reconstructed: false, bytesRead };
   }
-  for (let i = 0; i < layout.k; i++) if (!check(i, i * length)) return null;
+  // Fragments inside `out` at once; one reaching past it (it shares the scratch region) after them.
+  const inside = Array.from({ length: layout.k }, (_, i) => i).filter((i) => (i + 1) * length <= out.length);
+  const oks = await Promise.all(inside.map((i) => check(i, i * length)));
+  if (!oks.every(Boolean)) return null;
+  for (let i = inside.length; i < layout.k; i++) if (!(await check(i, i * length))) return null;
   return { fragments: outcomes, verified: true, reconstructed: false, bytesRead };
 }
 
 /**
- * readDirect into a shared read slot of this thread, hashing in place;
- * undefined when no slot is free, null when an EC data fragment failed (the
- * slot is then freed and the general path reconstructs).
+ * A client's read of a whole extent into a shared read slot of this thread,
+ * hashed in place; undefined when no slot is free, null when it could not
+ * be verified this way (the slot is then freed and the general path
+ * reconstructs). Under EC a data fragment that fails, or is still not back
+ * hedgeAfterMs after its read began (a slow disk), is read around: parity
+ * fragments go to a second slot and the extent is reconstructed from the
+ * first K that verify, as a tail-tolerant read does. A late read still
+ * lands in memory no one else holds: its slot is freed only once it is back.
  */
-function readIntoSlot(kernels: KernelInstance, task: ReadTask): ReadResult | null | undefined {
+async function readIntoSlot(kernels: KernelInstance, task: ReadTask): Promise<ReadResult | null | undefined> {
   const slots = threadReadSlots(kernels.variant);
   if (!slots) return undefined;
   const { layout, fragmentLength: length, size } = task;
   const span = layout.kind === 'ec' ? layout.k * length : length;
   const slot = slots.acquire(span);
   if (slot < 0) return undefined;
+  if (layout.kind === 'ec') return readEcIntoSlot(kernels, task, layout.k, layout.m, slots, slot, span);
   let handed = false;
   try {
-    const direct = readDirect(kernels, task, slots.view(slot, 0, span), (start, n) => slots.hash(slot, start, n));
+    const direct = await readDirect(task, slots.view(slot, 0, span), (start, n) => slots.hash(slot, start, n), null);
     if (!direct) return null;
     const { verified, ...rest } = direct;
     if (!verified) return { ...rest, data: null };
@@ -300,14 +377,140 @@ function readIntoSlot(kernels: KernelInstance, task: ReadTask): ReadResult | nul
   }
 }
 
-function readThroughRegion(kernels: KernelInstance, task: ReadTask, count: number, into: Uint8Array | undefined): ReadResult {
+type Slots = NonNullable<ReturnType<typeof threadReadSlots>>;
+type FragmentState = 'idle' | 'pending' | 'ok' | 'bad';
+
+async function readEcIntoSlot(kernels: KernelInstance, task: ReadTask, k: number, m: number, slots: Slots, slot: number, span: number): Promise<ReadResult | null> {
+  const { fragmentLength: length, size, fragments } = task;
+  const gate = diskGate();
+  const hedgeAfterMs = gate.hedgeAfterMs;
+  const state: FragmentState[] = new Array<FragmentState>(k + m).fill('idle');
+  const startedAt: number[] = new Array<number>(k + m).fill(Infinity);
+  const outcomes: (FragmentOutcome | null)[] = new Array<FragmentOutcome | null>(k + m).fill(null);
+  const reads: Promise<void>[] = [];
+  let paritySlot = -1;
+  let bytesRead = 0;
+  let hedged = false;
+  let wake: (() => void) | null = null;
+  const place = (i: number): [number, number] => (i < k ? [slot, i * length] : [paritySlot, (i - k) * length]);
+  const start = (i: number): void => {
+    state[i] = 'pending';
+    const source = fragments[i] ?? null;
+    const [s, at] = place(i);
+    // The clock runs from when the read was asked for: a read queued behind a stalled disk's reads is as late as they are.
+    startedAt[i] = Date.now();
+    reads.push(readPayload(source, slots.view(s, at, length)).then((read) => {
+      bytesRead += read.bytes;
+      outcomes[i] = read.outcome;
+      state[i] = judge(read.outcome, source, () => slots.hash(s, at, length)) ? 'ok' : 'bad';
+      wake?.();
+    }));
+  };
+  /** Starts the next parity read; false when there is none left (or no slot to read it into). */
+  const startParity = (): boolean => {
+    // (Parity fragments go to a slot of K fragments' room: with M > K, only the first K of them.)
+    const next = state.findIndex((st, i) => i >= k && i < 2 * k && st === 'idle' && fragments[i]);
+    if (next < 0) return false;
+    if (paritySlot < 0 && (paritySlot = slots.acquire(span)) < 0) return false;
+    start(next);
+    return true;
+  };
+  // A data fragment on a disk that has been slow lately is read around from the start (one read in
+  // eight still goes to it, so that the disk's recent time stays known).
+  const slow = slowDisks(fragments, k, m);
+  for (let i = 0; i < k; i++) {
+    if (slow.has(i) && Math.random() >= 1 / 8 && startParity()) hedged = true;
+    else start(i);
+  }
+  let dataOk = false;
+  for (;;) {
+    const ok = state.filter((st) => st === 'ok').length;
+    dataOk = state.slice(0, k).every((st) => st === 'ok');
+    if (dataOk || ok >= k) break;
+    const now = Date.now();
+    const pending = state.map((st, i) => (st === 'pending' ? i : -1)).filter((i) => i >= 0);
+    const timely = pending.filter((i) => !(hedgeAfterMs > 0 && now - startedAt[i]! >= hedgeAfterMs));
+    if (ok + timely.length < k) {
+      // Short of K fragments still on time: read another parity fragment, if any is left.
+      if (startParity()) {
+        if (timely.length < pending.length) hedged = true;
+        continue;
+      }
+      if (pending.length === 0) break;
+    }
+    const next = Math.min(...timely.map((i) => startedAt[i]! + hedgeAfterMs)) - now;
+    await new Promise<void>((resolve) => {
+      const timer = hedgeAfterMs > 0 && Number.isFinite(next) ? setTimeout(resolve, Math.max(1, next)) : null;
+      wake = () => {
+        if (timer) clearTimeout(timer);
+        resolve();
+      };
+    });
+    wake = null;
+  }
+  if (hedged) gate.noteHedge();
+  // Slots still being read into are freed once those reads are back; one handed out is freed by its reader.
+  const settled = Promise.allSettled(reads);
+  const freeLater = (...held: number[]) => void settled.then(() => held.filter((h) => h >= 0).forEach((h) => slots.release(h)));
+  const ok = state.filter((st) => st === 'ok').length;
+  if (dataOk) {
+    freeLater(paritySlot);
+    return { fragments: outcomes, data: null, slot: slots.ref(slot, size), reconstructed: false, bytesRead };
+  }
+  if (ok < k) {
+    await settled;
+    freeLater(slot, paritySlot);
+    return null;
+  }
+  const data = await withArena(() => {
+    const region = kernels.region(k + m, length);
+    state.forEach((st, i) => {
+      if (st !== 'ok') return;
+      const [s, at] = place(i);
+      region.fragment(i).set(slots.view(s, at, length));
+    });
+    kernels.reconstructRegion(region, k, m, state.map((st) => st === 'ok'));
+    // Rebuilt bytes are checked end to end (stride == length, a multiple of 16: the data fragments are the extent in order).
+    if (kernels.hashPrefix(region, size) !== task.extentHash) return null;
+    const bytes = new Uint8Array(new ArrayBuffer(size));
+    bytes.set(region.all().subarray(0, size));
+    return bytes;
+  });
+  freeLater(slot, paritySlot);
+  if (!data) {
+    await settled;
+    return null;
+  }
+  return { fragments: outcomes, data, reconstructed: true, bytesRead };
+}
+
+/**
+ * Data fragments (by index) whose disks have been slow lately: recent read
+ * time over four times the median of the extent's disks and over half the
+ * hedge deadline, where a parity fragment could stand in.
+ */
+function slowDisks(fragments: readonly (FragmentSource | null)[], k: number, m: number): Set<number> {
+  const gate = diskGate();
+  const deadlineMicros = gate.hedgeAfterMs * 1000;
+  const slow = new Set<number>();
+  if (deadlineMicros <= 0) return slow;
+  const recent = fragments.map((f) => (f ? gate.recentMicros(f.disk) : 0));
+  const sorted = [...recent].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  for (let i = 0; i < k && slow.size < m; i++) {
+    if (recent[i]! > Math.max(4 * median, deadlineMicros / 2)) slow.add(i);
+  }
+  return slow;
+}
+
+async function readThroughRegion(kernels: KernelInstance, task: ReadTask, count: number, into: Uint8Array | undefined): Promise<ReadResult> {
   const { layout, fragmentLength: length, size } = task;
   const region = kernels.region(count, length);
   const outcomes: (FragmentOutcome | null)[] = new Array<FragmentOutcome | null>(count).fill(null);
   let bytesRead = 0;
-  const tryRead = (i: number): boolean => {
+  const tryRead = async (i: number): Promise<boolean> => {
     const source = task.fragments[i] ?? null;
-    const { outcome, bytes } = readPayload(source, region.fragment(i));
+    const { outcome, bytes } = await readPayload(source, region.fragment(i));
     bytesRead += bytes;
     outcomes[i] = outcome;
     return judge(outcome, source, () => kernels.hashFragment(region, i));
@@ -319,14 +522,19 @@ function readThroughRegion(kernels: KernelInstance, task: ReadTask, count: numbe
   };
   if (layout.kind === 'replication') {
     for (let i = 0; i < count; i++) {
-      if (tryRead(i) && outcomes[i]!.hash === task.extentHash) return { fragments: outcomes, data: copyOut(region.fragment(i)), reconstructed: i > 0, bytesRead };
+      if ((await tryRead(i)) && outcomes[i]!.hash === task.extentHash) return { fragments: outcomes, data: copyOut(region.fragment(i)), reconstructed: i > 0, bytesRead };
     }
     return { fragments: outcomes, data: null, reconstructed: false, bytesRead };
   }
-  let good = 0;
-  for (let i = 0; i < layout.k; i++) if (tryRead(i)) good++;
+  // The data fragments at once, then as many parity fragments as are short, until K verify or none is left.
+  let good = (await Promise.all(Array.from({ length: layout.k }, (_, i) => tryRead(i)))).filter(Boolean).length;
   const reconstructed = good < layout.k;
-  for (let i = layout.k; i < count && good < layout.k; i++) if (tryRead(i)) good++;
+  let next = layout.k;
+  while (good < layout.k && next < count) {
+    const batch = Array.from({ length: Math.min(layout.k - good, count - next) }, (_, j) => next + j);
+    next += batch.length;
+    good += (await Promise.all(batch.map(tryRead))).filter(Boolean).length;
+  }
   if (good < layout.k) return { fragments: outcomes, data: null, reconstructed: false, bytesRead };
   if (reconstructed) {
     kernels.reconstructRegion(region, layout.k, layout.m, outcomes.map((o) => o?.status === 'ok'));
@@ -346,7 +554,12 @@ function readThroughRegion(kernels: KernelInstance, task: ReadTask, count: numbe
 /** Fragments up to this size (header and payload) are read with one call into WASM memory and hashed there. */
 const SCRUB_WHOLE_READ_BYTES = 4 * 1024 * 1024;
 
-export function runScrub(kernels: KernelInstance, task: ScrubTask): ScrubResult {
+export function runScrub(kernels: KernelInstance, task: ScrubTask): Promise<ScrubResult> {
+  return withArena(() => scrub(kernels, task));
+}
+
+/** One extent's scrub check; the fragments one after another (the scrubber stays behind clients at the disks). */
+async function scrub(kernels: KernelInstance, task: ScrubTask): Promise<ScrubResult> {
   const count = task.fragments?.length ?? 0;
   checkSources(task.fragments, count, task.fragmentLength);
   if (!Number.isInteger(task.headerLength) || task.headerLength < 16 || task.headerLength > 4096) {
@@ -356,9 +569,10 @@ export function runScrub(kernels: KernelInstance, task: ScrubTask): ScrubResult 
   const hash = (b: Uint8Array) => kernels.xxh3(b);
   const ids = headerIdBytes(task.poolId, task.extentId);
   let bytesRead = 0;
-  const outcomes = task.fragments.map((source, index): ScrubOutcome => {
+  const outcomes: ScrubOutcome[] = [];
+  for (const [index, source] of task.fragments.entries()) {
     let bytes = 0;
-    const { outcome } = withFragment(source, (fd, src) => {
+    const { outcome } = await withFragment(source, async (fd, src) => {
       const status = (s: ScrubOutcome['status']): ReadOutcome => ({ outcome: { status: s as never, hash: null }, bytes });
       const end = src.offset + task.fragmentLength;
       let payloadHash: bigint | null;
@@ -367,7 +581,7 @@ export function runScrub(kernels: KernelInstance, task: ScrubTask): ScrubResult 
         // One read of header and payload into WASM memory; the payload is hashed where it landed.
         const region = kernels.region(1, end);
         const view = region.fragment(0);
-        const got = readFully(fd, view, 0);
+        const got = await readFullyAsync(fd, view, 0);
         bytes = got;
         headerGot = Math.min(got, task.headerLength);
         payloadHash = got === end ? kernels.hashRange(region, src.offset, task.fragmentLength) : null;
@@ -379,7 +593,7 @@ export function runScrub(kernels: KernelInstance, task: ScrubTask): ScrubResult 
         }
         header.set(view.subarray(0, headerGot));
       } else {
-        headerGot = readFully(fd, header, 0);
+        headerGot = await readFullyAsync(fd, header, 0);
         bytes = headerGot;
         payloadHash = null;
         if (headerGot === header.length && fstatSync(fd).size >= end) {
@@ -404,16 +618,20 @@ export function runScrub(kernels: KernelInstance, task: ScrubTask): ScrubResult 
     bytesRead += bytes;
     const result: ScrubOutcome = { status: outcome.status, bytes };
     if (outcome.errno) result.errno = outcome.errno;
-    return result;
-  });
+    outcomes.push(result);
+  }
   return { fragments: outcomes, bytesRead };
 }
 
 const SCRUB_STATUS_CODES = new Map(SCRUB_STATUSES.map((s, i) => [s, i]));
 
 /** A packed batch of scrub checks (see ScrubPageTask); each extent succeeds or fails on its own. */
-export function runScrubPage(kernels: KernelInstance, task: ScrubPageTask): ScrubPageResult {
-  const { extentIds, shape, disks, expected, diskPaths } = task;
+export function runScrubPage(kernels: KernelInstance, task: ScrubPageTask): Promise<ScrubPageResult> {
+  return withArena(() => scrubPage(kernels, task));
+}
+
+async function scrubPage(kernels: KernelInstance, task: ScrubPageTask): Promise<ScrubPageResult> {
+  const { extentIds, shape, disks, expected, diskPaths, diskGates } = task;
   const fragmentCount = disks?.length ?? -1;
   if (!Array.isArray(extentIds) || !Array.isArray(diskPaths) || !(shape instanceof Uint32Array) || !(disks instanceof Int32Array)
     || !(expected instanceof BigUint64Array) || shape.length !== extentIds.length * 3 || expected.length !== fragmentCount || extentIds.length > MAX_BATCH) {
@@ -421,7 +639,7 @@ export function runScrubPage(kernels: KernelInstance, task: ScrubPageTask): Scru
   }
   const result: ScrubPageResult = { status: new Uint8Array(fragmentCount), bytes: new Float64Array(fragmentCount), errnos: [], errors: [] };
   let at = 0;
-  extentIds.forEach((extentId, e) => {
+  for (const [e, extentId] of extentIds.entries()) {
     const width = shape[e * 3 + 2]!;
     const headerLength = shape[e * 3 + 1]!;
     const first = at;
@@ -432,9 +650,9 @@ export function runScrubPage(kernels: KernelInstance, task: ScrubPageTask): Scru
       for (let i = 0; i < width; i++) {
         const disk = disks[first + i]!;
         const path = disk >= 0 ? diskPaths[disk] : undefined;
-        fragments.push(path === undefined ? null : { path: fragmentPath(path, extentId, i), offset: headerLength, expected: expected[first + i]! });
+        fragments.push(path === undefined ? null : { path: fragmentPath(path, extentId, i), offset: headerLength, expected: expected[first + i]!, disk: diskGates?.[disk] });
       }
-      const checked = runScrub(kernels, { op: 'scrub', poolId: task.poolId, extentId, fragmentLength: shape[e * 3]!, headerLength, fragments });
+      const checked = await scrub(kernels, { op: 'scrub', poolId: task.poolId, extentId, fragmentLength: shape[e * 3]!, headerLength, fragments });
       checked.fragments.forEach((o, i) => {
         result.status[first + i] = SCRUB_STATUS_CODES.get(o.status)!;
         result.bytes[first + i] = o.bytes;
@@ -443,7 +661,7 @@ export function runScrubPage(kernels: KernelInstance, task: ScrubPageTask): Scru
     } catch (error) {
       result.errors.push([e, serializeError(error)]);
     }
-  });
+  }
   return result;
 }
 
@@ -455,29 +673,30 @@ type SingleResult = EncodeResult | VerifyResult | ReconstructResult | ReadResult
 
 const MAX_BATCH = 256;
 
-export function runBatch(kernels: KernelInstance, task: BatchTask): TaskEnvelope<SingleResult>[] {
+/** The members of a batch run at once (their reads in flight together); one outcome each, in order. */
+export async function runBatch(kernels: KernelInstance, task: BatchTask): Promise<TaskEnvelope<SingleResult>[]> {
   if (!Array.isArray(task.tasks) || task.tasks.length > MAX_BATCH) {
     throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `a batch holds 0..${MAX_BATCH} tasks`);
   }
-  return task.tasks.map((member): TaskEnvelope<SingleResult> => {
+  return Promise.all(task.tasks.map(async (member): Promise<TaskEnvelope<SingleResult>> => {
     try {
       if ((member as KernelTask)?.op === 'batch') throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', 'batches do not nest');
-      return { ok: true, value: runSingle(kernels, member) };
+      return { ok: true, value: await runSingle(kernels, member) };
     } catch (error) {
       return { ok: false, error: serializeError(error) };
     }
-  });
+  }));
 }
 
-export function runKernelTask(kernels: KernelInstance, task: KernelTask): SingleResult | TaskEnvelope<SingleResult>[] {
+export function runKernelTask(kernels: KernelInstance, task: KernelTask): Promise<SingleResult | TaskEnvelope<SingleResult>[]> {
   if (task?.op === 'batch') return runBatch(kernels, task);
   return runSingle(kernels, task);
 }
 
-function runSingle(kernels: KernelInstance, task: SingleTask): SingleResult {
+async function runSingle(kernels: KernelInstance, task: SingleTask): Promise<SingleResult> {
   switch (task?.op) {
     case 'encode':
-      return runEncode(kernels, task);
+      return withArena(() => runEncode(kernels, task));
     case 'verify':
       return runVerify(kernels, task);
     case 'reconstruct':
@@ -489,7 +708,7 @@ function runSingle(kernels: KernelInstance, task: SingleTask): SingleResult {
     case 'scrubPage':
       return runScrubPage(kernels, task);
     case 'hash':
-      return runHash(kernels, task);
+      return withArena(() => runHash(kernels, task));
     default:
       throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `unknown task op ${JSON.stringify((task as { op?: unknown })?.op)}`);
   }

@@ -15,6 +15,8 @@ export interface FragmentSource {
   offset: number;
   /** XXH3-64 the payload must have. */
   expected: bigint;
+  /** The disk's place in the per-disk read queue (disk-gate.ts); without it the read is not queued. */
+  disk?: number;
 }
 
 
@@ -191,6 +193,8 @@ export interface ScrubPageTask {
   poolId: string;
   /** Disk folders; fragments name theirs by its position here. */
   diskPaths: string[];
+  /** Per disk folder, its place in the per-disk read queue (disk-gate.ts). */
+  diskGates?: number[];
   extentIds: string[];
   /** Per extent, three numbers: fragment length, header length, width (fragment count). */
   shape: Uint32Array;

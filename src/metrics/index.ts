@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from '../store/index.js';
 import type { DiskState } from '../catalog/index.js';
-import type { KernelPoolStats } from '../kernels/index.js';
+import { READ_TIME_BUCKETS, diskGate, gateIndexOf, type DiskReadStats, type KernelPoolStats } from '../kernels/index.js';
 import { parsePolicy, policyTolerance } from '../pool/index.js';
 import { HEALTH_STATUSES, poolHealth } from '../store/index.js';
 import { INTENSITIES, SCRUB_STATES, type ScrubService } from '../scrub/index.js';
@@ -67,6 +67,28 @@ function gauge(registry: Registry, name: string, help: string, labelNames: strin
   });
 }
 
+/**
+ * A histogram whose counts are kept elsewhere (the read queue's shared
+ * memory, written by every thread): each scrape sets it to them.
+ */
+function sharedHistogram(registry: Registry, name: string, help: string, buckets: number[], read: () => [Record<string, string>, DiskReadStats][]): void {
+  new Histogram({
+    name, help, labelNames: ['disk'], buckets, registers: [registry],
+    collect() {
+      this.reset();
+      // prom-client keeps each label set's own (not cumulative) bucket counts, its sum and its count here.
+      const entries = (this as unknown as { hashMap: Record<string, { labels: Record<string, string>; bucketValues: Record<number, number>; sum: number; count: number }> }).hashMap;
+      for (const [labels, stats] of read()) {
+        this.zero(labels);
+        const entry = Object.values(entries).find((e) => e.labels.disk === labels.disk)!;
+        buckets.forEach((bound, i) => { entry.bucketValues[bound] = stats.counts[i]!; });
+        entry.count = stats.reads;
+        entry.sum = stats.sumSeconds;
+      }
+    },
+  });
+}
+
 const DISK_STATES: readonly DiskState[] = ['healthy', 'degraded', 'suspect', 'draining', 'failed'];
 
 export function createMetricsRegistry(sources: MetricsSources): Registry {
@@ -88,6 +110,18 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
   if (live) counterWithTotal(registry, 'dynamicfs_disk_write_bytes', 'Bytes written to fragment files per disk.', ['disk'], () => perDisk((c) => c.writeBytes));
   if (live) mirroredCounter(registry, 'dynamicfs_disk_errors_total', 'I/O errors and failed probes per disk.', ['disk'], () => perDisk((c) => c.errors));
   if (live) mirroredCounter(registry, 'dynamicfs_disk_iops_total', 'Fragment reads and writes per disk.', ['disk'], () => perDisk((c) => c.reads + c.writes));
+
+  // The per-disk read queue (every thread's reads, the scrubber's included).
+  if (live) {
+    const gate = diskGate();
+    const disksWithGates = () => engine.catalog.diskStates().map((d) => ({ disk: d.id, stats: gate.stats(gateIndexOf(d.id)) }));
+    gauge(registry, 'dynamicfs_disk_reads_in_flight', 'Fragment reads at each disk now (bounded by reads.perDiskInFlight).', ['disk'], () =>
+      disksWithGates().map(({ disk, stats }) => [{ disk }, stats.inFlight]));
+    sharedHistogram(registry, 'dynamicfs_disk_read_duration_seconds', 'Time of each fragment read at its disk (open and read), per disk.', READ_TIME_BUCKETS, () =>
+      disksWithGates().map(({ disk, stats }) => [{ disk }, stats]));
+    mirroredCounter(registry, 'dynamicfs_read_hedges_total', 'EC reads that went around a slow data fragment (past reads.hedgeAfterMs, or on a disk slow lately) by reading parity.', [], () =>
+      [[{}, gate.hedges]]);
+  }
 
   // Capacity and state per disk.
   const infos = () => engine.catalog.disks().map((d) => engine.disks.info(d));

@@ -4,7 +4,7 @@
 // checked against (the snapshot), so the pass can tell a bad fragment from one
 // rewritten while it was read.
 import type { ExtentWithFragments, FragmentRow } from '../catalog/index.js';
-import { SCRUB_STATUSES, type ScrubOutcome } from '../kernels/index.js';
+import { SCRUB_STATUSES, gateIndexOf, type ScrubOutcome } from '../kernels/index.js';
 import type { Engine } from '../store/index.js';
 import { parseHex64 } from '../store/index.js';
 
@@ -24,19 +24,21 @@ export interface Checked {
  */
 export async function checkBatch(engine: Engine, extents: ExtentWithFragments[], oneByOne: boolean): Promise<Checked[]> {
   const diskPaths: string[] = [];
+  const diskGates: number[] = [];
   const diskSlots = new Map<string, number>();
   const slotOf = (diskId: string): number => {
     let slot = diskSlots.get(diskId);
     if (slot === undefined) {
       const disk = engine.catalog.diskRef(diskId);
       slot = !disk || disk.state === 'failed' ? -1 : diskPaths.push(disk.path) - 1; // a failed disk's fragments count as missing
+      if (slot >= 0) diskGates.push(gateIndexOf(diskId));
       diskSlots.set(diskId, slot);
     }
     return slot;
   };
   const pageOf = (list: ExtentWithFragments[]) => {
     const fragments = list.reduce((n, e) => n + e.width, 0);
-    const page = { poolId: engine.poolId, diskPaths, extentIds: list.map((e) => e.id), shape: new Uint32Array(list.length * 3), disks: new Int32Array(fragments).fill(-1), expected: new BigUint64Array(fragments) };
+    const page = { poolId: engine.poolId, diskPaths, diskGates, extentIds: list.map((e) => e.id), shape: new Uint32Array(list.length * 3), disks: new Int32Array(fragments).fill(-1), expected: new BigUint64Array(fragments) };
     const snapshots: (FragmentRow | null)[][] = [];
     let at = 0;
     list.forEach((extent, e) => {

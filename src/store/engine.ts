@@ -13,7 +13,7 @@ import { DfsError } from '../errors.js';
 import { ExtentCache } from '../cache/index.js';
 import { BufferArena } from '../buffers/index.js';
 import { Catalog, META_WRITE_PREFIX } from '../catalog/index.js';
-import { resolveVariant, threadKernels, type KernelInstance, type KernelPool, type WorkerPoolOptions } from '../kernels/index.js';
+import { diskGate, resolveVariant, threadKernels, type KernelInstance, type KernelPool, type WorkerPoolOptions } from '../kernels/index.js';
 import {
   formatPolicy, labelForAdoption, newPoolConfig, parsePolicy, poolPaths, readPoolConfig, requireDirectory, writePoolConfig,
   PoolLock, isProcessAlive, policyWidth, type Policy, type PoolConfig,
@@ -78,6 +78,12 @@ export class Engine {
     this.cache = new ExtentCache(options.cacheBytes ?? config.cache.maxBytes);
     this.pools = new WorkerPools(options.workers);
     this.disks = new DiskRegistry(this);
+    this.applyReads();
+  }
+
+  /** Sets the per-disk read queue (shared by this process's threads) from pool.json's `reads`. */
+  private applyReads(): void {
+    diskGate().configure(this.config.reads.perDiskInFlight, this.config.reads.hedgeAfterMs);
   }
 
   /** Replaces pool.json's disk list and writes the file. */
@@ -89,6 +95,7 @@ export class Engine {
   updateConfig(config: PoolConfig): void {
     this.config = config;
     writePoolConfig(this.root, config);
+    this.applyReads();
   }
 
   /** Opens an existing pool, taking its lock. */

@@ -10,7 +10,7 @@ import { DfsError } from '../errors.js';
 import { log } from '../log/index.js';
 import type { ExtentWithFragments, FragmentProblem, ObjectRow } from '../catalog/index.js';
 import { codeLayout, parsePolicy } from '../pool/index.js';
-import type { FragmentSource, ReadResult, ReadTask } from '../kernels/index.js';
+import { gateIndexOf, type FragmentSource, type ReadResult, type ReadTask } from '../kernels/index.js';
 import type { Engine } from './engine.js';
 import { fragmentPath, parseHex64 } from '../format/index.js';
 import { readPacked } from './packs.js';
@@ -50,7 +50,7 @@ export function fragmentSources(engine: Engine, extent: ExtentWithFragments, opt
     const disk = engine.catalog.diskRef(f.diskId);
     if (!disk || disk.state === 'failed') continue;
     if (f.state !== 'ok' && !options.includeKnownBad) continue;
-    sources[f.index] = { path: fragmentPath(disk.path, extent.id, f.index), offset: extent.payloadOffset, expected: parseHex64(f.checksum) };
+    sources[f.index] = { path: fragmentPath(disk.path, extent.id, f.index), offset: extent.payloadOffset, expected: parseHex64(f.checksum), disk: gateIndexOf(f.diskId) };
   }
   return sources;
 }

@@ -9,6 +9,16 @@
 //   get baseline  reads the payloads a get needs (the K data fragments, or one
 //                 replica) and writes them to /dev/null, as the get does, with
 //                 as many extents in flight as a get (READ_AHEAD).
+//   same depth    the same reads, with at most reads.perDiskInFlight of them at
+//                 each disk: as many reads in flight as the engine is allowed
+//                 (cold only: with the page cache warm depth does not matter).
+//
+// With the page cache dropped, three more cases run `dynamicfs get` as a
+// one-shot process (to /dev/null) against the same-depth baseline: as it
+// is, with one disk slowed by fault injection (every read on it delayed
+// DFS_BENCH_SLOW_MS; an EC get reads around it from parity), and the fixed
+// start-up cost of the command (a get of a one-byte object) beside that of
+// a bare `node` process.
 //
 // Both sides run in this process (the engine as the daemon runs it), in
 // rounds that alternate which side goes first; the table shows medians and
@@ -26,6 +36,7 @@
 //   DFS_BENCH_ROUNDS       rounds (default 3)
 //   DFS_BENCH_IO_POLICIES  policies to measure (default ec:4+2,replication:3)
 //   DFS_BENCH_GET_PAIRS    warm-cache get pairs per round (default 3)
+//   DFS_BENCH_SLOW_MS      delay of each read on the slowed disk (default 100)
 //   DFS_BENCH_VERBOSE      print every round's figures
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
@@ -43,6 +54,7 @@ const POLICIES = (process.env.DFS_BENCH_IO_POLICIES ?? 'ec:4+2,replication:3').s
 const EXTENTS_IN_FLIGHT = 4;
 /** Warm-cache get pairs (ours and the baseline's) per round. */
 const GET_PAIRS = Number(process.env.DFS_BENCH_GET_PAIRS ?? 3);
+const SLOW_MS = Number(process.env.DFS_BENCH_SLOW_MS ?? 100);
 const MiB = 1024 * 1024;
 
 interface Fragment { path: string; bytes: number; payload: number; offset: number; index: number }
@@ -66,6 +78,17 @@ function dropCaches(): boolean {
 
 function seconds(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/** Runs the CLI (or, with BARE_NODE in env, node itself) with its output to /dev/null and extra env. */
+function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const bare = env.BARE_NODE !== undefined;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, bare ? args : [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}: ${stderr}`))));
+  });
 }
 
 /** Peak resident memory of a CLI run, sampled from /proc. */
@@ -138,9 +161,31 @@ async function baselinePut(extents: Extent[], input: string, extentSize: number)
   return seconds(start);
 }
 
-/** Baseline get: the payloads a get needs, read and written to /dev/null, nothing checked. */
-async function baselineGet(extents: Extent[], devnull: number, extentSize: number): Promise<number> {
+/** Waits for a place among `bound` reads at the fragment's disk, and a function that frees it. */
+function diskLimiter(bound: number): (path: string) => Promise<() => void> {
+  const state = new Map<string, { running: number; waiting: (() => void)[] }>();
+  return async (path) => {
+    const disk = dirname(dirname(path)); // <disk>/<fragments>/<fan-out>/<file>
+    let s = state.get(disk);
+    if (!s) state.set(disk, (s = { running: 0, waiting: [] }));
+    const st = s;
+    if (st.running >= bound) await new Promise<void>((resolve) => st.waiting.push(resolve));
+    else st.running++;
+    return () => {
+      const next = st.waiting.shift();
+      if (next) next();
+      else st.running--;
+    };
+  };
+}
+
+/**
+ * Baseline get: the payloads a get needs, read and written to /dev/null,
+ * nothing checked; with `perDisk`, at most that many reads at each disk.
+ */
+async function baselineGet(extents: Extent[], devnull: number, extentSize: number, perDisk = Infinity): Promise<number> {
   settle();
+  const limit = diskLimiter(perDisk);
   const start = process.hrtime.bigint();
   const buffers = Array.from({ length: READ_AHEAD + 1 }, () => Buffer.alloc(extentSize + 4096));
   const reads: Promise<Buffer>[] = [];
@@ -151,6 +196,7 @@ async function baselineGet(extents: Extent[], devnull: number, extentSize: numbe
       const buffer = buffers[next++ % buffers.length]!;
       const needed = extent.fragments.filter((f) => f.index < extent.need);
       reads.push(Promise.all(needed.map(async (f, j) => {
+        const done = await limit(f.path);
         const handle = await open(f.path, 'r');
         let got = 0;
         while (got < f.payload) {
@@ -159,6 +205,7 @@ async function baselineGet(extents: Extent[], devnull: number, extentSize: numbe
           got += bytesRead;
         }
         await handle.close();
+        done();
       })).then(() => buffer.subarray(0, extent.size)));
     }
   };
@@ -232,6 +279,8 @@ async function main(): Promise<void> {
     for (const path of baselineFiles.splice(0)) unlinkSync(path);
   };
   const cold = dropCaches();
+  const perDisk = engine.config.reads.perDiskInFlight;
+  const kept: { policy: string; key: string; layout: Extent[] }[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     for (const policy of POLICIES) {
       const key = `bench-${policy}`;
@@ -261,22 +310,67 @@ async function main(): Promise<void> {
         }
         record(`get ${policy}`, ours, base);
       }
-      // The same reads from the disks rather than the page cache (what a pool bigger than memory meets).
+      // The same reads from the disks rather than the page cache (what a pool bigger than memory meets):
+      // against the baseline as it is, and against one at the engine's depth (reads.perDiskInFlight).
       if (cold) {
-        const first = round % 2 === 0 ? 'ours' : 'base';
-        for (const side of [first, first === 'ours' ? 'base' : 'ours']) {
+        const sides = ['ours', 'base', 'depth'];
+        const order = [...sides.slice(round % 3), ...sides.slice(0, round % 3)];
+        let depth = 0;
+        for (const side of order) {
           dropCaches();
           if (side === 'ours') ours = await ourGet(key);
-          else base = await baselineGet(layout, devnull, extentSize);
+          else if (side === 'base') base = await baselineGet(layout, devnull, extentSize);
+          else depth = await baselineGet(layout, devnull, extentSize, perDisk);
         }
         record(`get ${policy} (cold)`, ours, base);
+        record(`get ${policy} (cold, same depth)`, ours, depth);
+      }
+      if (round === ROUNDS - 1) {
+        // Kept for the one-shot CLI gets below.
+        kept.push({ policy, key, layout });
+        clearBaseline();
+        continue;
       }
       await deleteObject(engine, key);
       clearBaseline();
     }
     process.stderr.write(`round ${round + 1}/${ROUNDS}\n`);
   }
+  // A tiny object, for the command's fixed cost.
+  const oneByte = join(root, 'one-byte');
+  writeFileSync(oneByte, 'x');
+  await putObject(engine, await fileSource(oneByte), 'one-byte');
   await engine.close();
+  const startup = { node: [] as number[], get: [] as number[] };
+  if (cold) {
+    const timed = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+      const start = process.hrtime.bigint();
+      await runCli(args, env);
+      return seconds(start);
+    };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const { policy, key, layout } of kept) {
+        // The slowed disk: the one holding this object's first data fragment.
+        const slowDisk = dirname(dirname(layout[0]!.fragments.find((f) => f.index === 0)!.path));
+        const faults = JSON.stringify([{ op: 'read', disk: slowDisk, delayMs: SLOW_MS }]);
+        let plain = 0;
+        let slowed = 0;
+        let depth = 0;
+        const sides = ['plain', 'depth', 'slow'];
+        for (const side of [...sides.slice(round % 3), ...sides.slice(0, round % 3)]) {
+          dropCaches();
+          if (side === 'plain') plain = await timed(['--pool', pool, 'get', key]);
+          else if (side === 'slow') slowed = await timed(['--pool', pool, 'get', key], { DYNAMICFS_FAULTS: faults });
+          else depth = await baselineGet(layout, devnull, extentSize, perDisk);
+        }
+        record(`CLI get ${policy} (cold, same depth)`, plain, depth);
+        // Shown as the plain get's speed over the slowed one's: 1.0 is no slower, 0.83 is 1.2× the time.
+        record(`CLI get ${policy} (cold, a disk +${SLOW_MS} ms a read)`, slowed, plain);
+      }
+      startup.node.push(await timed(['-e', '0'], { BARE_NODE: '1' }));
+      startup.get.push(await timed(['--pool', pool, 'get', 'one-byte']));
+    }
+  }
   const targets: Record<string, number> = { put: 0.7, get: 0.8 };
   const rows = [['case', 'dynamicfs MB/s', 'baseline MB/s', 'ratio', 'target', 'peak RSS (CLI put)']];
   for (const [name, r] of Object.entries(results)) {
@@ -286,10 +380,23 @@ async function main(): Promise<void> {
       rows.push([name, median(r.ours).toFixed(0), median(r.base).toFixed(0), `${ratio.toFixed(2)}×`, 'page cache dropped: disk-bound', '']);
       continue;
     }
+    if (name.includes('same depth')) {
+      rows.push([name, median(r.ours).toFixed(0), median(r.base).toFixed(0), `${ratio.toFixed(2)}×`, `≥ 0.9× ${ratio >= 0.9 ? 'met' : 'MISSED'}`, '']);
+      continue;
+    }
+    if (name.includes('a disk +')) {
+      const times = 1 / ratio;
+      rows.push([name, median(r.ours).toFixed(0), median(r.base).toFixed(0), `${times.toFixed(2)}× the time`, `≤ 1.2× ${times <= 1.2 ? 'met' : 'MISSED'}`, '']);
+      continue;
+    }
     rows.push([name, median(r.ours).toFixed(0), median(r.base).toFixed(0), `${ratio.toFixed(2)}×`, `≥ ${targets[op]}× ${ratio >= targets[op]! ? 'met' : 'MISSED'}`, op === 'put' ? `${(rss[policy]! / MiB).toFixed(0)} MiB` : '']);
   }
   printRows(rows);
   if (!cold) console.log('cold gets not measured: dropping the page cache needs root');
+  else {
+    const ms = (v: number[]) => (median(v) * 1000).toFixed(0);
+    console.log(`fixed cost of a one-shot get (a one-byte object): ${ms(startup.get)} ms, of which a bare node process takes ${ms(startup.node)} ms`);
+  }
   const peak = Math.max(...Object.values(rss));
   console.log(`peak RSS of a dynamicfs put of ${(SIZE / MiB).toFixed(0)} MiB: ${(peak / MiB).toFixed(0)} MiB (target ≤ 256 MiB: ${peak <= 256 * MiB ? 'met' : 'MISSED'})`);
   closeSync(devnull);
