@@ -1,7 +1,6 @@
 // serve / metrics-server: the daemon in the foreground (what a systemd unit runs).
 import type { Command } from 'commander';
 import { DfsError } from '../errors.js';
-import { runDaemon } from '../server/index.js';
 import type { CliContext } from './context.js';
 
 export function registerDaemonCommands(program: Command, ctx: CliContext): void {
@@ -14,6 +13,8 @@ export function registerDaemonCommands(program: Command, ctx: CliContext): void 
       .option('--s3-port <port>', 'TCP port of the S3 endpoint, on the same address (0 picks a free one)', '9000')
       .option('--no-s3', 'no S3 endpoint')
       .action(async (opts: { port: string; bind: string; s3Port: string; s3: boolean }) => {
+        // The server (fastify and its plugins) loads only for the commands that run it: every other command starts faster.
+        const { runDaemon } = await import('../server/index.js');
         await runDaemon(ctx.poolDir(), { port: parsePort(opts.port), bind: opts.bind, logLevel: ctx.logLevel('info'), s3Port: s3PortOf(opts) });
       });
   }

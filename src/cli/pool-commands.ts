@@ -4,7 +4,6 @@ import { Engine, type poolHealth, type poolStatus } from '../store/index.js';
 import { count, formatBytes } from '../pool/index.js';
 import { collect, type CliContext } from './context.js';
 import { printResult } from './output.js';
-import { createMetricsRegistry, parseMetricsText } from '../metrics/index.js';
 import { remoteMetrics } from './remote.js';
 
 export function registerPoolCommands(program: Command, ctx: CliContext): void {
@@ -58,11 +57,11 @@ export function registerPoolCommands(program: Command, ctx: CliContext): void {
       const daemon = ctx.daemon();
       const text = daemon
         ? await remoteMetrics(daemon)
-        : await ctx.withEngine((engine) => createMetricsRegistry({ engine, live: false }).metrics());
+        : await ctx.withEngine(async (engine) => (await import('../metrics/index.js')).createMetricsRegistry({ engine, live: false }).metrics());
       // Without a daemon only the pool's state is known: the counters of work done (disk I/O and
       // errors, cache, workers, rebuilds, scrubs) are kept by a running daemon, not in the pool.
       const note = daemon ? null : 'no daemon runs: the pool\'s state only; the counters of work done (disk I/O and errors, cache, workers, rebuilds, scrubs) belong to a running daemon and are left out';
-      if (ctx.json()) printResult(true, { source: daemon ? daemon.url : 'pool', ...(note ? { note } : {}), samples: parseMetricsText(text) }, () => '');
+      if (ctx.json()) printResult(true, { source: daemon ? daemon.url : 'pool', ...(note ? { note } : {}), samples: (await import('../metrics/index.js')).parseMetricsText(text) }, () => '');
       else process.stdout.write(`${note ? `# ${note}\n` : ''}${text}`);
     });
 

@@ -1,7 +1,8 @@
 // Progress bars for long work (put of a large file, rebuild, drain,
 // change-policy): drawn on stderr when a person is watching a terminal, and
 // silent when stdout is not a TTY or --json is given.
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgress from 'cli-progress';
 import { formatBytes } from '../pool/index.js';
 
 export class ProgressReporter {
@@ -14,13 +15,15 @@ export class ProgressReporter {
     if (!this.enabled) return;
     const t = total ?? Math.max(done, this.total);
     if (!this.bar) {
-      this.bar = new cliProgress.SingleBar({
+      // Loaded when a bar is first shown, not with every command.
+      const bars = createRequire(import.meta.url)('cli-progress') as typeof cliProgress;
+      this.bar = new bars.SingleBar({
         format: `${this.label} [{bar}] {percentage}% | {shown} | ETA {eta_formatted}`,
         stream: process.stderr,
         hideCursor: true,
         clearOnComplete: true,
         etaBuffer: 50,
-      }, cliProgress.Presets.shades_classic);
+      }, bars.Presets.shades_classic);
       this.bar.start(t, 0, { shown: '' });
     }
     if (t !== this.total) {

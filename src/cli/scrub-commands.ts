@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { DfsError } from '../errors.js';
 import { count, formatBytes } from '../pool/index.js';
 import { parseIntensity, parseMaxRate, problemsRemain, type PassSummary, type ScrubStatus } from '../scrub/index.js';
-import { runDaemon } from '../server/index.js';
 import type { CliContext } from './context.js';
 import { printResult, table } from './output.js';
 import { remoteOp } from './remote.js';
@@ -102,6 +101,7 @@ export function registerScrubCommands(program: Command, ctx: CliContext): void {
       }
       const daemon = ctx.daemon();
       if (verb === 'start' && !daemon) {
+        const { runDaemon } = await import('../server/index.js');
         await runDaemon(ctx.poolDir(), { port: parsePort(opts.port), bind: opts.bind, logLevel: ctx.logLevel('info'), startScrub: true, s3Port: s3PortOf(opts) });
         return;
       }

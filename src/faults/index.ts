@@ -76,6 +76,11 @@ function errorFor(rule: FaultRule, op: FaultOp, path: string): NodeJS.ErrnoExcep
   return Object.assign(new Error(`${rule.errno}: injected fault, ${op} '${path}'`), { code: rule.errno, syscall: op, path });
 }
 
+/** Whether any disk fault is injected (DYNAMICFS_FAULTS): hot paths skip diskFault without it. */
+export function faultsInjected(): boolean {
+  return rules.length > 0;
+}
+
 /** Applies the injected faults for one disk operation: a delay, or an errno error. No-op unless DYNAMICFS_FAULTS is set. */
 export async function diskFault(op: FaultOp, path: string): Promise<void> {
   if (rules.length === 0) return;

@@ -32,6 +32,7 @@ export const READ_TIME_BUCKETS = [0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.0
 
 const HEADER = 4;
 const PER_DISK = 4 + READ_TIME_BUCKETS.length + 1;
+const BUCKETS_AT = 4;
 const INT_WORDS = HEADER + GATE_DISKS * PER_DISK;
 const SUM_AT = Math.ceil((INT_WORDS * 4) / 8) * 8;
 /** How long a waiting read sleeps before it looks again, whatever it was told. */
@@ -82,8 +83,9 @@ export class DiskGate {
     return HEADER + disk * PER_DISK;
   }
 
-  /** Takes a read's place on `disk` if there is one for its class now. */
-  private tryTake(disk: number, background: boolean): boolean {
+  /** Takes a read's place on `disk` if there is one for its class now (a disk not gated always has one). */
+  tryTake(disk: number | undefined, background = false): boolean {
+    if (disk === undefined || !(disk >= 0 && disk < GATE_DISKS)) return true;
     const at = this.at(disk);
     const bound = background ? Math.max(1, this.perDisk >> 1) : this.perDisk;
     for (;;) {
@@ -127,21 +129,22 @@ export class DiskGate {
     const micros = Number(ns / 1000n);
     // The recent read time: a moving average that forgets over about eight reads (races between threads lose an update, no more).
     const recent = Atomics.load(this.words, at + 2);
-    Atomics.store(this.words, at + 2, Math.min(2 ** 31 - 1, Math.round(recent + (micros - recent) / 8)));
+    Atomics.store(this.words, at + 2, Math.min(2 ** 31 - 1, Math.max(1, Math.round(recent + (micros - recent) / 8))));
     Atomics.add(this.words, at + 3, 1);
-    Atomics.add(this.words, at + 4 + bucket, 1);
+    Atomics.add(this.words, at + BUCKETS_AT + bucket, 1);
     Atomics.add(this.sums, disk, BigInt(micros));
   }
 
-  /** The disk's recent read time in µs (0 when unknown, or for a disk not gated). */
+  /** The disk's recent read time in µs (0 when unknown, or for a disk not gated; at least 1 once known). */
   recentMicros(disk: number | undefined): number {
     if (disk === undefined || !(disk >= 0 && disk < GATE_DISKS)) return 0;
     return Atomics.load(this.words, this.at(disk) + 2);
   }
 
+
   stats(disk: number): DiskReadStats {
     const at = this.at(disk);
-    const counts = Array.from({ length: READ_TIME_BUCKETS.length + 1 }, (_, i) => Atomics.load(this.words, at + 4 + i));
+    const counts = Array.from({ length: READ_TIME_BUCKETS.length + 1 }, (_, i) => Atomics.load(this.words, at + BUCKETS_AT + i));
     return {
       inFlight: Atomics.load(this.words, at),
       reads: Atomics.load(this.words, at + 3),

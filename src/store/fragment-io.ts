@@ -15,6 +15,7 @@ import { DfsError } from '../errors.js';
 import { fsyncDirectorySync, FRAGMENT_DIR } from '../pool/index.js';
 import { TEMP_MARKER } from '../format/index.js';
 import { crashPoint, diskFault } from '../faults/index.js';
+import { diskGate } from '../kernels/index.js';
 
 /** Creates the fan-out folders of a new disk and makes them durable. */
 export function prepareDiskLayout(diskPath: string): void {
@@ -142,18 +143,26 @@ export async function removeFile(path: string): Promise<boolean> {
   }
 }
 
-/** Reads `into.length` bytes at `position` of a file: the count read, fewer only at its end. */
-export async function readAt(path: string, into: Uint8Array, position: number): Promise<number> {
-  const handle = await open(path, 'r');
+/** Reads `into.length` bytes at `position` of a file: the count read, fewer only at its end (`disk`: its place in the read queue). */
+export async function readAt(path: string, into: Uint8Array, position: number, disk?: number): Promise<number> {
+  // A fragment read with its disk named takes a place in that disk's read queue, as the workers' reads do.
+  const gate = diskGate();
+  await gate.acquire(disk);
+  const started = process.hrtime.bigint();
   try {
-    let got = 0;
-    while (got < into.length) {
-      const { bytesRead } = await handle.read(into, got, into.length - got, position + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
+    const handle = await open(path, 'r');
+    try {
+      let got = 0;
+      while (got < into.length) {
+        const { bytesRead } = await handle.read(into, got, into.length - got, position + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got;
+    } finally {
+      await handle.close();
     }
-    return got;
   } finally {
-    await handle.close();
+    gate.release(disk, started);
   }
 }

@@ -21,6 +21,7 @@
 import { DfsError } from '../errors.js';
 import { log } from '../log/index.js';
 import type { ExtentWithFragments, NewExtent, ObjectRow, PackedRow, PackRow } from '../catalog/index.js';
+import { gateIndexOf } from '../kernels/index.js';
 import { formatPolicy, fragmentPayloadLength, parsePolicy, policyNeed, policyWidth, type Policy } from '../pool/index.js';
 import { headerLengthFor, hex64, parseHex64, recordBytes, writeRecordHeader } from '../format/index.js';
 import type { Engine } from './engine.js';
@@ -165,7 +166,9 @@ export class PackWriter {
     if (!group) return;
     this.open.delete(name);
     if (group.timer) clearTimeout(group.timer);
-    const keep = whole ? group.entries.length : blockCut(group.policy, group.entries.map((e) => recordBytes(Buffer.byteLength(e.key, 'utf8'), e.data.length)));
+    // Compaction's moves are not cut: nobody waits on them, and the pack they fill is mostly whole blocks already.
+    const cut = !whole && group.entries[0]?.from === undefined;
+    const keep = cut ? blockCut(group.policy, group.entries.map((e) => recordBytes(Buffer.byteLength(e.key, 'utf8'), e.data.length))) : group.entries.length;
     if (keep < group.entries.length) {
       // The rest opens the next group, written after this one (it is due: see windowPassed).
       const rest = group.entries.splice(keep);
@@ -288,18 +291,19 @@ export class PackWriter {
  */
 async function readDirect(engine: Engine, extent: ExtentWithFragments, row: PackedRow, data: Uint8Array): Promise<Uint8Array | null> {
   const expected = parseHex64(row.checksum);
-  const path = (index: number): string | null => {
+  const path = (index: number): { file: string; disk: number } | null => {
     const f = extent.fragments.find((x) => x.index === index);
     if (!f || f.state !== 'ok') return null;
     const disk = engine.catalog.diskRef(f.diskId);
-    return disk && disk.state !== 'failed' ? engine.disks.fragmentFile(f.diskId, extent.id, index) : null;
+    const file = disk && disk.state !== 'failed' ? engine.disks.fragmentFile(f.diskId, extent.id, index) : null;
+    return file ? { file, disk: gateIndexOf(f.diskId) } : null;
   };
   try {
     if (extent.policy.startsWith('replication')) {
       for (let i = 0; i < extent.width; i++) {
-        const file = path(i);
-        if (!file) continue;
-        const got = await readAt(file, data, extent.payloadOffset + row.offset).catch(() => 0);
+        const where = path(i);
+        if (!where) continue;
+        const got = await readAt(where.file, data, extent.payloadOffset + row.offset, where.disk).catch(() => 0);
         if (got === row.length && engine.hash(data) === expected) return data;
       }
       return null;
@@ -309,10 +313,10 @@ async function readDirect(engine: Engine, extent: ExtentWithFragments, row: Pack
     for (let at = row.offset; at < row.offset + row.length;) {
       const j = Math.floor(at / L);
       const end = Math.min(row.offset + row.length, (j + 1) * L);
-      const file = path(j);
-      if (!file) return null;
+      const where = path(j);
+      if (!where) return null;
       const part = data.subarray(at - row.offset, end - row.offset);
-      if ((await readAt(file, part, extent.payloadOffset + (at - j * L))) !== part.length) return null;
+      if ((await readAt(where.file, part, extent.payloadOffset + (at - j * L), where.disk)) !== part.length) return null;
       at = end;
     }
     return engine.hash(data) === expected ? data : null;
