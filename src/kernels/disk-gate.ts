@@ -97,11 +97,12 @@ export class DiskGate {
 
   /**
    * Waits for a place on the disk (an index below GATE_DISKS; anything else
-   * is not gated) and returns when the read may start.
+   * is not gated): true when the read may start, false when `wanted` said
+   * while it waited that the read is no longer needed (it then holds no place).
    */
-  async acquire(disk: number | undefined, background = false): Promise<void> {
-    if (disk === undefined || !(disk >= 0 && disk < GATE_DISKS)) return;
-    if (this.tryTake(disk, background)) return;
+  async acquire(disk: number | undefined, background = false, wanted: () => boolean = () => true): Promise<boolean> {
+    if (disk === undefined || !(disk >= 0 && disk < GATE_DISKS)) return true;
+    if (this.tryTake(disk, background)) return true;
     const at = this.at(disk);
     if (!background) Atomics.add(this.words, at + 1, 1);
     try {
@@ -109,7 +110,8 @@ export class DiskGate {
         const seen = Atomics.load(this.words, at);
         const waited = waitAsync(this.words, at, seen, RECHECK_MS);
         if (waited.async) await waited.value;
-        if (this.tryTake(disk, background)) return;
+        if (!wanted()) return false;
+        if (this.tryTake(disk, background)) return true;
       }
     } finally {
       if (!background) Atomics.sub(this.words, at + 1, 1);

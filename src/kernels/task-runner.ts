@@ -86,10 +86,15 @@ const STALLING_MICROS = 20_000;
  * free, no injected faults and the bytes in the page cache, the whole read
  * runs without yielding the thread (see readPayload).
  */
-async function withFragment(source: FragmentSource | null, read: (fd: number, source: FragmentSource) => Promise<ReadOutcome> | ReadOutcome): Promise<ReadOutcome> {
+async function withFragment(
+  source: FragmentSource | null,
+  read: (fd: number, source: FragmentSource) => Promise<ReadOutcome> | ReadOutcome,
+  wanted?: () => boolean,
+): Promise<ReadOutcome> {
   if (source === null) return { outcome: { status: 'missing', hash: null }, bytes: 0 };
   const gate = diskGate();
-  if (!gate.tryTake(source.disk, backgroundReads)) await gate.acquire(source.disk, backgroundReads);
+  // A read no longer wanted by the time its disk has a place (its extent was rebuilt without it) is dropped, not made.
+  if (!gate.tryTake(source.disk, backgroundReads) && !(await gate.acquire(source.disk, backgroundReads, wanted))) return NOT_READ;
   const at = process.hrtime.bigint();
   try {
     let fd: number;
@@ -154,7 +159,7 @@ function readingFromDisk(): boolean {
  * exception. `check`, if given, is called as soon as the bytes are in
  * (before anything else runs on the thread, while they are in the CPU's cache).
  */
-function readPayload(source: FragmentSource | null, into: Uint8Array, check?: (read: ReadOutcome) => void): Promise<ReadOutcome> {
+function readPayload(source: FragmentSource | null, into: Uint8Array, check?: (read: ReadOutcome) => void, wanted?: () => boolean): Promise<ReadOutcome> {
   let checked = false;
   const done = (got: number): ReadOutcome => {
     const read: ReadOutcome = { outcome: { status: got < into.length ? 'truncated' : 'ok', hash: null }, bytes: got };
@@ -165,7 +170,7 @@ function readPayload(source: FragmentSource | null, into: Uint8Array, check?: (r
   const reading = withFragment(source, (fd, { offset, disk }) => {
     const got = readFullyAdaptive(fd, into, offset, disk);
     return typeof got === 'number' ? done(got) : got.then(done);
-  });
+  }, wanted);
   if (!check) return reading;
   return reading.then((read) => {
     // A fragment that could not be opened or read is given to `check` too.
@@ -173,6 +178,9 @@ function readPayload(source: FragmentSource | null, into: Uint8Array, check?: (r
     return read;
   });
 }
+
+/** The outcome of a read dropped before it was made (see withFragment). */
+const NOT_READ: ReadOutcome = Object.freeze({ outcome: Object.freeze({ status: 'missing', hash: null }) as FragmentOutcome, bytes: 0 });
 
 let arenaTail: Promise<unknown> = Promise.resolve();
 
@@ -456,6 +464,7 @@ async function readEcIntoSlot(kernels: KernelInstance, task: ReadTask, k: number
   let paritySlot = -1;
   let bytesRead = 0;
   let hedged = false;
+  let finished = false;
   let wake: (() => void) | null = null;
   const place = (i: number): [number, number] => (i < k ? [slot, i * length] : [paritySlot, (i - k) * length]);
   const start = (i: number): void => {
@@ -465,10 +474,11 @@ async function readEcIntoSlot(kernels: KernelInstance, task: ReadTask, k: number
     // The clock runs from when the read was asked for: a read queued behind a stalled disk's reads is as late as they are.
     startedAt[i] = Date.now();
     reads.push(readPayload(source, slots.view(s, at, length), (read) => {
+      if (finished) return; // a late read: the extent was answered without it
       bytesRead += read.bytes;
       outcomes[i] = read.outcome;
       state[i] = judge(read.outcome, source, () => slots.hash(s, at, length)) ? 'ok' : 'bad';
-    }).then(() => wake?.()));
+    }, () => !finished).then(() => wake?.()));
   };
   /** Starts the next parity read; false when there is none left (or no slot to read it into). */
   const startParity = (): boolean => {
@@ -517,6 +527,8 @@ async function readEcIntoSlot(kernels: KernelInstance, task: ReadTask, k: number
     });
     wake = null;
   }
+  // From here no late read changes what this read answers; reads still waiting for their disk are dropped.
+  finished = true;
   if (hedged) gate.noteHedge();
   // Slots still being read into are freed once those reads are back; one handed out is freed by its reader.
   const settled = Promise.allSettled(reads);
