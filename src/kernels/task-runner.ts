@@ -437,17 +437,84 @@ async function readIntoSlot(kernels: KernelInstance, task: ReadTask): Promise<Re
   const slot = slots.acquire(span);
   if (slot < 0) return undefined;
   if (layout.kind === 'ec') return readEcIntoSlot(kernels, task, layout.k, layout.m, slots, slot, span);
-  let handed = false;
-  try {
-    const direct = await readDirect(task, slots.view(slot, 0, span), (start, n) => slots.hash(slot, start, n), null);
-    if (!direct) return null;
-    const { verified, ...rest } = direct;
-    if (!verified) return { ...rest, data: null };
-    handed = true;
-    return { ...rest, data: null, slot: slots.ref(slot, size) };
-  } finally {
-    if (!handed) slots.release(slot);
+  return readReplicasIntoSlot(task, slots, slot, span, size);
+}
+
+/**
+ * Replicas into read slots, in replicaOrder: the next one is read when the
+ * one before fails, or (a hedge) when it is not back hedgeAfterMs after it
+ * was asked for, into a slot of its own; the first replica that verifies is
+ * the extent, and its slot is handed over. Slots still being read into are
+ * freed once those reads are back.
+ */
+async function readReplicasIntoSlot(task: ReadTask, slots: Slots, first: number, span: number, size: number): Promise<ReadResult> {
+  const { fragments } = task;
+  const gate = diskGate();
+  const hedgeAfterMs = gate.hedgeAfterMs;
+  const order = replicaOrder(fragments);
+  const outcomes: (FragmentOutcome | null)[] = new Array<FragmentOutcome | null>(fragments.length).fill(null);
+  const held = [first];
+  const reads: Promise<void>[] = [];
+  let bytesRead = 0;
+  let next = 0;
+  let pending = 0;
+  let lastStart = 0;
+  let winner = -1;
+  let winnerAttempt = 0;
+  // The first replica put last, its disk slow lately: this read goes around it.
+  let hedged = order[0] !== 0;
+  let finished = false;
+  let wake: (() => void) | null = null;
+  const start = (s: number): void => {
+    const attempt = next++;
+    const i = order[attempt]!;
+    const source = fragments[i] ?? null;
+    pending++;
+    lastStart = Date.now();
+    reads.push(readPayload(source, slots.view(s, 0, span), (read) => {
+      if (finished) return;
+      bytesRead += read.bytes;
+      outcomes[i] = read.outcome;
+      if (winner < 0 && judge(read.outcome, source, () => slots.hash(s, 0, span)) && read.outcome.hash === task.extentHash) {
+        winner = s;
+        winnerAttempt = attempt;
+      }
+    }, () => !finished).then(() => {
+      pending--;
+      wake?.();
+    }));
+  };
+  start(first);
+  while (winner < 0) {
+    const late = hedgeAfterMs > 0 && Date.now() - lastStart >= hedgeAfterMs;
+    if (next < order.length && (pending === 0 || late)) {
+      // A slot of its own for the next replica; with none free, the last one's again once nothing is read into it.
+      let s = slots.acquire(span);
+      if (s >= 0) held.push(s);
+      else if (pending === 0) s = held[held.length - 1]!;
+      if (s >= 0) {
+        if (pending > 0) hedged = true;
+        start(s);
+        continue;
+      }
+    }
+    if (pending === 0) break;
+    await new Promise<void>((resolve) => {
+      const wait = lastStart + hedgeAfterMs - Date.now();
+      const timer = hedgeAfterMs > 0 && next < order.length ? setTimeout(resolve, Math.max(1, wait)) : null;
+      wake = () => {
+        if (timer) clearTimeout(timer);
+        resolve();
+      };
+    });
+    wake = null;
   }
+  finished = true;
+  if (hedged) gate.noteHedge();
+  const others = held.filter((s) => s !== winner);
+  void Promise.allSettled(reads).then(() => others.forEach((s) => slots.release(s)));
+  if (winner < 0) return { fragments: outcomes, data: null, reconstructed: false, bytesRead };
+  return { fragments: outcomes, data: null, slot: slots.ref(winner, size), reconstructed: winnerAttempt > 0, bytesRead };
 }
 
 type Slots = NonNullable<ReturnType<typeof threadReadSlots>>;

@@ -119,7 +119,7 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
       disksWithGates().map(({ disk, stats }) => [{ disk }, stats.inFlight]));
     sharedHistogram(registry, 'dynamicfs_disk_read_duration_seconds', 'Time of each fragment read at its disk (open and read), per disk.', READ_TIME_BUCKETS, () =>
       disksWithGates().map(({ disk, stats }) => [{ disk }, stats]));
-    mirroredCounter(registry, 'dynamicfs_read_hedges_total', 'EC reads that went around a slow data fragment (past reads.hedgeAfterMs, or on a disk slow lately) by reading parity.', [], () =>
+    mirroredCounter(registry, 'dynamicfs_read_hedges_total', 'Extent reads that went around a slow fragment (past reads.hedgeAfterMs, or on a disk slow lately): from parity under EC, from another replica under replication.', [], () =>
       [[{}, gate.hedges]]);
   }
 

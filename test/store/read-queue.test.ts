@@ -3,7 +3,8 @@
 // waits, read times land in the shared histogram. Hedging, on a real pool
 // with one disk made slow by fault injection: an EC get reads around the
 // slow data fragments from parity, its bytes exact, in far less time than
-// waiting for the disk; with hedging off the same get waits for it.
+// waiting for the disk; with hedging off the same get waits for it; a
+// replicated get reads the next replica when one is late.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -19,6 +20,7 @@ const SLOW_MS = 400;
 process.env.DYNAMICFS_FAULTS = JSON.stringify([{ op: 'read', disk: disks[0], delayMs: SLOW_MS }]);
 const { DiskGate, READ_TIME_BUCKETS, diskGate } = await import('../../src/kernels/index.js');
 const { Engine, chunkSource, lookupObject, putObject, readObject } = await import('../../src/store/index.js');
+const { parsePolicy } = await import('../../src/pool/index.js');
 
 test.after(() => {
   rmSync(root, { recursive: true, force: true });
@@ -107,6 +109,15 @@ test('an EC get reads around a slow disk from parity: exact bytes, hedges counte
     assert.ok(waited.bytes.equals(Buffer.from(bytes)));
     assert.ok(waited.ms >= SLOW_MS, `without hedging the get waits for the disk (${waited.ms} ms)`);
     assert.ok(hedged.ms < waited.ms / 2, `hedged ${hedged.ms} ms against ${waited.ms} ms waiting`);
+
+    // Replicas: the next one is read when the first is late, into a slot of its own.
+    await putObject(engine, chunkSource(one(), bytes.length), 'copies', { policy: parsePolicy('replication:3') });
+    engine.updateConfig({ ...engine.config, reads: { perDiskInFlight: 4, hedgeAfterMs: 40 } });
+    const replicaHedgesBefore = diskGate().hedges;
+    const replicaHedged = await getTimed(engine, 'copies');
+    assert.ok(replicaHedged.bytes.equals(Buffer.from(bytes)), 'the replicated bytes are exact');
+    assert.ok(diskGate().hedges > replicaHedgesBefore, 'replica hedges counted');
+    assert.ok(replicaHedged.ms < SLOW_MS, `a replicated get around the slow disk took ${replicaHedged.ms} ms`);
   } finally {
     await engine.close();
   }
