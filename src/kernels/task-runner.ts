@@ -464,7 +464,7 @@ async function readReplicasIntoSlot(task: ReadTask, slots: Slots, first: number,
   // The first replica put last, its disk slow lately: this read goes around it.
   let hedged = order[0] !== 0;
   let finished = false;
-  let wake: (() => void) | null = null;
+  const waiter = new ReadWaiter();
   const start = (s: number): void => {
     const attempt = next++;
     const i = order[attempt]!;
@@ -481,7 +481,7 @@ async function readReplicasIntoSlot(task: ReadTask, slots: Slots, first: number,
       }
     }, () => !finished).then(() => {
       pending--;
-      wake?.();
+      waiter.notify();
     }));
   };
   start(first);
@@ -499,15 +499,7 @@ async function readReplicasIntoSlot(task: ReadTask, slots: Slots, first: number,
       }
     }
     if (pending === 0) break;
-    await new Promise<void>((resolve) => {
-      const wait = lastStart + hedgeAfterMs - Date.now();
-      const timer = hedgeAfterMs > 0 && next < order.length ? setTimeout(resolve, Math.max(1, wait)) : null;
-      wake = () => {
-        if (timer) clearTimeout(timer);
-        resolve();
-      };
-    });
-    wake = null;
+    await waiter.until(hedgeAfterMs > 0 && next < order.length ? lastStart + hedgeAfterMs - Date.now() : null);
   }
   finished = true;
   if (hedged) gate.noteHedge();
@@ -518,6 +510,25 @@ async function readReplicasIntoSlot(task: ReadTask, slots: Slots, first: number,
 }
 
 type Slots = NonNullable<ReturnType<typeof threadReadSlots>>;
+
+/** A wait for the next of a task's reads to come back, or for `ms` to pass (null: no limit), whichever is first. */
+class ReadWaiter {
+  private wake: (() => void) | null = null;
+
+  /** Called by each read as it comes back. */
+  readonly notify = (): void => this.wake?.();
+
+  until(ms: number | null): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = ms === null ? null : setTimeout(() => this.wake?.(), Math.max(1, ms));
+      this.wake = () => {
+        if (timer) clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+    });
+  }
+}
 type FragmentState = 'idle' | 'pending' | 'ok' | 'bad';
 
 async function readEcIntoSlot(kernels: KernelInstance, task: ReadTask, k: number, m: number, slots: Slots, slot: number, span: number): Promise<ReadResult | null> {
@@ -532,7 +543,7 @@ async function readEcIntoSlot(kernels: KernelInstance, task: ReadTask, k: number
   let bytesRead = 0;
   let hedged = false;
   let finished = false;
-  let wake: (() => void) | null = null;
+  const waiter = new ReadWaiter();
   const place = (i: number): [number, number] => (i < k ? [slot, i * length] : [paritySlot, (i - k) * length]);
   const start = (i: number): void => {
     state[i] = 'pending';
@@ -545,7 +556,7 @@ async function readEcIntoSlot(kernels: KernelInstance, task: ReadTask, k: number
       bytesRead += read.bytes;
       outcomes[i] = read.outcome;
       state[i] = judge(read.outcome, source, () => slots.hash(s, at, length)) ? 'ok' : 'bad';
-    }, () => !finished).then(() => wake?.()));
+    }, () => !finished).then(waiter.notify));
   };
   /** Starts the next parity read; false when there is none left (or no slot to read it into). */
   const startParity = (): boolean => {
@@ -585,14 +596,7 @@ async function readEcIntoSlot(kernels: KernelInstance, task: ReadTask, k: number
       if (pending.length === 0) break;
     }
     const next = Math.min(...timely.map((i) => startedAt[i]! + hedgeAfterMs)) - now;
-    await new Promise<void>((resolve) => {
-      const timer = hedgeAfterMs > 0 && Number.isFinite(next) ? setTimeout(resolve, Math.max(1, next)) : null;
-      wake = () => {
-        if (timer) clearTimeout(timer);
-        resolve();
-      };
-    });
-    wake = null;
+    await waiter.until(hedgeAfterMs > 0 && Number.isFinite(next) ? next : null);
   }
   // From here no late read changes what this read answers; reads still waiting for their disk are dropped.
   finished = true;
