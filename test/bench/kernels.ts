@@ -184,7 +184,7 @@ async function workerCases(dir: string): Promise<{ cases: Case[]; pool: KernelPo
         name: 'verify 1 MiB extent 4+2 deep (read files + kernel)',
         peer: 'in this thread (kernel alone)',
         contenders: [
-          { name: 'in this thread (kernel alone)', run: () => (runVerify(local, task), bytes) },
+          { name: 'in this thread (kernel alone)', run: async () => (await runVerify(local, task), bytes) },
           { name: 'piscina, 1 task at a time', run: async () => (await pool.run(task), bytes) },
           { name: 'piscina, 4 in flight, 1 thread', run: pipelined },
           { name: 'piscina, 8 extents per task', run: batched },
