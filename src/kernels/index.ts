@@ -5,6 +5,7 @@ export { KERNEL_VARIANTS, isVariantSupported, resolveVariant, type KernelVariant
 export { KernelPool, toShared, type KernelPoolStats } from './pool.js';
 export { defaultWorkerPoolOptions, validateWorkerPoolOptions, type WorkerPoolOptions } from './pool-options.js';
 export { runKernelTask } from './task-runner.js';
+export { Turns } from './turns.js';
 export { DiskGate, GATE_DISKS, READ_TIME_BUCKETS, diskGate, gateIndexOf, type DiskReadStats } from './disk-gate.js';
 export * from './tasks.js';
 export { MAX_K, MAX_M } from './status.js';

@@ -14,6 +14,7 @@ import { closeSync, fstatSync, openSync, read as readCallback, readSync } from '
 import { decodeHeader, fragmentPath, headerHashedBytes, headerIdBytes, headerMatches } from '../format/index.js';
 import { diskFault, faultsInjected } from '../faults/index.js';
 import { diskGate } from './disk-gate.js';
+import { Turns } from './turns.js';
 import { DfsError, serializeError } from '../errors.js';
 import type { ExtentRegion, KernelInstance } from './instance.js';
 import { threadReadSlots } from './read-slots.js';
@@ -182,7 +183,7 @@ function readPayload(source: FragmentSource | null, into: Uint8Array, check?: (r
 /** The outcome of a read dropped before it was made (see withFragment). */
 const NOT_READ: ReadOutcome = Object.freeze({ outcome: Object.freeze({ status: 'missing', hash: null }) as FragmentOutcome, bytes: 0 });
 
-let arenaTail: Promise<unknown> = Promise.resolve();
+const arena = new Turns();
 
 /**
  * Runs `fn` with this thread's kernel memory to itself: the tasks a thread
@@ -190,9 +191,7 @@ let arenaTail: Promise<unknown> = Promise.resolve();
  * together, into its own region).
  */
 export function withArena<T>(fn: () => T | Promise<T>): Promise<T> {
-  const run = arenaTail.then(fn);
-  arenaTail = run.catch(() => {});
-  return run;
+  return arena.run(fn);
 }
 
 function layoutCount(layout: CodeLayout): number {
@@ -352,11 +351,7 @@ export async function runRead(kernels: KernelInstance, task: ReadTask): Promise<
   const out = into;
   return withArena(async () => {
     if (out) {
-      const scratch = (n: number) => {
-        const region = kernels.region(1, n);
-        return { view: region.fragment(0), hash: () => kernels.hashFragment(region, 0) };
-      };
-      const direct = await readDirect(task, out, (start, n) => kernels.xxh3(out.subarray(start, start + n)), scratch);
+      const direct = await readDirect(kernels, task, out);
       if (direct) {
         const { verified, ...rest } = direct;
         return { ...rest, data: verified ? out : null };
@@ -367,20 +362,15 @@ export async function runRead(kernels: KernelInstance, task: ReadTask): Promise<
 }
 
 /**
- * Reads the needed fragments where their bytes belong in `out` (at least the
- * extent's size; a fragment reaching past it needs room for all its bytes,
- * or goes through a region of `scratch`), checking each against its checksum
- * with `hash(start, length)` of the bytes at `out[start..]`. EC data
+ * Reads the needed fragments where their bytes belong in `out`, the
+ * caller's buffer (at least the extent's size; a fragment reaching past it
+ * goes through a region), checking each against its checksum. EC data
  * fragments are read all at once; replicas one after another, until one
  * verifies. Returns the outcomes and whether the extent verified (null: a
  * data fragment of an EC extent failed, and only reconstruction can help).
+ * Runs with the arena (withArena).
  */
-async function readDirect(
-  task: ReadTask,
-  out: Uint8Array,
-  hash: (start: number, length: number) => bigint,
-  scratch: ((length: number) => { view: Uint8Array; hash: () => bigint }) | null,
-): Promise<Omit<ReadResult, 'data'> & { verified: boolean } | null> {
+async function readDirect(kernels: KernelInstance, task: ReadTask, out: Uint8Array): Promise<Omit<ReadResult, 'data'> & { verified: boolean } | null> {
   const { layout, fragmentLength: length, size } = task;
   const outcomes: (FragmentOutcome | null)[] = new Array<FragmentOutcome | null>(task.fragments.length).fill(null);
   let bytesRead = 0;
@@ -391,13 +381,13 @@ async function readDirect(
     let ok: boolean;
     if (start + length <= out.length) {
       read = await readPayload(source, out.subarray(start, start + length));
-      ok = judge(read.outcome, source, () => hash(start, length));
+      ok = judge(read.outcome, source, () => kernels.xxh3(out.subarray(start, start + length)));
     } else {
       // A fragment reaching past the end of `out` (zero padding): read and hash it whole in a region, keep its head.
-      const region = scratch!(length);
-      read = await readPayload(source, region.view);
-      ok = judge(read.outcome, source, region.hash);
-      if (ok && start < size) out.set(region.view.subarray(0, size - start), start);
+      const region = kernels.region(1, length);
+      read = await readPayload(source, region.fragment(0));
+      ok = judge(read.outcome, source, () => kernels.hashFragment(region, 0));
+      if (ok && start < size) out.set(region.fragment(0).subarray(0, size - start), start);
     }
     bytesRead += read.bytes;
     outcomes[i] = read.outcome;
@@ -411,7 +401,7 @@ async function readDirect(
     }
     return { fragments: outcomes, verified: false, reconstructed: false, bytesRead };
   }
-  // Fragments inside `out` at once; one reaching past it (it shares the scratch region) after them.
+  // Fragments inside `out` at once; one reaching past it (it takes the region) after them.
   const inside = Array.from({ length: layout.k }, (_, i) => i).filter((i) => (i + 1) * length <= out.length);
   const oks = await Promise.all(inside.map((i) => check(i, i * length)));
   if (!oks.every(Boolean)) return null;
@@ -609,8 +599,8 @@ async function readEcIntoSlot(kernels: KernelInstance, task: ReadTask, k: number
     freeLater(paritySlot);
     return { fragments: outcomes, data: null, slot: slots.ref(slot, size), reconstructed: false, bytesRead };
   }
+  // Not enough fragments verified: the general path reads and reconstructs (late reads land in these slots, not its region).
   if (ok < k) {
-    await settled;
     freeLater(slot, paritySlot);
     return null;
   }
@@ -645,11 +635,7 @@ async function readEcIntoSlot(kernels: KernelInstance, task: ReadTask, k: number
     return { fragments: outcomes, data: null, slot: slots.ref(slot, size), reconstructed: true, bytesRead };
   }
   freeLater(slot, paritySlot);
-  if (!data) {
-    await settled;
-    return null;
-  }
-  return { fragments: outcomes, data, reconstructed: true, bytesRead };
+  return data ? { fragments: outcomes, data, reconstructed: true, bytesRead } : null;
 }
 
 /**
@@ -879,7 +865,7 @@ export async function runBatch(kernels: KernelInstance, task: BatchTask): Promis
   return results;
 }
 
-let taskTail: Promise<unknown> = Promise.resolve();
+const cachedTasks = new Turns();
 
 /**
  * Runs a task. The tasks a thread holds at once (piscina hands it two) run
@@ -889,10 +875,7 @@ let taskTail: Promise<unknown> = Promise.resolve();
  */
 export function runKernelTask(kernels: KernelInstance, task: KernelTask): Promise<SingleResult | TaskEnvelope<SingleResult>[]> {
   const run = (): Promise<SingleResult | TaskEnvelope<SingleResult>[]> => (task?.op === 'batch' ? runBatch(kernels, task) : runSingle(kernels, task));
-  if (readingFromDisk()) return run();
-  const queued = taskTail.then(run);
-  taskTail = queued.catch(() => {});
-  return queued;
+  return readingFromDisk() ? run() : cachedTasks.run(run);
 }
 
 async function runSingle(kernels: KernelInstance, task: SingleTask): Promise<SingleResult> {

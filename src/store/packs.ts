@@ -21,7 +21,7 @@
 import { DfsError } from '../errors.js';
 import { log } from '../log/index.js';
 import type { ExtentWithFragments, NewExtent, ObjectRow, PackedRow, PackRow } from '../catalog/index.js';
-import { gateIndexOf } from '../kernels/index.js';
+import { Turns, gateIndexOf } from '../kernels/index.js';
 import { formatPolicy, fragmentPayloadLength, parsePolicy, policyNeed, policyWidth, type Policy } from '../pool/index.js';
 import { headerLengthFor, hex64, parseHex64, recordBytes, writeRecordHeader } from '../format/index.js';
 import type { Engine } from './engine.js';
@@ -42,6 +42,8 @@ interface Pending {
   from?: string;
   /** The object's attributes (PutOptions.meta). */
   meta?: string;
+  /** Its record's bytes in the pack (header, key, data). */
+  recordSize: number;
   resolve(result: { replaced: boolean; offset: number }): void;
   reject(error: unknown): void;
 }
@@ -105,8 +107,8 @@ export class PackWriter {
   private readonly writingByName = new Map<string, number>();
   /** Objects in the last group written (1 when puts come one at a time). */
   private lastGroupSize = 0;
-  /** The compaction under way, if any: the next one starts after it. */
-  private compaction: Promise<unknown> = Promise.resolve();
+  /** Compactions, one at a time. */
+  private readonly compactions = new Turns();
 
   constructor(private readonly engine: Engine) {}
 
@@ -114,12 +116,12 @@ export class PackWriter {
    * Adds an object to the open group of its policy; resolves once the group
    * is durable and the object visible (or rejects with the group's error).
    */
-  add(policy: Policy, entry: Omit<Pending, 'resolve' | 'reject' | 'checksum'> & { checksum?: bigint }): Promise<{ replaced: boolean; offset: number }> {
+  add(policy: Policy, entry: Omit<Pending, 'resolve' | 'reject' | 'checksum' | 'recordSize'> & { checksum?: bigint }): Promise<{ replaced: boolean; offset: number }> {
     return new Promise((resolve, reject) => {
-      const pending: Pending = { ...entry, checksum: entry.checksum ?? this.engine.hash(entry.data), resolve, reject };
+      const size = recordBytes(Buffer.byteLength(entry.key, 'utf8'), entry.data.length);
+      const pending: Pending = { ...entry, checksum: entry.checksum ?? this.engine.hash(entry.data), recordSize: size, resolve, reject };
       // Moves by compaction form groups of their own (committed as moves, not new objects).
       const name = `${formatPolicy(policy)}${entry.from !== undefined ? ' moves' : ''}`;
-      const size = recordBytes(Buffer.byteLength(entry.key, 'utf8'), entry.data.length);
       let group = this.open.get(name);
       if (group && group.bytes + size > groupLimit(this.engine)) {
         this.flush(name);
@@ -168,11 +170,11 @@ export class PackWriter {
     if (group.timer) clearTimeout(group.timer);
     // Compaction's moves are not cut: nobody waits on them, and the pack they fill is mostly whole blocks already.
     const cut = !whole && group.entries[0]?.from === undefined;
-    const keep = cut ? blockCut(group.policy, group.entries.map((e) => recordBytes(Buffer.byteLength(e.key, 'utf8'), e.data.length))) : group.entries.length;
+    const keep = cut ? blockCut(group.policy, group.entries.map((e) => e.recordSize)) : group.entries.length;
     if (keep < group.entries.length) {
       // The rest opens the next group, written after this one (it is due: see windowPassed).
       const rest = group.entries.splice(keep);
-      const restBytes = rest.reduce((sum, e) => sum + recordBytes(Buffer.byteLength(e.key, 'utf8'), e.data.length), 0);
+      const restBytes = rest.reduce((sum, e) => sum + e.recordSize, 0);
       group.bytes -= restBytes;
       this.open.set(name, { policy: group.policy, entries: rest, bytes: restBytes, timer: null, due: true });
     }
@@ -195,9 +197,7 @@ export class PackWriter {
 
   /** Runs `fn` once no other compaction runs. */
   oneCompaction<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.compaction.then(fn, fn);
-    this.compaction = run.catch(() => {});
-    return run;
+    return this.compactions.run(fn);
   }
 
   /** Writes every open group and waits for all writes (the engine's close). */
