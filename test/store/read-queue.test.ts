@@ -19,7 +19,7 @@ const SLOW_MS = 400;
 // Faults are read when the modules load (and by each worker as it starts): set before importing the engine.
 process.env.DYNAMICFS_FAULTS = JSON.stringify([{ op: 'read', disk: disks[0], delayMs: SLOW_MS }]);
 const { DiskGate, READ_TIME_BUCKETS, diskGate } = await import('../../src/kernels/index.js');
-const { Engine, chunkSource, lookupObject, putObject, readObject } = await import('../../src/store/index.js');
+const { Engine, chunkSource, listExtents, lookupObject, putObject, readObject } = await import('../../src/store/index.js');
 const { parsePolicy } = await import('../../src/pool/index.js');
 
 test.after(() => {
@@ -110,12 +110,19 @@ test('an EC get reads around a slow disk from parity: exact bytes, hedges counte
     assert.ok(waited.ms >= SLOW_MS, `without hedging the get waits for the disk (${waited.ms} ms)`);
     assert.ok(hedged.ms < waited.ms / 2, `hedged ${hedged.ms} ms against ${waited.ms} ms waiting`);
 
-    // Replicas: the next one is read when the first is late, into a slot of its own.
-    await putObject(engine, chunkSource(one(), bytes.length), 'copies', { policy: parsePolicy('replication:3') });
+    // Replicas: the next one is read when the first is late, into a slot of its own (or first, once its disk
+    // is known slow). Enough extents that some have their first replica on the slow disk (the test checks).
+    const many = randomBytes(48 * 256 * 1024, 8);
+    async function* all() {
+      yield many;
+    }
+    await putObject(engine, chunkSource(all(), many.length), 'copies', { policy: parsePolicy('replication:3') });
+    const slowFirst = [...listExtents(engine, { key: 'copies' })].filter((e) => e.fragments.find((f) => f.index === 0)?.path?.startsWith(disks[0]!));
+    assert.ok(slowFirst.length > 0, 'some extent has its first replica on the slow disk');
     engine.updateConfig({ ...engine.config, reads: { perDiskInFlight: 4, hedgeAfterMs: 40 } });
     const replicaHedgesBefore = diskGate().hedges;
     const replicaHedged = await getTimed(engine, 'copies');
-    assert.ok(replicaHedged.bytes.equals(Buffer.from(bytes)), 'the replicated bytes are exact');
+    assert.ok(replicaHedged.bytes.equals(Buffer.from(many)), 'the replicated bytes are exact');
     assert.ok(diskGate().hedges > replicaHedgesBefore, 'replica hedges counted');
     assert.ok(replicaHedged.ms < SLOW_MS, `a replicated get around the slow disk took ${replicaHedged.ms} ms`);
   } finally {
