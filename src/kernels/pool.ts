@@ -12,7 +12,7 @@ import { Piscina } from 'piscina';
 import { DfsError, deserializeError, type SerializedError } from '../errors.js';
 import { resolveVariant, type KernelChoice, type KernelVariant } from './loader.js';
 import { validateWorkerPoolOptions, type WorkerPoolOptions } from './pool-options.js';
-import { claimSlot } from './read-slots.js';
+import { claimSlot, forgetThread } from './read-slots.js';
 import { diskGate } from './disk-gate.js';
 import type {
   EncodeResult, EncodeTask, KernelTask, ReadResult, ReadTask, KernelTaskResult, ReconstructResult, ReconstructTask, ScrubPageResult, ScrubPageTask,
@@ -77,7 +77,7 @@ export class KernelPool {
   }
 
   private makePiscina(options: WorkerPoolOptions): Piscina {
-    return new Piscina({
+    const piscina = new Piscina({
       filename: WORKER_FILE,
       minThreads: options.minThreads,
       maxThreads: options.maxThreads,
@@ -92,6 +92,9 @@ export class KernelPool {
       // the default 'sync', and pipelined tasks overlap better.
       atomics: 'disabled',
     });
+    // A thread that stops (idle, or the pool closed) may leave a late read's slot held: its memory is let go.
+    piscina.on('workerDestroy', (worker: { id: number }) => forgetThread(worker.id));
+    return piscina;
   }
 
   get options(): WorkerPoolOptions {

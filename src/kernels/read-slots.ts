@@ -24,6 +24,7 @@
 // The main thread forgets a memory (so that a worker gone idle can be freed)
 // only when no slot of it is held, clearing ACK first: a worker that takes a
 // slot afterwards sees ACK clear and sends its memory again.
+import { threadId } from 'node:worker_threads';
 import { DfsError } from '../errors.js';
 import { instantiate, type KernelExports, type KernelVariant } from './loader.js';
 
@@ -45,6 +46,8 @@ function heldIn(control: Int32Array): number {
 export interface SlotRef {
   /** The memory's id (random per thread and instance). */
   id: number;
+  /** The thread that owns the memory (its worker threadId). */
+  thread: number;
   /** The memory itself, until the receiving thread has acknowledged it. */
   memory?: SharedArrayBuffer;
   /** Byte offset of the control words in the memory. */
@@ -106,7 +109,7 @@ export class ReadSlots {
 
   /** What the receiving thread needs to find the slot's first `length` bytes. */
   ref(slot: number, length: number): SlotRef {
-    const ref: SlotRef = { id: this.id, control: this.controlAt, slot, offset: this.offset(slot), length };
+    const ref: SlotRef = { id: this.id, thread: threadId, control: this.controlAt, slot, offset: this.offset(slot), length };
     if (Atomics.load(this.control, ACK) === 0) ref.memory = this.wasm.memory.buffer as unknown as SharedArrayBuffer;
     return ref;
   }
@@ -147,6 +150,7 @@ export function threadReadSlots(variant: KernelVariant): ReadSlots | null {
 // ---- the receiving side
 
 interface Held {
+  thread: number;
   memory: SharedArrayBuffer;
   control: Int32Array;
   bytes: Uint8Array;
@@ -173,6 +177,16 @@ function sweep(): void {
   }
 }
 
+/**
+ * Forgets the memories of a worker thread that has stopped. A read it still
+ * had out when it stopped (a late one, see task-runner) never frees its
+ * slot: kept, the memory would count as held and never be let go. Slots the
+ * main thread still holds stay valid (their views keep the memory alive).
+ */
+export function forgetThread(thread: number): void {
+  for (const [id, held] of memories) if (held.thread === thread) memories.delete(id);
+}
+
 /** Slots held across the memories this thread knows: taken by a worker and not yet released (for tests). */
 export function heldSlots(): number {
   let held = 0;
@@ -188,7 +202,7 @@ export function heldSlots(): number {
 export function claimSlot(ref: SlotRef): { data: Uint8Array; release: () => void } {
   let held = memories.get(ref.id);
   if (ref.memory && (!held || held.memory.byteLength < ref.memory.byteLength)) {
-    held = { memory: ref.memory, control: new Int32Array(ref.memory, ref.control, CONTROL_WORDS), bytes: new Uint8Array(ref.memory), usedAt: 0 };
+    held = { thread: ref.thread, memory: ref.memory, control: new Int32Array(ref.memory, ref.control, CONTROL_WORDS), bytes: new Uint8Array(ref.memory), usedAt: 0 };
     memories.set(ref.id, held);
     Atomics.store(held.control, ACK, 1);
     sweeper ??= setInterval(sweep, FORGET_AFTER_MS / 2).unref();

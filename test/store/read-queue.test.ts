@@ -14,11 +14,14 @@ import { randomBytes } from '../helpers/gf-reference.js';
 
 const root = tempDir('dfs-read-queue-');
 const disks = Array.from({ length: 6 }, (_, i) => join(root, `d${i}`));
-for (const d of disks) mkdirSync(d);
+// A second pool's disks: new to the read queue, so no disk of theirs is known slow yet.
+const fresh = Array.from({ length: 6 }, (_, i) => join(root, `f${i}`));
+for (const d of [...disks, ...fresh]) mkdirSync(d);
 const SLOW_MS = 400;
 // Faults are read when the modules load (and by each worker as it starts): set before importing the engine.
-process.env.DYNAMICFS_FAULTS = JSON.stringify([{ op: 'read', disk: disks[0], delayMs: SLOW_MS }]);
+process.env.DYNAMICFS_FAULTS = JSON.stringify([disks[0], fresh[0]].map((disk) => ({ op: 'read', disk, delayMs: SLOW_MS })));
 const { DiskGate, READ_TIME_BUCKETS, diskGate } = await import('../../src/kernels/index.js');
+const { heldSlots } = await import('../../src/kernels/read-slots.js');
 const { Engine, chunkSource, listExtents, lookupObject, putObject, readObject } = await import('../../src/store/index.js');
 const { parsePolicy } = await import('../../src/pool/index.js');
 
@@ -128,6 +131,28 @@ test('an EC get reads around a slow disk from parity: exact bytes, hedges counte
   } finally {
     await engine.close();
   }
+});
+
+test('a pool closed while a late read is still out leaves no read slot held', async () => {
+  await Engine.init(join(root, 'fresh'), { disks: fresh, policy: 'ec:4+2', extentSize: '256K' }).close();
+  const engine = Engine.open(join(root, 'fresh'), { cacheBytes: 0 });
+  const bytes = randomBytes(6 * 256 * 1024, 9);
+  try {
+    async function* one() {
+      yield bytes;
+    }
+    await putObject(engine, chunkSource(one(), bytes.length), 'one');
+    const slowData = [...listExtents(engine, { key: 'one' })].filter((e) => e.fragments.some((f) => f.index < 4 && f.path?.startsWith(fresh[0]!)));
+    assert.ok(slowData.length > 0, 'some extent has a data fragment on the slow disk');
+    engine.updateConfig({ ...engine.config, reads: { perDiskInFlight: 4, hedgeAfterMs: 40 } });
+    const got = await getTimed(engine, 'one');
+    assert.ok(got.bytes.equals(Buffer.from(bytes)));
+    assert.ok(got.ms < SLOW_MS, `read around the slow disk (${got.ms} ms)`);
+  } finally {
+    // The read of the slow fragment is still out in the worker, in a slot of its own: the worker stops with it.
+    await engine.close();
+  }
+  assert.is(heldSlots(), 0, 'the stopped worker\'s memory is let go, not counted held for ever');
 });
 
 test.run();
