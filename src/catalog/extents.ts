@@ -37,6 +37,14 @@ function unpackExtent(r: PackedRow): ExtentWithFragments {
   };
 }
 
+/** A row of the risk order: margin (width - need), last verification (0: never), ord. */
+export type RiskKey = [number, number, number];
+
+/** The risk-order row of an extent. */
+export function riskKey(extent: Pick<ExtentRow, 'width' | 'need' | 'verifiedAt' | 'ord'>): RiskKey {
+  return [extent.width - extent.need, extent.verifiedAt ?? 0, extent.ord];
+}
+
 /** Gives each extent its fragments, in index order. */
 function withFragments(extents: ExtentRow[], fragments: FragmentRow[]): ExtentWithFragments[] {
   const byExtent = new Map<string, FragmentRow[]>();
@@ -60,6 +68,20 @@ export class ExtentTable extends DiskTable {
       ofObject: p(`SELECT ${EXTENT_COLUMNS} FROM extents WHERE object_id = ? ORDER BY seq`),
       byId: p(`SELECT ${EXTENT_COLUMNS} FROM extents WHERE id = ?`),
       packedAfter: p(`${PACKED_EXTENT} WHERE ord > ? ORDER BY ord LIMIT ?`).raw(true),
+      // The risk order (extents_by_risk): from after a cursor row, among the extents a pass covers.
+      packedByRisk: p(`${PACKED_EXTENT} WHERE (width - need, coalesce(verified_at, 0), ord) > (?, ?, ?)
+        AND coalesce(verified_at, 0) < ? AND ord <= ? ORDER BY width - need, coalesce(verified_at, 0), ord LIMIT ?`).raw(true),
+      riskTotals: p(`SELECT count(*) AS n, coalesce(sum(width * fragment_length), 0) AS bytes FROM extents
+        WHERE coalesce(verified_at, 0) < ? AND ord <= ?`),
+      suspects: p(`SELECT e.id AS id, e.need AS need, e.verified_at AS verifiedAt,
+          (SELECT count(*) FROM fragments f LEFT JOIN disks d ON d.id = f.disk_id
+             WHERE f.extent_id = e.id AND f.state = 'ok' AND coalesce(d.state, 'failed') NOT IN ('failed', 'suspect')) AS good
+        FROM extents e WHERE e.ord <= ? AND e.id IN (
+          SELECT extent_id FROM problems
+          UNION SELECT extent_id FROM fragments WHERE state <> 'ok'
+          UNION SELECT f.extent_id FROM fragments f JOIN disks d ON d.id = f.disk_id WHERE d.state <> 'healthy')
+        LIMIT ?`),
+      lightChecked: p('UPDATE extents SET light_checked_at = ? WHERE id = ?'),
       deleteOfObject: p('DELETE FROM extents WHERE object_id = ?'),
       fragmentInsert: p('INSERT INTO fragments (extent_id, idx, disk_id, checksum, bytes, state) VALUES (?, ?, ?, ?, ?, ?)'),
       fragmentsOfExtent: p(`SELECT ${FRAGMENT_COLUMNS} FROM fragments WHERE extent_id = ? ORDER BY idx`),
@@ -92,6 +114,43 @@ export class ExtentTable extends DiskTable {
   /** Extents in scrub order after `ord`, a page at a time: one query per page, not one per extent. */
   extentsAfter(ord: number, limit: number): ExtentWithFragments[] {
     return (this.extentSql.packedAfter.all(ord, limit) as PackedRow[]).map(unpackExtent);
+  }
+
+  /**
+   * Extents in risk order (least margin first, then oldest verification)
+   * after `after` (a key from riskKey; null: from the start), among those
+   * last verified before `verifiedBefore` (ms) and no newer than `endOrd`.
+   */
+  extentsByRisk(after: RiskKey | null, verifiedBefore: number, endOrd: number, limit: number): ExtentWithFragments[] {
+    const [margin, verified, ord] = after ?? [-1, -1, -1];
+    return (this.extentSql.packedByRisk.all(margin, verified, ord, verifiedBefore, endOrd, limit) as PackedRow[]).map(unpackExtent);
+  }
+
+  /** How many extents, and fragment bytes, a risk-ordered pass covers (see extentsByRisk). */
+  riskTotals(verifiedBefore: number, endOrd: number): { extents: number; bytes: number } {
+    const row = this.extentSql.riskTotals.get(verifiedBefore, endOrd) as { n: number; bytes: number };
+    return { extents: row.n, bytes: row.bytes };
+  }
+
+  /**
+   * Suspect extents: a problem recorded (by a read or a pass), a fragment not
+   * ok, or a fragment on a disk that is not healthy. Least margin (good
+   * fragments beyond the minimum) first, then oldest verification; at most `limit`.
+   */
+  suspectExtents(endOrd: number, limit: number): { id: string; margin: number }[] {
+    const rows = this.extentSql.suspects.all(endOrd, limit) as { id: string; need: number; verifiedAt: number | null; good: number }[];
+    return rows
+      .map((r) => ({ id: r.id, margin: r.good - r.need, verifiedAt: r.verifiedAt ?? 0 }))
+      .sort((a, b) => a.margin - b.margin || a.verifiedAt - b.verifiedAt)
+      .map(({ id, margin }) => ({ id, margin }));
+  }
+
+  /** Stamps extents as light-checked at `at` (ms): presence, size and header, no payload (see markVerified). */
+  markLightChecked(extentIds: readonly string[], at: number): void {
+    if (extentIds.length === 0) return;
+    this.relaxed(() => this.transaction(() => {
+      for (const id of extentIds) this.extentSql.lightChecked.run(at, id);
+    }));
   }
 
   *iterateExtents(pageSize = 500): Generator<ExtentWithFragments> {

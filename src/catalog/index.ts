@@ -6,3 +6,4 @@ export type { PackedEntry } from './objects.js';
 export type { BucketRow, PartRow, UploadRow } from './s3.js';
 export * from './rows.js';
 export { SCHEMA_VERSION } from './schema.js';
+export { riskKey, type RiskKey } from './extents.js';

@@ -5,7 +5,7 @@
 // disk, objects and logical bytes) are kept by triggers, so that nothing ever
 // scans a table to know them: a scrape reads a handful of rows.
 
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** The objects and logical_bytes counters follow the objects table (created with it, and again when schema 4 rebuilt it). */
 const OBJECT_COUNTER_TRIGGERS = `
@@ -213,5 +213,14 @@ export const MIGRATIONS: readonly string[] = [
     uploaded_at INTEGER NOT NULL,
     PRIMARY KEY (upload_id, part)
   ) WITHOUT ROWID;
+  `,
+  // 6: the scrubber's risk order. A pass walks the extents by redundancy
+  // margin (fragments beyond the minimum), then oldest verification first,
+  // along this index: a page is an index range, and a cursor is a row of it.
+  // light_checked_at is the last light check (presence, size and header,
+  // no payload read), kept apart from verified_at (the last full check).
+  `
+  CREATE INDEX extents_by_risk ON extents (width - need, coalesce(verified_at, 0), ord);
+  ALTER TABLE extents ADD COLUMN light_checked_at INTEGER;
   `,
 ];

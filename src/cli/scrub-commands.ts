@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { DfsError } from '../errors.js';
 import { count, formatBytes } from '../pool/index.js';
-import { parseIntensity, parseMaxRate, problemsRemain, type PassSummary, type ScrubStatus } from '../scrub/index.js';
+import { parseDuration, parseIntensity, parseMaxRate, problemsRemain, type PassSummary, type ScrubStatus } from '../scrub/index.js';
 import type { CliContext } from './context.js';
 import { printResult, table } from './output.js';
 import { remoteOp } from './remote.js';
@@ -22,7 +22,8 @@ function problemTable(problems: { key: string; seq: number; extent: string; frag
 
 function summaryText(s: PassSummary): string {
   const lines = [
-    `scrubbed ${count(s.extentsScanned, 'extent')} (${formatBytes(s.bytesScanned)}, ${count(s.fragmentsChecked, 'fragment')}) in ${s.durationSeconds.toFixed(1)} s${s.dryRun ? ' (dry run: nothing written)' : ''}`,
+    `${s.light ? 'light-checked' : 'scrubbed'} ${count(s.extentsScanned, 'extent')} (${formatBytes(s.bytesScanned)}, ${count(s.fragmentsChecked, 'fragment')}) in ${s.durationSeconds.toFixed(1)} s` +
+      `${s.olderThanSeconds != null ? `, those last verified over ${duration(s.olderThanSeconds)} ago` : ''}${s.dryRun ? ' (dry run: nothing written)' : ''}`,
     `extents: ${s.extents.healthy} healthy, ${s.extents.repaired} repaired, ${s.extents.degraded} degraded, ${s.extents.unrecoverable} unrecoverable${s.extentsSkipped ? `, ${s.extentsSkipped} changed while checked (skipped)` : ''}${s.checksFailed ? `, ${count(s.checksFailed, 'check')} failed (see the log)` : ''}`,
     `issues: ${s.issuesFound} found, ${count(s.repairsAttempted, 'repair')} attempted, ${s.repairsSuccessful} successful${s.repairsPaused ? ' (auto-repair paused at the per-pass cap)' : ''}`,
   ];
@@ -70,11 +71,15 @@ export function registerScrubCommands(program: Command, ctx: CliContext): void {
     .option('--intensity <level>', 'low, medium or high (default: high, full speed; the background scrubber keeps the pool\'s gentler setting)')
     .option('--max-rate <bytes>', 'cap scrub reads at this many bytes per second (e.g. 50M; 0 or "off": no cap)')
     .option('--errors-only', 're-check only the extents with known problems')
-    .action(async (opts: { repair?: boolean; dryRun?: boolean; intensity?: string; maxRate?: string; errorsOnly?: boolean }) => {
+    .option('--light', 'a light check: every fragment\'s presence, size and header, without reading payloads')
+    .option('--older-than <duration>', 'only extents last verified longer ago than this (e.g. 7d, 36h, 600s); suspect extents are checked whatever their age')
+    .action(async (opts: { repair?: boolean; dryRun?: boolean; intensity?: string; maxRate?: string; errorsOnly?: boolean; light?: boolean; olderThan?: string }) => {
       if (opts.intensity !== undefined) parseIntensity(opts.intensity);
       if (opts.maxRate !== undefined) parseMaxRate(opts.maxRate);
+      if (opts.olderThan !== undefined) parseDuration(opts.olderThan, 'older-than');
       const summary = await ctx.op<PassSummary>('scrub', {
-        repair: Boolean(opts.repair), dryRun: Boolean(opts.dryRun), errorsOnly: Boolean(opts.errorsOnly),
+        repair: Boolean(opts.repair), dryRun: Boolean(opts.dryRun), errorsOnly: Boolean(opts.errorsOnly), light: Boolean(opts.light),
+        ...(opts.olderThan !== undefined ? { olderThan: opts.olderThan } : {}),
         ...(opts.intensity !== undefined ? { intensity: opts.intensity } : {}), ...(opts.maxRate !== undefined ? { maxRate: opts.maxRate } : {}),
       }, 'scrub');
       if (problemsRemain(summary)) ctx.problemsRemain();

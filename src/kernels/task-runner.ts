@@ -745,7 +745,12 @@ async function scrub(kernels: KernelInstance, task: ScrubTask): Promise<ScrubRes
       const end = src.offset + task.fragmentLength;
       let payloadHash: bigint | null;
       let headerGot: number;
-      if (end <= SCRUB_WHOLE_READ_BYTES && src.offset >= task.headerLength) {
+      if (task.light) {
+        // Presence, size and header: the payload is not read (nor its checksum known: the header is checked against the catalogue's).
+        headerGot = await readFullyAdaptive(fd, header, 0, src.disk);
+        bytes = headerGot;
+        payloadHash = fstatSync(fd).size >= end ? src.expected : null;
+      } else if (end <= SCRUB_WHOLE_READ_BYTES && src.offset >= task.headerLength) {
         // One read of header and payload into WASM memory; the payload is hashed where it landed.
         const region = kernels.region(1, end);
         const view = region.fragment(0);
@@ -820,7 +825,7 @@ async function scrubPage(kernels: KernelInstance, task: ScrubPageTask): Promise<
         const path = disk >= 0 ? diskPaths[disk] : undefined;
         fragments.push(path === undefined ? null : { path: fragmentPath(path, extentId, i), offset: headerLength, expected: expected[first + i]!, disk: diskGates?.[disk] });
       }
-      const checked = await scrub(kernels, { op: 'scrub', poolId: task.poolId, extentId, fragmentLength: shape[e * 3]!, headerLength, fragments });
+      const checked = await scrub(kernels, { op: 'scrub', poolId: task.poolId, extentId, fragmentLength: shape[e * 3]!, headerLength, fragments, light: task.light === true });
       checked.fragments.forEach((o, i) => {
         result.status[first + i] = SCRUB_STATUS_CODES.get(o.status)!;
         result.bytes[first + i] = o.bytes;

@@ -171,6 +171,8 @@ export interface ScrubTask {
   headerLength: number;
   /** One entry per fragment index; null where no fragment is recorded (counted missing). */
   fragments: (FragmentSource | null)[];
+  /** A light check: each file's presence, size and header, its payload not read. */
+  light?: boolean;
 }
 
 export interface ScrubResult {
@@ -202,6 +204,8 @@ export interface ScrubPageTask {
   disks: Int32Array;
   /** Per fragment: the payload checksum it must have. */
   expected: BigUint64Array;
+  /** Light checks (see ScrubTask.light). */
+  light?: boolean;
 }
 
 export interface ScrubPageResult {

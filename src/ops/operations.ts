@@ -43,6 +43,8 @@ const word = { type: 'string', maxLength: 32 } as const;
 const flagOrWord = { anyOf: [flag, word] } as const;
 const rate = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', maxLength: 32 }, { type: 'null' }] } as const;
 const intensity = word;
+// A duration as a word ("7d", "36h") or a number of seconds.
+const duration = { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, word] } as const;
 const diskParams = params({ disk: text }, ['disk']);
 const keyParams = params({ key: text }, ['key']);
 
@@ -121,8 +123,8 @@ export const OPS: Readonly<Record<string, OpDefinition>> = {
     return { policy: policyText, changed, unchanged, failed };
   }),
   rebuild: op('re-create every missing or bad fragment onto healthy disks', params(), (engine, _p, progress) => rebuild(engine, progress)),
-  scrub: op('one scrub pass now', params({ repair: flag, dryRun: flag, errorsOnly: flag, intensity, maxRate: rate }), (engine, p, progress) => scrubService(engine).runOnce({
-    repair: Boolean(p.repair), dryRun: Boolean(p.dryRun), errorsOnly: Boolean(p.errorsOnly), intensity: p.intensity, maxRate: p.maxRate,
+  scrub: op('one scrub pass now', params({ repair: flag, dryRun: flag, errorsOnly: flag, light: flag, olderThan: duration, intensity, maxRate: rate }), (engine, p, progress) => scrubService(engine).runOnce({
+    repair: Boolean(p.repair), dryRun: Boolean(p.dryRun), errorsOnly: Boolean(p.errorsOnly), light: Boolean(p.light), olderThan: p.olderThan, intensity: p.intensity, maxRate: p.maxRate,
     ...(progress ? { onProgress: progress } : {}),
   })),
   'scrub-status': scrubControl('the background scrubber\'s state, pass, schedule and problems', (engine) => scrubService(engine).status()),

@@ -26,6 +26,8 @@ export interface ClassifyOptions {
   repair: boolean;
   /** Fragment repairs this pass may still queue before its cap. */
   repairRoom: number;
+  /** A light check (no payload read): a fragment that passes it is not cleared of a known problem. */
+  light?: boolean;
 }
 
 function sameFragment(a: FragmentRow | null | undefined, b: FragmentRow | null | undefined): boolean {
@@ -47,7 +49,7 @@ export function classify(checked: Checked, now: ExtentWithFragments | null, opti
     const current = now.fragments.find((f) => f.index === index) ?? null;
     if (!sameFragment(current, checked.snapshot[index])) return; // moved or rewritten while we read it
     if (o.status === 'ok') {
-      if (current && current.state !== 'ok') cleared.push(index);
+      if (current && current.state !== 'ok' && !options.light) cleared.push(index);
       return;
     }
     bad.push({ index, diskId: current?.diskId ?? null, kind: o.status });

@@ -53,3 +53,13 @@ export function parseMaxRate(value: unknown): number | null {
   if (!Number.isFinite(bytes) || bytes <= 0) throw new DfsError('DFS_ERR_SCRUB_RATE_INVALID', `got ${JSON.stringify(value)}`);
   return Math.floor(bytes);
 }
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/** A duration such as `600s`, `90m`, `36h`, `7d` or `2w` (or a number of seconds), in seconds. */
+export function parseDuration(value: unknown, what: string): number {
+  const m = typeof value === 'number' ? [String(value), String(value), 's'] : typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$/i.exec(value) : null;
+  const seconds = m ? Number(m[1]) * DURATION_UNITS[(m[2] || 's').toLowerCase()]! : NaN;
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new DfsError('DFS_ERR_SCRUB_DURATION_INVALID', `${what}: got ${JSON.stringify(value)}`);
+  return seconds;
+}

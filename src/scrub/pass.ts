@@ -1,8 +1,19 @@
-// One scrub pass: every extent in catalogue order from a cursor,
-// checked in the worker pool in batches (workers read the fragment files
-// themselves), classified, and — with repair on — its bad fragments queued for
-// rebuild from verified ones. The pass is plain data (PassState) so that the
-// daemon can persist it and resume it after a restart.
+// One scrub pass: every extent once, riskiest first, checked in the worker
+// pool in batches (workers read the fragment files themselves), classified,
+// and — with repair on — its bad fragments queued for rebuild from verified
+// ones. The pass is plain data (PassState) so that the daemon can persist it
+// and resume it after a restart.
+//
+// The order (a pass begun by an earlier version keeps catalogue order):
+// 1. suspect extents: a problem recorded by a read or an earlier pass, a
+//    fragment not ok, or a fragment on a disk that is not healthy; least
+//    margin first (good fragments beyond the minimum);
+// 2. then every other extent by margin (width - need: a replication:2 extent
+//    before an ec:4+2 one), then oldest verification first, along the
+//    catalogue's extents_by_risk index. The pass covers the extents last
+//    verified before it began (or before its --older-than cut): one it
+//    verifies gets a newer stamp and so falls out of the range behind the
+//    cursor, and one written after the pass began waits for the next.
 //
 // An extent deleted or rewritten while it was being checked is not reported:
 // each result is compared with the catalogue as it is after the check, and a
@@ -10,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { log } from '../log/index.js';
-import type { ExtentWithFragments, FragmentProblem } from '../catalog/index.js';
+import { riskKey, type ExtentWithFragments, type FragmentProblem, type RiskKey } from '../catalog/index.js';
 import type { ScrubOutcome } from '../kernels/index.js';
 import type { Engine } from '../store/index.js';
 import { classify, needsSecondLook } from './classify.js';
@@ -53,6 +64,10 @@ export interface PassSummary {
   errorsOnly: boolean;
   /** Auto-repair stopped at the per-pass cap; the rest were reported only. */
   repairsPaused: boolean;
+  /** A light pass: presence, size and header of each fragment, no payload read. */
+  light?: boolean;
+  /** Only extents last verified longer ago than this were checked (`--older-than`), in seconds; null: all. */
+  olderThanSeconds?: number | null;
   startedAt: string;
   finishedAt: string | null;
   durationSeconds: number;
@@ -70,34 +85,75 @@ export interface PassState extends PassSummary {
   bytesTotal: number;
   /** Time spent running in earlier segments (before the last pause or restart), ms. */
   activeMs: number;
+  /** 'risk': the order above (a pass begun by an earlier version has none: catalogue order, by `cursor`). */
+  order?: 'risk';
+  /** Risk order: the suspect extents, checked first, and how many of them are done. */
+  suspects?: string[];
+  suspectsDone?: number;
+  /** Risk order: the last row done of the rest (null: none yet). */
+  riskCursor?: RiskKey | null;
+  /** Risk order: the pass covers extents last verified before this (ms). */
+  verifiedBefore?: number;
 }
 
 export const MAX_LISTED = 1000;
 /** Verification stamps are written when this many wait, or this long after the last write. */
 const STAMP_BATCH = 500;
 const STAMP_EVERY_MS = 1000;
+/** Suspect extents listed up front at most; any beyond come in their place in the risk order. */
+export const MAX_SUSPECTS = 10_000;
 
-export function newPass(engine: Engine, options: { trigger: PassState['trigger']; repair: boolean; dryRun: boolean; errorsOnly?: boolean; extentIds?: readonly string[] }): PassState {
-  const counts = engine.catalog.extentCounts();
-  return {
+export interface NewPassOptions {
+  trigger: PassState['trigger'];
+  repair: boolean;
+  dryRun: boolean;
+  errorsOnly?: boolean;
+  extentIds?: readonly string[];
+  /** A light pass (see PassSummary.light). */
+  light?: boolean;
+  /** Only extents last verified more than this long ago (ms); suspect extents are checked whatever their age. */
+  olderThanMs?: number | null;
+}
+
+export function newPass(engine: Engine, options: NewPassOptions): PassState {
+  const startedAt = Date.now();
+  const endOrd = engine.catalog.maxOrd();
+  const base = {
     id: randomBytes(6).toString('hex'),
     trigger: options.trigger,
     cursor: 0,
-    endOrd: engine.catalog.maxOrd(),
-    extentsTotal: options.extentIds ? options.extentIds.length : counts.total,
+    endOrd,
     bytesDone: 0,
-    bytesTotal: options.extentIds ? 0 : engine.catalog.storedBytes(),
     activeMs: 0,
     extentsScanned: 0, bytesScanned: 0, fragmentsChecked: 0, issuesFound: 0, repairsAttempted: 0, repairsSuccessful: 0,
     extents: { healthy: 0, degraded: 0, repaired: 0, unrecoverable: 0 },
     problems: [], problemsOmitted: 0, extentsSkipped: 0, checksFailed: 0,
     dryRun: options.dryRun, repair: options.repair, errorsOnly: options.errorsOnly ?? false, repairsPaused: false,
-    startedAt: new Date().toISOString(), finishedAt: null, durationSeconds: 0,
+    light: options.light ?? false, olderThanSeconds: options.olderThanMs == null ? null : options.olderThanMs / 1000,
+    startedAt: new Date(startedAt).toISOString(), finishedAt: null, durationSeconds: 0,
+  };
+  if (options.extentIds) return { ...base, extentsTotal: options.extentIds.length, bytesTotal: 0 };
+  const verifiedBefore = options.olderThanMs == null ? startedAt : Math.min(startedAt, startedAt - options.olderThanMs);
+  const suspects = engine.catalog.suspectExtents(endOrd, MAX_SUSPECTS);
+  const covered = options.olderThanMs == null ? { extents: engine.catalog.extentCounts().total, bytes: engine.catalog.storedBytes() } : engine.catalog.riskTotals(verifiedBefore, endOrd);
+  return {
+    ...base,
+    // Suspects outside the age cut are checked too (roughly counted: their bytes are not known here).
+    extentsTotal: Math.max(covered.extents, suspects.length),
+    bytesTotal: covered.bytes,
+    order: 'risk',
+    suspects: suspects.map((s) => s.id),
+    suspectsDone: 0,
+    riskCursor: null,
+    verifiedBefore,
   };
 }
 
 export function summaryOf(pass: PassState): PassSummary {
-  const { id: _id, trigger: _t, cursor: _c, endOrd: _e, extentsTotal: _et, bytesDone: _bd, bytesTotal: _bt, activeMs: _a, ...summary } = pass;
+  const {
+    id: _id, trigger: _t, cursor: _c, endOrd: _e, extentsTotal: _et, bytesDone: _bd, bytesTotal: _bt, activeMs: _a,
+    order: _o, suspects: _s, suspectsDone: _sd, riskCursor: _rc, verifiedBefore: _vb, ...summary
+  } = pass;
   return { ...summary, problems: summary.problems.map((p) => ({ ...p })), extents: { ...summary.extents } };
 }
 
@@ -127,6 +183,8 @@ export interface PassControl {
   /** Ids of the extents to check instead of the whole catalogue (`--errors-only`). */
   extentIds?: readonly string[];
   onProgress?(pass: PassState): void;
+  /** Called with each page of extents as it is sent to be checked, in the pass's order. */
+  onDispatch?(extents: readonly ExtentWithFragments[]): void;
 }
 
 export interface PassOutcome {
@@ -151,8 +209,14 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
   let pendingRepairFragments = 0;
   let listIndex = 0;
   let dispatchCursor = pass.cursor;
+  // Risk order: where dispatch is (a page is sent before the one ahead of it is done).
+  let dispatchSuspects = pass.suspectsDone ?? 0;
+  let dispatchRisk: RiskKey | null = pass.riskCursor ?? null;
+  const suspectIds = new Set(pass.suspects ?? []);
   let exhausted = false;
-  const inflight: { promise: Promise<Checked[]>; afterOrd: number; lastOrd: number; count: number }[] = [];
+  /** Where the pass stands once a page is done: its catalogue cursor, or its place in the risk order. */
+  interface Position { cursor: number; suspectsDone: number; riskCursor: RiskKey | null }
+  const inflight: { promise: Promise<Checked[]>; afterOrd: number; lastOrd: number; count: number; position: Position }[] = [];
   // Verification stamps are written together, at most about once a second: one small catalogue write per
   // batch (ten a second at low) measurably lengthened foreground GETs. They are also written before each
   // checkpoint, so a pass resumed after a crash never skips extents whose stamps were lost.
@@ -160,8 +224,29 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
   let stampedAt = performance.now();
   const writeStamps = (force: boolean) => {
     if (stamps.length === 0 || (!force && stamps.length < STAMP_BATCH && performance.now() - stampedAt < STAMP_EVERY_MS)) return;
-    engine.catalog.markVerified(stamps.splice(0), Date.now());
+    if (pass.light) engine.catalog.markLightChecked(stamps.splice(0), Date.now());
+    else engine.catalog.markVerified(stamps.splice(0), Date.now());
     stampedAt = performance.now();
+  };
+
+  const riskPage = (size: number): ExtentWithFragments[] => {
+    const page: ExtentWithFragments[] = [];
+    const suspects = pass.suspects ?? [];
+    while (page.length < size && dispatchSuspects < suspects.length) {
+      const extent = engine.catalog.extent(suspects[dispatchSuspects++]!);
+      if (extent) page.push(extent);
+      else pass.extentsSkipped++;
+    }
+    if (page.length > 0) return page;
+    const end = pass.endOrd ?? Number.MAX_SAFE_INTEGER;
+    for (;;) {
+      const rows = engine.catalog.extentsByRisk(dispatchRisk, pass.verifiedBefore ?? 0, end, size);
+      if (rows.length === 0) return page;
+      dispatchRisk = riskKey(rows[rows.length - 1]!);
+      // The suspects were checked first: not again.
+      for (const e of rows) if (!suspectIds.has(e.id)) page.push(e);
+      if (page.length > 0) return page;
+    }
   };
 
   const nextPage = (size: number): ExtentWithFragments[] => {
@@ -174,6 +259,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
       }
       return page;
     }
+    if (pass.order === 'risk') return riskPage(size);
     const end = pass.endOrd ?? Number.MAX_SAFE_INTEGER;
     return dispatchCursor >= end ? [] : engine.catalog.extentsAfter(dispatchCursor, size).filter((e) => e.ord <= end);
   };
@@ -233,7 +319,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
 
   /** Applies one extent's verdict: counts, problem records, the repair queue. */
   const apply = (checked: Checked, verified: string[], now: ExtentWithFragments | null): void => {
-    const verdict = classify(checked, now, { dryRun: pass.dryRun, repair: pass.repair, repairRoom: control.maxRepairsPerPass - pass.repairsAttempted - pendingRepairFragments });
+    const verdict = classify(checked, now, { dryRun: pass.dryRun, repair: pass.repair, repairRoom: control.maxRepairsPerPass - pass.repairsAttempted - pendingRepairFragments, light: pass.light === true });
     if (verdict.kind === 'skipped' || !now) {
       pass.extentsSkipped++;
       return;
@@ -289,7 +375,9 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
       }
       const afterOrd = dispatchCursor;
       dispatchCursor = page[page.length - 1]!.ord;
-      inflight.push({ promise: checkBatch(engine, page, round.oneByOne), afterOrd, lastOrd: dispatchCursor, count: page.length });
+      const position = { cursor: dispatchCursor, suspectsDone: dispatchSuspects, riskCursor: dispatchRisk };
+      control.onDispatch?.(page);
+      inflight.push({ promise: checkBatch(engine, page, { oneByOne: round.oneByOne, light: pass.light === true }), afterOrd, lastOrd: dispatchCursor, count: page.length, position });
     }
     const head = inflight.shift();
     if (!head) break;
@@ -299,7 +387,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
     // corrupt). Extents whose every fragment checked out, and that had no known problem, need no second look.
     const suspect = checked.filter(needsSecondLook);
     let current: Map<string, ExtentWithFragments | null> = new Map();
-    if (suspect.length > 4 && !control.extentIds) {
+    if (suspect.length > 4 && !control.extentIds && pass.order !== 'risk') {
       const now = new Map(engine.catalog.extentsAfter(head.afterOrd, head.count).filter((e) => e.ord <= head.lastOrd).map((e) => [e.id, e]));
       current = new Map(suspect.map((c) => [c.extent.id, now.get(c.extent.id) ?? null]));
     } else for (const c of suspect) current.set(c.extent.id, engine.catalog.extent(c.extent.id));
@@ -308,7 +396,12 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
       for (const id of verified) stamps.push(id);
       writeStamps(false);
     }
-    if (!control.extentIds) pass.cursor = head.lastOrd;
+    if (!control.extentIds) {
+      if (pass.order === 'risk') {
+        pass.suspectsDone = head.position.suspectsDone;
+        pass.riskCursor = head.position.riskCursor;
+      } else pass.cursor = head.lastOrd;
+    }
     control.onProgress?.(pass);
     if (performance.now() - lastCheckpoint >= control.checkpointMs) {
       pass.durationSeconds = (pass.activeMs + performance.now() - segmentStarted) / 1000;

@@ -21,7 +21,7 @@ import { META_RECOVERED_AT } from '../catalog/index.js';
 import type { ScrubScheduleConfig } from '../pool/index.js';
 import type { Engine } from '../store/index.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint, type ScrubState } from './checkpoint.js';
-import { parseIntensity, parseMaxRate, type Intensity } from './intensity.js';
+import { parseDuration, parseIntensity, parseMaxRate, type Intensity } from './intensity.js';
 import { newPass, runPass, summaryOf, type PassState, type PassSummary, type ScrubTotals, type StopReason } from './pass.js';
 import { RepairQueue } from './repair-queue.js';
 import { parseBool, parseFrequency, parseWindow } from './schedule.js';
@@ -44,6 +44,10 @@ export interface OnceOptions {
   errorsOnly?: boolean;
   intensity?: unknown;
   maxRate?: unknown;
+  /** Presence, size and header only (no payload read). */
+  light?: boolean;
+  /** Only extents last verified longer ago than this (a duration: 7d, 36h, 600s). */
+  olderThan?: unknown;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -107,9 +111,13 @@ export class ScrubService {
     // A one-time pass is asked for by someone waiting for it: full speed unless told otherwise.
     const intensity = options.intensity === undefined ? 'high' : parseIntensity(options.intensity);
     const maxRate = options.maxRate === undefined ? this.config.maxRate : parseMaxRate(options.maxRate);
+    const olderThanMs = options.olderThan === undefined || options.olderThan === null ? null : parseDuration(options.olderThan, 'older-than') * 1000;
     const extentIds = options.errorsOnly ? this.engine.catalog.extentIdsWithProblems() : undefined;
-    const pass = newPass(this.engine, { trigger: 'cli', repair: options.repair ?? false, dryRun: options.dryRun ?? false, errorsOnly: options.errorsOnly ?? false, ...(extentIds ? { extentIds } : {}) });
-    log('scrub').info({ pass: pass.id, repair: pass.repair, dryRun: pass.dryRun, errorsOnly: pass.errorsOnly, intensity }, 'scrub pass started');
+    const pass = newPass(this.engine, {
+      trigger: 'cli', repair: options.repair ?? false, dryRun: options.dryRun ?? false, errorsOnly: options.errorsOnly ?? false, light: options.light ?? false, olderThanMs,
+      ...(extentIds ? { extentIds } : {}),
+    });
+    log('scrub').info({ pass: pass.id, repair: pass.repair, dryRun: pass.dryRun, errorsOnly: pass.errorsOnly, light: pass.light, olderThanSeconds: pass.olderThanSeconds, intensity }, 'scrub pass started');
     const outcome = await runPass(this.engine, pass, {
       intensity: () => intensity,
       maxRate: () => maxRate,
@@ -122,7 +130,8 @@ export class ScrubService {
       ...(extentIds ? { extentIds } : {}),
       ...(options.onProgress ? { onProgress: (p: PassState) => options.onProgress!(p.extentsScanned + p.extentsSkipped, p.extentsTotal) } : {}),
     });
-    if (!pass.errorsOnly) this.completed(outcome.pass);
+    // A pass over part of the pool (known problems, a light check, an age cut) is not a complete pass.
+    if (!pass.errorsOnly && !pass.light && pass.olderThanSeconds == null) this.completed(outcome.pass);
     return summaryOf(outcome.pass);
   }
 

@@ -31,7 +31,7 @@ export async function scrubRoutes(app: FastifyInstance, { engine }: { engine: En
   app.post('/v1/scrub/run', {
     schema: {
       tags: ['scrub'],
-      body: { type: 'object', properties: { repair: flag, dryRun: flag, errorsOnly: flag, intensity, maxRate: rate }, additionalProperties: false },
+      body: { type: 'object', properties: { repair: flag, dryRun: flag, errorsOnly: flag, light: flag, olderThan: { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'string', maxLength: 32 }] }, intensity, maxRate: rate }, additionalProperties: false },
       response: { 200: passSummary, ...errors },
     },
   }, async (request) => {
