@@ -17,7 +17,7 @@ export const ERRORS = {
   DFS_ERR_PARAM_INVALID: { message: 'invalid parameter', httpStatus: 400 },
 
   // scrubbing
-  DFS_ERR_SCRUB_INTENSITY_INVALID: { message: 'intensity must be low, medium or high', httpStatus: 400 },
+  DFS_ERR_SCRUB_INTENSITY_INVALID: { message: 'intensity must be low, medium, high or auto', httpStatus: 400 },
   DFS_ERR_SCRUB_RATE_INVALID: { message: 'the rate cap must be a positive number of bytes per second, or 0 (or off) for none', httpStatus: 400 },
   DFS_ERR_SCRUB_SCHEDULE_INVALID: { message: 'invalid scrub schedule', httpStatus: 400 },
   DFS_ERR_SCRUB_DURATION_INVALID: { message: 'a duration is a positive number with a unit: s, m, h or d (for example 600s, 36h, 7d)', httpStatus: 400 },

@@ -94,6 +94,7 @@ export class ExtentTable extends DiskTable {
       maxOrd: p('SELECT coalesce(max(ord), 0) AS n FROM extents'),
       verified: p('UPDATE extents SET verified_at = ? WHERE id = ?'),
       verifiedMinutes: p('SELECT minute, n FROM verified_minutes ORDER BY minute'),
+      oldestMinuteBefore: p('SELECT min(minute) AS minute FROM verified_minutes WHERE minute < ?'),
       margins: p(`SELECT e.policy AS policy, e.state AS state, e.need AS need, e.size AS size,
         (SELECT count(*) FROM fragments f LEFT JOIN disks d ON d.id = f.disk_id
            WHERE f.extent_id = e.id AND f.state = 'ok' AND coalesce(d.state, 'failed') <> 'failed') AS good
@@ -191,6 +192,12 @@ export class ExtentTable extends DiskTable {
     this.relaxed(() => this.transaction(() => {
       for (const id of extentIds) this.extentSql.verified.run(at, id);
     }));
+  }
+
+  /** The oldest last verification (ms, to the minute) among stamps before `before` (ms), or null: a few rows read. */
+  oldestVerifiedBefore(before: number): number | null {
+    const row = this.extentSql.oldestMinuteBefore.get(Math.floor(before / 60_000)) as { minute: number | null };
+    return row.minute === null ? null : row.minute * 60_000;
   }
 
   /** Extents by minute of their last verification (trigger-maintained; a handful of rows). */

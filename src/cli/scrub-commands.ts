@@ -49,6 +49,17 @@ function statusText(s: ScrubStatus): string {
     `schedule: ${sch.frequency}${sch.frequency === 'nightly' ? ` in ${sch.window}` : ''}, ${sch.autoRepair ? 'auto-repair' : 'report only'}${sch.dryRun ? ', dry run' : ''}` +
       `${sch.nextRunAt ? `, next ${sch.nextRunAt}` : ''}${s.overdue ? ' — OVERDUE' : ''}`,
   ];
+  const pc = s.pacing;
+  if (pc.mode === 'deadline') {
+    lines.push(`pacing: every extent verified within ${duration(pc.verifyWithinSeconds ?? 0)}; target ${formatBytes(pc.targetBytesPerSecond ?? 0)}/s` +
+      `${pc.deadlineAt ? `, deadline ${pc.deadlineAt}` : ''}${pc.projectedCompletionAt ? `, pass done about ${pc.projectedCompletionAt}` : ''} — ${pc.onTrack ? 'on track' : 'BEHIND: will miss the deadline'}`);
+  }
+  if (s.auto) {
+    const a = s.auto;
+    lines.push(`auto: ${a.probing ? 'measuring clients without the scrubber' : a.busy ? `clients busy, scrubbing at ${(a.level * 100).toFixed(1)}% of full speed` : 'clients idle, full speed'}` +
+      `${a.baselineP99Ms !== null ? `; client p99 ${a.p99Ms === null ? '-' : a.p99Ms.toFixed(1)} ms against ${a.baselineP99Ms.toFixed(1)} ms without scrubbing` : ''}`);
+  }
+  if (s.loadGated) lines.push('load gate: the host is busier than --max-load allows; background passes wait');
   const p = s.pass;
   if (p) {
     lines.push(`pass ${p.id} (${p.trigger}${p.dryRun ? ', dry run' : ''}): ${p.extentsDone}/${p.extentsTotal} extents, ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)} (${(p.progress * 100).toFixed(1)}%)` +
@@ -68,7 +79,7 @@ export function registerScrubCommands(program: Command, ctx: CliContext): void {
     .description('one pass over every extent: verify every fragment, report (and with --repair, fix) what is wrong; exit 3 when problems remain')
     .option('--repair', 'rebuild bad fragments from verified ones')
     .option('--dry-run', 'find and report only: nothing is written at all')
-    .option('--intensity <level>', 'low, medium or high (default: high, full speed; the background scrubber keeps the pool\'s gentler setting)')
+    .option('--intensity <level>', 'low, medium, high or auto (default: high, full speed; the background scrubber keeps the pool\'s setting)')
     .option('--max-rate <bytes>', 'cap scrub reads at this many bytes per second (e.g. 50M; 0 or "off": no cap)')
     .option('--errors-only', 're-check only the extents with known problems')
     .option('--light', 'a light check: every fragment\'s presence, size and header, without reading payloads')
@@ -90,7 +101,7 @@ export function registerScrubCommands(program: Command, ctx: CliContext): void {
     .command('scrub-daemon')
     .description('the background scrubber: start|stop|status|pause|resume|set-intensity. start with no daemon running becomes the daemon; stop stops the scrubber only (the daemon keeps serving: stop it with SIGTERM or systemctl stop)')
     .argument('<verb>', VERBS.join('|'))
-    .option('--intensity <level>', 'low, medium or high (set-intensity)')
+    .option('--intensity <level>', 'low, medium, high or auto (set-intensity)')
     .option('--max-rate <bytes>', 'cap scrub reads at this many bytes per second, or 0 / "off" for no cap (set-intensity)')
     .option('--port <port>', 'TCP port when start becomes the daemon', '9090')
     .option('--bind <address>', 'address to listen on when start becomes the daemon', '127.0.0.1')
@@ -100,7 +111,7 @@ export function registerScrubCommands(program: Command, ctx: CliContext): void {
       if (!(VERBS as readonly string[]).includes(verbText)) throw new DfsError('DFS_ERR_CLI_USAGE', `unknown verb "${verbText}": use ${VERBS.join(', ')}`);
       const verb = verbText as Verb;
       if (verb === 'set-intensity') {
-        if (opts.intensity === undefined) throw new DfsError('DFS_ERR_CLI_USAGE', 'set-intensity needs --intensity low|medium|high');
+        if (opts.intensity === undefined) throw new DfsError('DFS_ERR_CLI_USAGE', 'set-intensity needs --intensity low|medium|high|auto');
         parseIntensity(opts.intensity);
         if (opts.maxRate !== undefined) parseMaxRate(opts.maxRate);
       }
@@ -123,12 +134,14 @@ export function registerScrubCommands(program: Command, ctx: CliContext): void {
     .command('scrub-schedule')
     .description('when the background scrubber runs: nightly (in a window), continuous (every 6 h) or manual; persisted in the pool. With no option: show the schedule')
     .option('--frequency <f>', 'nightly, continuous or manual')
-    .option('--intensity <level>', 'low, medium or high')
+    .option('--intensity <level>', 'low, medium, high or auto (follows the clients: full speed while they are idle, their latency kept while they are not)')
     .option('--dry-run <bool>', 'true: scheduled passes only report')
     .option('--auto-repair <bool>', 'true: scheduled passes repair what they find')
     .option('--window <HH:MM-HH:MM>', 'nightly window, local time (default 01:00-05:00)')
     .option('--max-rate <bytes>', 'cap scrub reads at this many bytes per second, or 0 / "off" for no cap')
-    .action(async (opts: { frequency?: string; intensity?: string; dryRun?: string; autoRepair?: string; window?: string; maxRate?: string }) => {
+    .option('--verify-within <duration>', 'every extent verified within this long (e.g. 7d, 36h, 600s): passes run back to back, paced to it; "off" returns to the frequency')
+    .option('--max-load <n>', 'background passes wait while the 1-minute load average per CPU is above this (e.g. 0.8), or "off"')
+    .action(async (opts: { frequency?: string; intensity?: string; dryRun?: string; autoRepair?: string; window?: string; maxRate?: string; verifyWithin?: string; maxLoad?: string }) => {
       const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
       const status = await ctx.op<ScrubStatus>(Object.keys(given).length ? 'scrub-schedule' : 'scrub-status', given);
       printResult(ctx.json(), status, () => statusText(status));

@@ -197,6 +197,32 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
     gauge(registry, 'dynamicfs_scrub_repair_queue_length', 'Scrub repairs waiting or running.', [], () => [[{}, service.queue.length]]);
     gauge(registry, 'dynamicfs_scrub_repairs_paused', '1 when auto-repair stopped at the per-pass cap in the current or last pass.', [], () => [[{}, view().repairsPaused ? 1 : 0]]);
     gauge(registry, 'dynamicfs_scrub_known_problems', 'Bad fragments known and not yet repaired.', [], () => [[{}, engine.catalog.problemsCount()]]);
+    // Pacing to a deadline (--verify-within) and the auto controller: absent when not in force.
+    gauge(registry, 'dynamicfs_scrub_verify_within_seconds', 'The verification deadline: every extent verified within this long (absent without one).', [], () => {
+      const within = service.pacing().verifyWithinSeconds;
+      return within === null ? [] : [[{}, within]];
+    });
+    gauge(registry, 'dynamicfs_scrub_deadline_on_track', '1 when scrubbing keeps up with the verification deadline at its recent rate, 0 when it will miss it (absent without a deadline).', [], () => {
+      const onTrack = service.pacing().onTrack;
+      return onTrack === null ? [] : [[{}, onTrack ? 1 : 0]];
+    });
+    gauge(registry, 'dynamicfs_scrub_target_rate_bytes_per_second', 'The scrub rate the verification deadline asks for now (absent without a deadline).', [], () => {
+      const target = service.pacing().targetBytesPerSecond;
+      return target === null ? [] : [[{}, target]];
+    });
+    gauge(registry, 'dynamicfs_scrub_auto_level_ratio', 'At intensity auto: the scrubber\'s share of its full speed (1 while clients are idle; absent otherwise).', [], () => {
+      const auto = service.autoState();
+      return auto ? [[{}, auto.level]] : [];
+    });
+    gauge(registry, 'dynamicfs_scrub_client_latency_p99_seconds', 'At intensity auto: the clients\' p99 latency while scrubbing and without scrubbing (the baseline), as last measured.', ['kind'], () => {
+      const auto = service.autoState();
+      if (!auto) return [];
+      const out: [Record<string, string>, number][] = [];
+      if (auto.p99Ms !== null) out.push([{ kind: 'scrubbing' }, auto.p99Ms / 1000]);
+      if (auto.baselineP99Ms !== null) out.push([{ kind: 'baseline' }, auto.baselineP99Ms / 1000]);
+      return out;
+    });
+    gauge(registry, 'dynamicfs_scrub_load_gated', '1 while the load gate (--max-load) holds background passes.', [], () => [[{}, service.loadGated() ? 1 : 0]]);
   }
 
   // How long ago extents were last verified, from per-minute counts (a few rows, no scan).

@@ -36,7 +36,7 @@ export function checkBufferBytes(value: unknown): number {
 
 export interface ScrubScheduleConfig {
   frequency: 'nightly' | 'continuous' | 'manual';
-  intensity: 'low' | 'medium' | 'high';
+  intensity: 'low' | 'medium' | 'high' | 'auto';
   window: string;
   dryRun: boolean;
   autoRepair: boolean;
@@ -48,6 +48,10 @@ export interface ScrubScheduleConfig {
   repairRatePerSecond: number;
   /** When this schedule was set (ISO time): the start of the overdue clock before any pass completes. */
   since: string;
+  /** Every extent verified within this many seconds: passes run back to back, paced to it (null: the frequency decides). */
+  verifyWithin: number | null;
+  /** Background passes wait while the 1-minute load average per CPU is above this (null: no gate). */
+  maxLoad: number | null;
 }
 
 /** Small objects written together into pack extents (see docs/STORAGE.md). */
@@ -165,8 +169,8 @@ export function newPoolConfig(options: { policy?: string; extentSize?: string | 
     reads: { ...DEFAULT_READS },
     s3: { ...DEFAULT_S3, domains: [...DEFAULT_S3.domains] },
     scrub: {
-      frequency: 'nightly', intensity: 'low', window: '01:00-05:00', dryRun: false, autoRepair: true,
-      maxRate: null, maxRepairsPerPass: 1000, repairRatePerSecond: 50, since: new Date().toISOString(),
+      frequency: 'nightly', intensity: 'auto', window: '01:00-05:00', dryRun: false, autoRepair: true,
+      maxRate: null, maxRepairsPerPass: 1000, repairRatePerSecond: 50, since: new Date().toISOString(), verifyWithin: null, maxLoad: null,
     },
     disks: [],
   };
@@ -199,7 +203,13 @@ export function readPoolConfig(root: string): PoolConfig {
   if (!Array.isArray(disks) || !disks.every((d) => d && typeof d.id === 'string' && typeof d.path === 'string')) throw bad('disks', disks, '[{id, path}]');
   const scrub = { ...defaults.scrub, since: parsed.createdAt ?? defaults.scrub.since, ...parsed.scrub };
   if (!['nightly', 'continuous', 'manual'].includes(scrub.frequency)) throw bad('scrub.frequency', scrub.frequency, 'nightly, continuous or manual');
-  if (!['low', 'medium', 'high'].includes(scrub.intensity)) throw bad('scrub.intensity', scrub.intensity, 'low, medium or high');
+  if (!['low', 'medium', 'high', 'auto'].includes(scrub.intensity)) throw bad('scrub.intensity', scrub.intensity, 'low, medium, high or auto');
+  const positiveOrNull = (field: 'verifyWithin' | 'maxLoad') => {
+    const v = scrub[field];
+    if (v !== null && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) throw bad(`scrub.${field}`, v, 'a positive number or null');
+  };
+  positiveOrNull('verifyWithin');
+  positiveOrNull('maxLoad');
   for (const flag of ['dryRun', 'autoRepair'] as const) if (typeof scrub[flag] !== 'boolean') throw bad(`scrub.${flag}`, scrub[flag], 'true or false');
   return {
     ...defaults,

@@ -139,6 +139,9 @@ export function createS3Server(options: S3ServerOptions): Server {
   return server;
 }
 
+/** Requests for object bytes: their latency is what the scrubber at `auto` keeps from rising. */
+const OBJECT_OPERATIONS = new Set(['GetObject', 'HeadObject', 'PutObject', 'UploadPart', 'CopyObject']);
+
 async function serve(ctx: S3Context, metrics: S3Metrics, logger: Logger, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = process.hrtime.bigint();
   const id = randomBytes(8).toString('hex').toUpperCase();
@@ -178,6 +181,7 @@ async function serve(ctx: S3Context, metrics: S3Metrics, logger: Logger, req: In
     if (code === 'OK' && res.statusCode >= 300 && res.statusCode !== 304) code = String(res.statusCode);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.observe(operation, code, seconds, r.bytesIn, r.bytesOut);
+    if (OBJECT_OPERATIONS.has(operation)) ctx.engine.foreground.request(seconds * 1000);
     log.info({ method: req.method, operation, bucket: r.bucket, status: res.statusCode, code, ms: Math.round(seconds * 10000) / 10, in: r.bytesIn, out: r.bytesOut }, 's3 request');
   }
 }

@@ -11,8 +11,10 @@
 import { DfsError } from '../errors.js';
 import { parseSize } from '../pool/index.js';
 
-export type Intensity = 'low' | 'medium' | 'high';
-export const INTENSITIES: readonly Intensity[] = ['low', 'medium', 'high'];
+/** low, medium and high follow the table below; auto follows the clients (auto.ts). */
+export type Intensity = 'low' | 'medium' | 'high' | 'auto';
+export const INTENSITIES: readonly Intensity[] = ['low', 'medium', 'high', 'auto'];
+export type TableIntensity = Exclude<Intensity, 'auto'>;
 
 export interface Pacing {
   sleepMs: number;
@@ -30,7 +32,7 @@ export interface Pacing {
 
 export const SCAN_IDLE_MS = 50;
 
-export const PACING: Record<Intensity, Pacing> = {
+export const PACING: Record<TableIntensity, Pacing> = {
   low: { sleepMs: 100, batch: 1, inFlight: 1, pauseOnlyWhenBusy: false },
   medium: { sleepMs: 50, batch: 5, inFlight: 1, pauseOnlyWhenBusy: false, oneByOne: true },
   high: { sleepMs: 10, batch: 20, inFlight: 2, pauseOnlyWhenBusy: true, idleInFlight: 4, oneByOneWhenBusy: true },
@@ -62,4 +64,17 @@ export function parseDuration(value: unknown, what: string): number {
   const seconds = m ? Number(m[1]) * DURATION_UNITS[(m[2] || 's').toLowerCase()]! : NaN;
   if (!Number.isFinite(seconds) || seconds <= 0) throw new DfsError('DFS_ERR_SCRUB_DURATION_INVALID', `${what}: got ${JSON.stringify(value)}`);
   return seconds;
+}
+
+/** Whether a setting is being turned off: null, 0, "0", "off" or "none". */
+export function isOff(value: unknown): boolean {
+  return value === null || value === 0 || value === '0' || value === 'off' || value === 'none';
+}
+
+/** The load gate: a 1-minute load average per CPU (e.g. 0.8), or off. */
+export function parseMaxLoad(value: unknown): number | null {
+  if (isOff(value)) return null;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n <= 0) throw new DfsError('DFS_ERR_SCRUB_SCHEDULE_INVALID', `max-load ${JSON.stringify(value)}: a 1-minute load average per CPU such as 0.8, or off`);
+  return n;
 }

@@ -1,23 +1,70 @@
-// How fast a pass goes: how many batches it keeps in the workers and how long
-// it sleeps between them, from the intensity's table (intensity.ts), whether
-// clients are idle, and the byte-rate cap.
+// How fast a pass goes: how many batches it keeps in the workers, how big
+// they are and how long it sleeps between them. At low, medium and high that
+// is the intensity's table (intensity.ts) and whether clients are idle; at
+// `auto` it is the controller's level (auto.ts). On top: a byte-rate ceiling
+// (the operator's --max-rate, and the rate a --verify-within deadline asks
+// for, whichever is lower) kept by a token bucket, and the load gate
+// (--max-load): while the host's load is over it, background passes wait.
+import { loadavg, availableParallelism } from 'node:os';
 import type { Engine } from '../store/index.js';
+import { AutoController, type AutoState } from './auto.js';
 import { PACING, SCAN_IDLE_MS, type Intensity } from './intensity.js';
 
+export interface PaceInputs {
+  intensity(): Intensity;
+  maxRate(): number | null;
+  /** The rate a deadline asks for (bytes/s), or null. */
+  targetRate?(): number | null;
+  /** The load gate: 1-minute load average per CPU above which background passes wait (null: none). */
+  maxLoad?(): number | null;
+}
+
+/** Settings at `auto` while clients are idle: the same as high's on an idle pool. */
+const AUTO_IDLE = { batch: 20, inFlight: 4 };
+/** A pause at `auto` is at most this long (the controller is asked again after it). */
+const MAX_AUTO_PAUSE_MS = 1000;
+/** How long a pass waits before it looks at the load gate again. */
+const LOAD_RECHECK_MS = 1000;
+/** The token bucket holds at most this long's worth of the rate: a short burst, no more. */
+const BUCKET_MS = 1000;
+
+/** The host's 1-minute load average per CPU (os.loadavg; 0 where the platform has none). */
+export function loadPerCpu(): number {
+  return loadavg()[0]! / Math.max(1, availableParallelism());
+}
+
 export class Pacer {
-  private window: { started: number; bytes: number; cap: number | null };
+  private readonly auto: AutoController;
+  private autoState: AutoState | null = null;
+  /** How long the last extent's check took (ms): at `auto` under load, the pause is a multiple of it. */
+  private lastCheckMs = 5;
+  private bucket: { tokens: number; at: number; rate: number | null } = { tokens: 0, at: performance.now(), rate: null };
 
   constructor(
     private readonly engine: Engine,
-    private readonly intensity: () => Intensity,
-    private readonly maxRate: () => number | null,
+    private readonly inputs: PaceInputs,
+    private readonly load: () => number = loadPerCpu,
+    controller?: AutoController,
   ) {
-    this.window = { started: performance.now(), bytes: 0, cap: maxRate() };
+    this.auto = controller ?? new AutoController();
   }
 
-  /** This round's settings: the batch size, batches in flight, and whether to send extents one by one. */
+  /** Whether the load gate holds background passes now. */
+  gated(): boolean {
+    const max = this.inputs.maxLoad?.() ?? null;
+    return max !== null && this.load() > max;
+  }
+
+  /** This round's settings: the batch size, batches in flight (0: wait), and whether to send extents one by one. */
   round(): { batch: number; inFlight: number; oneByOne: boolean } {
-    const pacing = PACING[this.intensity()];
+    if (this.gated()) return { batch: 1, inFlight: 0, oneByOne: true };
+    const intensity = this.inputs.intensity();
+    if (intensity === 'auto') {
+      const state = this.autoUpdate();
+      if (state.level <= 0) return { batch: 1, inFlight: 0, oneByOne: true };
+      return state.busy ? { batch: 1, inFlight: 1, oneByOne: true } : { ...AUTO_IDLE, oneByOne: false };
+    }
+    const pacing = PACING[intensity];
     const idle = this.clientsIdle(pacing.pauseOnlyWhenBusy);
     return {
       batch: pacing.batch,
@@ -26,19 +73,64 @@ export class Pacer {
     };
   }
 
-  /** Bytes the pass has read, counted against the rate cap. */
+  /** Bytes the pass has read, counted against the rate ceiling. */
   read(bytes: number): void {
-    this.window.bytes += bytes;
+    this.refill();
+    this.bucket.tokens -= bytes;
   }
 
-  /** How long to sleep before the next batch: the intensity's pause, longer when the rate cap needs it. */
+  /** A batch of `extents` took `ms` from dispatch to its answer. */
+  checked(ms: number, extents: number): void {
+    if (extents > 0) this.lastCheckMs = Math.max(0.1, ms / extents);
+  }
+
+  /** How long to sleep before the next batch: the intensity's pause (or auto's duty cycle), longer when the ceiling needs it. */
   pauseMs(): number {
-    const pacing = PACING[this.intensity()];
-    const cap = this.maxRate();
-    if (cap !== this.window.cap) this.window = { started: performance.now(), bytes: 0, cap };
-    let wait = this.clientsIdle(pacing.pauseOnlyWhenBusy) ? 0 : pacing.sleepMs;
-    if (cap) wait = Math.max(wait, (this.window.bytes / cap) * 1000 - (performance.now() - this.window.started));
+    if (this.gated()) return LOAD_RECHECK_MS;
+    let wait: number;
+    const intensity = this.inputs.intensity();
+    if (intensity === 'auto') {
+      const state = this.autoState ?? this.autoUpdate();
+      if (state.level <= 0) wait = 100;
+      else if (!state.busy) wait = 0;
+      else wait = Math.min(MAX_AUTO_PAUSE_MS, this.lastCheckMs * (1 / state.level - 1));
+    } else {
+      const pacing = PACING[intensity];
+      wait = this.clientsIdle(pacing.pauseOnlyWhenBusy) ? 0 : pacing.sleepMs;
+    }
+    this.refill();
+    const rate = this.bucket.rate;
+    if (rate !== null && this.bucket.tokens < 0) wait = Math.max(wait, (-this.bucket.tokens / rate) * 1000);
     return wait;
+  }
+
+  /** What the `auto` controller last decided (null before it was asked). */
+  autoView(): AutoState | null {
+    return this.autoState;
+  }
+
+  private autoUpdate(): AutoState {
+    const fg = this.engine.foreground;
+    this.autoState = this.auto.update({ now: fg.now(), idleMs: fg.idleMs(), latencies: (ms) => fg.latencies(ms) });
+    return this.autoState;
+  }
+
+  /** The ceiling now (the lower of --max-rate and the deadline's rate), and the tokens it has given since last asked. */
+  private refill(): void {
+    const caps = [this.inputs.maxRate(), this.inputs.targetRate?.() ?? null].filter((r): r is number => r !== null && r > 0);
+    const rate = caps.length ? Math.min(...caps) : null;
+    const now = performance.now();
+    const b = this.bucket;
+    if (rate === null || b.rate === null || Math.abs(rate - b.rate) > 0.1 * b.rate) {
+      // A new ceiling starts from an empty bucket (no debt carried from a faster or slower one); a deadline's
+      // rate drifts a little as the pass goes, and within a tenth the bucket keeps what it holds.
+      if (rate !== b.rate) this.bucket = { tokens: 0, at: now, rate };
+      else b.at = now;
+      return;
+    }
+    b.rate = rate;
+    b.tokens = Math.min((rate * BUCKET_MS) / 1000, b.tokens + ((now - b.at) / 1000) * rate);
+    b.at = now;
   }
 
   private clientsIdle(onlyWhenBusy: boolean | undefined): boolean {

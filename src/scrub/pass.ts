@@ -172,6 +172,8 @@ export type StopReason = 'pause' | 'stop' | 'shutdown' | 'window';
 export interface PassControl {
   intensity(): Intensity;
   maxRate(): number | null;
+  /** The pacer to go by (the daemon's, which also paces to a deadline and gates on load); by default one from intensity() and maxRate(). */
+  pacer?: Pacer;
   /** Asked between batches; a reason ends the pass early (checkpointed, resumable). */
   stopRequested(): StopReason | null;
   /** Persist the pass (at least every `checkpointMs` and when it ends early). */
@@ -204,7 +206,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
   const logger = log('scrub');
   const segmentStarted = performance.now();
   let lastCheckpoint = performance.now();
-  const pacer = new Pacer(engine, control.intensity, control.maxRate);
+  const pacer = control.pacer ?? new Pacer(engine, { intensity: control.intensity, maxRate: control.maxRate });
   const repairs: Promise<void>[] = [];
   let pendingRepairFragments = 0;
   let listIndex = 0;
@@ -216,7 +218,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
   let exhausted = false;
   /** Where the pass stands once a page is done: its catalogue cursor, or its place in the risk order. */
   interface Position { cursor: number; suspectsDone: number; riskCursor: RiskKey | null }
-  const inflight: { promise: Promise<Checked[]>; afterOrd: number; lastOrd: number; count: number; position: Position }[] = [];
+  const inflight: { promise: Promise<Checked[]>; afterOrd: number; lastOrd: number; count: number; position: Position; sentAt: number }[] = [];
   // Verification stamps are written together, at most about once a second: one small catalogue write per
   // batch (ten a second at low) measurably lengthened foreground GETs. They are also written before each
   // checkpoint, so a pass resumed after a crash never skips extents whose stamps were lost.
@@ -377,11 +379,17 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
       dispatchCursor = page[page.length - 1]!.ord;
       const position = { cursor: dispatchCursor, suspectsDone: dispatchSuspects, riskCursor: dispatchRisk };
       control.onDispatch?.(page);
-      inflight.push({ promise: checkBatch(engine, page, { oneByOne: round.oneByOne, light: pass.light === true }), afterOrd, lastOrd: dispatchCursor, count: page.length, position });
+      inflight.push({ promise: checkBatch(engine, page, { oneByOne: round.oneByOne, light: pass.light === true }), afterOrd, lastOrd: dispatchCursor, count: page.length, position, sentAt: performance.now() });
     }
     const head = inflight.shift();
-    if (!head) break;
+    if (!head) {
+      if (reason || exhausted) break;
+      // Nothing may go out now (auto measuring the clients without the scrubber, or the load gate): wait and ask again.
+      await sleep(pacer.pauseMs());
+      continue;
+    }
     const checked = await head.promise;
+    pacer.checked(performance.now() - head.sentAt, head.count);
     const verified: string[] = [];
     // Findings are judged against the catalogue as it is now (an extent deleted or rewritten meanwhile is not
     // corrupt). Extents whose every fragment checked out, and that had no known problem, need no second look.

@@ -21,8 +21,11 @@ import { META_RECOVERED_AT } from '../catalog/index.js';
 import type { ScrubScheduleConfig } from '../pool/index.js';
 import type { Engine } from '../store/index.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint, type ScrubState } from './checkpoint.js';
-import { parseDuration, parseIntensity, parseMaxRate, type Intensity } from './intensity.js';
+import { isOff, parseDuration, parseIntensity, parseMaxLoad, parseMaxRate, type Intensity } from './intensity.js';
 import { newPass, runPass, summaryOf, type PassState, type PassSummary, type ScrubTotals, type StopReason } from './pass.js';
+import type { AutoState } from './auto.js';
+import { deadlinePacing, RateMeter, type PacingView } from './deadline.js';
+import { loadPerCpu, Pacer } from './pacing.js';
 import { RepairQueue } from './repair-queue.js';
 import { parseBool, parseFrequency, parseWindow } from './schedule.js';
 import { Scheduler } from './scheduler.js';
@@ -36,6 +39,8 @@ export interface ScrubServiceOptions {
   clock?: () => number;
   checkpointMs?: number;
   tickMs?: number;
+  /** The host's load per CPU (the load gate's input); tests pass their own. */
+  load?: () => number;
 }
 
 export interface OnceOptions {
@@ -69,12 +74,19 @@ export class ScrubService {
   private request: StopReason | null = null;
   private segment: Segment | null = null;
   private ticking = false;
+  /** The running background pass's pacer (its `auto` controller's state is shown in status). */
+  private pacer: Pacer | null = null;
+  /** The background pass's recent rate (the ETA's and the deadline's). */
+  private readonly meter = new RateMeter();
+  private pacingCache: { at: number; view: PacingView } | null = null;
+  private readonly load: () => number;
 
   constructor(engine: Engine, options: ScrubServiceOptions = {}) {
     this.engine = engine;
     this.clock = options.clock ?? Date.now;
     this.checkpointMs = options.checkpointMs ?? 10_000;
     this.tickMs = options.tickMs ?? 1000;
+    this.load = options.load ?? loadPerCpu;
     this.queue = new RepairQueue(engine, { ratePerSecond: () => this.config.repairRatePerSecond });
     this.scheduler = new Scheduler(engine.poolId, () => this.config, this.clock);
     const { checkpoint, writable } = loadCheckpoint(engine.catalog);
@@ -189,15 +201,26 @@ export class ScrubService {
       this.running = null;
       this.current = null;
       this.segment = null;
+      this.pacer = null;
+      this.pacingCache = null;
     });
   }
 
   private async drive(pass: PassState): Promise<void> {
     let outcome;
+    this.meter.reset();
+    this.pacer = new Pacer(this.engine, {
+      intensity: () => this.intensity,
+      maxRate: () => this.config.maxRate,
+      targetRate: () => this.pacing().targetBytesPerSecond,
+      maxLoad: () => this.config.maxLoad ?? null,
+    }, this.load);
     try {
       outcome = await runPass(this.engine, pass, {
         intensity: () => this.intensity,
         maxRate: () => this.config.maxRate,
+        pacer: this.pacer,
+        onProgress: (p) => this.meter.add(this.clock(), p.bytesDone),
         stopRequested: () => this.request ?? this.scheduler.windowClosed(pass),
         checkpoint: (p) => {
           this.persisted.pass = p;
@@ -270,7 +293,7 @@ export class ScrubService {
   }
 
   /** Changes the schedule (only the fields given); persisted in pool.json. */
-  setSchedule(change: { frequency?: unknown; intensity?: unknown; dryRun?: unknown; autoRepair?: unknown; window?: unknown; maxRate?: unknown }): ScrubStatus {
+  setSchedule(change: { frequency?: unknown; intensity?: unknown; dryRun?: unknown; autoRepair?: unknown; window?: unknown; maxRate?: unknown; verifyWithin?: unknown; maxLoad?: unknown }): ScrubStatus {
     const next: ScrubScheduleConfig = { ...this.config };
     if (change.frequency !== undefined) next.frequency = parseFrequency(change.frequency);
     if (change.intensity !== undefined) next.intensity = parseIntensity(change.intensity);
@@ -281,6 +304,8 @@ export class ScrubService {
       next.window = String(change.window).trim();
     }
     if (change.maxRate !== undefined) next.maxRate = parseMaxRate(change.maxRate);
+    if (change.verifyWithin !== undefined) next.verifyWithin = isOff(change.verifyWithin) ? null : parseDuration(change.verifyWithin, 'verify-within');
+    if (change.maxLoad !== undefined) next.maxLoad = parseMaxLoad(change.maxLoad);
     if (next.frequency !== this.config.frequency) next.since = new Date(this.clock()).toISOString();
     this.saveConfig(next);
     log('scrub').info({ schedule: next }, 'scrub schedule set');
@@ -289,6 +314,41 @@ export class ScrubService {
 
   private saveConfig(scrub: ScrubScheduleConfig): void {
     this.engine.updateConfig({ ...this.engine.config, scrub });
+    this.pacingCache = null;
+  }
+
+  /** At `auto`, what the running pass's controller last decided (null otherwise). */
+  autoState(): AutoState | null {
+    return this.intensity === 'auto' ? this.pacer?.autoView() ?? null : null;
+  }
+
+  /** Whether the load gate holds the running background pass now. */
+  loadGated(): boolean {
+    return this.pacer?.gated() ?? false;
+  }
+
+  /**
+   * The pace a deadline asks for, and whether it will be met (see
+   * deadline.ts): worked out at most once a second (a few catalogue rows).
+   */
+  pacing(): PacingView {
+    const now = this.clock();
+    if (this.pacingCache && now - this.pacingCache.at < 1000) return this.pacingCache.view;
+    const within = this.config.verifyWithin ?? null;
+    const pass = this.current;
+    let oldest: number | null = null;
+    let bytesLeft = 0;
+    if (within !== null) {
+      if (pass && !pass.light && !pass.dryRun) {
+        bytesLeft = Math.max(0, pass.bytesTotal - pass.bytesDone);
+        const before = pass.verifiedBefore ?? Date.parse(pass.startedAt);
+        // The oldest stamp the pass has still to renew; extents never verified count from the pass's start.
+        oldest = bytesLeft > 0 ? this.engine.catalog.oldestVerifiedBefore(before) ?? before : null;
+      } else oldest = this.engine.catalog.oldestVerifiedBefore(now + 60_000);
+    }
+    const view = deadlinePacing({ now, verifyWithinMs: within === null ? null : within * 1000, oldestVerifiedAt: oldest, bytesLeft, recentRate: pass ? this.meter.rate(now) : null });
+    this.pacingCache = { at: now, view };
+    return view;
   }
 
   /** The scheduler: starts a pass when one is due. Called every tickMs; tests call it with a fake clock. */
@@ -296,7 +356,8 @@ export class ScrubService {
     if (!this.background || this.ticking || this.running || this.persisted.state !== 'idle') return;
     this.ticking = true;
     try {
-      if (this.scheduler.isDue(this.persisted.lastRunAt)) {
+      // With a deadline, passes run back to back (each paced to it); else the frequency decides.
+      if (this.config.verifyWithin != null || this.scheduler.isDue(this.persisted.lastRunAt)) {
         const pass = this.persisted.pass ?? newPass(this.engine, { trigger: 'schedule', repair: this.config.autoRepair, dryRun: this.config.dryRun });
         if (pass.trigger !== 'schedule' && !this.persisted.pass) pass.trigger = 'schedule';
         this.launch(pass);
@@ -337,13 +398,14 @@ export class ScrubService {
   }
 
   private passView(now: number): ScrubStatus['pass'] {
-    return passView(this.current ?? this.persisted.pass, this.current ? this.segment : null, now);
+    return passView(this.current ?? this.persisted.pass, this.current ? this.segment : null, now, this.current ? this.meter.rate(now) : null);
   }
 
   status(): ScrubStatus {
     return statusView(this.engine.catalog, {
       state: this.visibleState(), daemon: this.background, intensity: this.intensity, config: this.config, checkpoint: this.persisted,
       pass: this.passView(this.clock()), nextRunAt: this.nextRunAt(), overdue: this.overdue(), repairQueueLength: this.queue.length, totals: this.totals,
+      pacing: this.pacing(), auto: this.autoState(), loadGated: this.loadGated(),
     });
   }
 }

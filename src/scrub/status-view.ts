@@ -3,6 +3,8 @@
 import type { Catalog } from '../catalog/index.js';
 import type { ScrubScheduleConfig } from '../pool/index.js';
 import type { Checkpoint, ScrubState } from './checkpoint.js';
+import type { AutoState } from './auto.js';
+import type { PacingView } from './deadline.js';
 import type { Intensity } from './intensity.js';
 import { MAX_LISTED, type PassState, type PassSummary, type ScrubTotals } from './pass.js';
 
@@ -26,6 +28,7 @@ export interface ScrubStatus {
   schedule: {
     frequency: string; intensity: string; window: string; dryRun: boolean; autoRepair: boolean;
     maxRepairsPerPass: number; repairRatePerSecond: number; nextRunAt: string | null; overdue: boolean;
+    verifyWithinSeconds: number | null; maxLoad: number | null;
   };
   pass: {
     id: string; trigger: string; startedAt: string; dryRun: boolean; repair: boolean;
@@ -35,6 +38,12 @@ export interface ScrubStatus {
   } | null;
   lastPass: (PassSummary & { id: string; trigger: string }) | null;
   lastCompletedAt: string | null;
+  /** How the pace is set: a deadline (--verify-within) or the intensity alone; see deadline.ts. */
+  pacing: PacingView;
+  /** At `auto`: the controller's level (share of full speed), whether clients are busy, and their p99 with and without scrubbing (ms). */
+  auto: AutoState | null;
+  /** Whether the load gate (--max-load) holds background passes now. */
+  loadGated: boolean;
   overdue: boolean;
   repairQueue: { length: number; paused: boolean };
   problems: { key: string; extent: string; seq: number; fragment: number; disk: string | null; kind: string; action: string; source: string; detectedAt: string }[];
@@ -42,13 +51,18 @@ export interface ScrubStatus {
   metrics: { extentsScanned: number; issuesFound: number; repairsAttempted: number; repairsSuccessful: number; ioBytes: number; passesCompleted: number };
 }
 
-/** A pass's progress, with a rate and an ETA once the running segment has lasted ETA_AFTER_MS. */
-export function passView(pass: PassState | null, segment: Segment | null, now: number): PassView | null {
+/**
+ * A pass's progress, with a rate and an ETA: from `recentRate` (the last
+ * half-minute's, see RateMeter) when known, else from the running segment
+ * once it has lasted ETA_AFTER_MS.
+ */
+export function passView(pass: PassState | null, segment: Segment | null, now: number, recentRate: number | null = null): PassView | null {
   if (!pass) return null;
   const elapsed = segment ? now - segment.startedAt : 0;
-  const rate = segment && elapsed > 0 ? ((pass.bytesDone - segment.bytesAtStart) * 1000) / elapsed : 0;
+  const segmentRate = segment && elapsed > 0 ? ((pass.bytesDone - segment.bytesAtStart) * 1000) / elapsed : 0;
+  const rate = segment && recentRate !== null ? recentRate : segmentRate;
   const left = Math.max(0, pass.bytesTotal - pass.bytesDone);
-  const eta = segment && elapsed >= ETA_AFTER_MS && rate > 0 ? Math.round(left / rate) : null;
+  const eta = segment && (recentRate !== null || elapsed >= ETA_AFTER_MS) && rate > 0 ? Math.round(left / rate) : null;
   const done = pass.extentsScanned + pass.extentsSkipped;
   return {
     id: pass.id, trigger: pass.trigger, startedAt: pass.startedAt, dryRun: pass.dryRun, repair: pass.repair,
@@ -71,6 +85,9 @@ export interface StatusInputs {
   overdue: boolean;
   repairQueueLength: number;
   totals: ScrubTotals;
+  pacing: PacingView;
+  auto: AutoState | null;
+  loadGated: boolean;
 }
 
 export function statusView(catalog: Catalog, s: StatusInputs): ScrubStatus {
@@ -87,11 +104,15 @@ export function statusView(catalog: Catalog, s: StatusInputs): ScrubStatus {
     schedule: {
       frequency: config.frequency, intensity: config.intensity, window: config.window, dryRun: config.dryRun, autoRepair: config.autoRepair,
       maxRepairsPerPass: config.maxRepairsPerPass, repairRatePerSecond: config.repairRatePerSecond,
+      verifyWithinSeconds: config.verifyWithin ?? null, maxLoad: config.maxLoad ?? null,
       nextRunAt: s.nextRunAt === null ? null : new Date(s.nextRunAt).toISOString(), overdue: s.overdue,
     },
     pass: s.pass,
     lastPass: s.checkpoint.lastPass,
     lastCompletedAt: s.checkpoint.lastCompletedAt === null ? null : new Date(s.checkpoint.lastCompletedAt).toISOString(),
+    pacing: s.pacing,
+    auto: s.auto,
+    loadGated: s.loadGated,
     overdue: s.overdue,
     repairQueue: { length: s.repairQueueLength, paused: s.pass?.repairsPaused ?? s.checkpoint.pass?.repairsPaused ?? false },
     problems,

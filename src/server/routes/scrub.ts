@@ -21,7 +21,15 @@ export async function scrubRoutes(app: FastifyInstance, { engine }: { engine: En
   app.put('/v1/scrub/schedule', {
     schema: {
       ...scrubRoute,
-      body: { type: 'object', properties: { frequency, intensity, dryRun: flag, autoRepair: flag, window: { type: 'string', maxLength: 11 }, maxRate: rate }, additionalProperties: false },
+      body: {
+        type: 'object',
+        properties: {
+          frequency, intensity, dryRun: flag, autoRepair: flag, window: { type: 'string', maxLength: 11 }, maxRate: rate,
+          verifyWithin: { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'string', maxLength: 32 }, { type: 'null' }] },
+          maxLoad: { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'string', maxLength: 32 }, { type: 'null' }] },
+        },
+        additionalProperties: false,
+      },
     },
   }, async (request) => runOp(engine, 'scrub-schedule', request.body as OpParams));
   app.get('/v1/scrub/problems', { schema: { tags: ['scrub'], response: { 200: open({ problems: { type: 'array', items: { type: 'object', additionalProperties: true } }, total: { type: 'integer' } }, ['problems', 'total']), ...errors } } }, async () => {
