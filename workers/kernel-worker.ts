@@ -2,6 +2,7 @@
 // every task handed to src/kernels/task-runner. Errors come back as data
 // (structured clone would drop their DFS_ERR_* code); large results come
 // back by transfer.
+import { execFileSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
@@ -18,16 +19,36 @@ const kernels = threadKernels(variant);
 useDiskGate(data?.gate);
 if (data?.niceness) {
   lowerThreadPriority(data.niceness);
+  idleIoClass();
   // The background pool's reads (the scrubber's) yield to clients' at each disk.
   setBackgroundReads(true);
 }
 
-/** Linux keeps a niceness per thread: this thread's id is the last part of /proc/thread-self. Elsewhere nothing changes. */
+/** This thread's id on Linux: the last part of /proc/thread-self. */
+function threadTid(): number {
+  return Number(readlinkSync('/proc/thread-self').split('/').pop());
+}
+
+/** Linux keeps a niceness per thread. Elsewhere nothing changes. */
 function lowerThreadPriority(niceness: number): void {
   try {
-    setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), niceness);
+    setPriority(threadTid(), niceness);
   } catch {
     /* not Linux, or not allowed: run at the process's priority */
+  }
+}
+
+/**
+ * The idle I/O class for this thread's reads (Linux keeps an I/O priority per
+ * thread, as Btrfs's scrub uses; the bfq scheduler honours it, `none` and
+ * mq-deadline do not). util-linux's ionice sets it: there is no call for it in
+ * Node. Without ionice, or elsewhere, the reads keep the process's class.
+ */
+function idleIoClass(): void {
+  try {
+    execFileSync('ionice', ['-c', '3', '-p', String(threadTid())], { stdio: 'ignore', timeout: 2000 });
+  } catch {
+    /* no ionice, not Linux, or not allowed */
   }
 }
 

@@ -141,7 +141,12 @@ export function registerScrubCommands(program: Command, ctx: CliContext): void {
     .option('--max-rate <bytes>', 'cap scrub reads at this many bytes per second, or 0 / "off" for no cap')
     .option('--verify-within <duration>', 'every extent verified within this long (e.g. 7d, 36h, 600s): passes run back to back, paced to it; "off" returns to the frequency')
     .option('--max-load <n>', 'background passes wait while the 1-minute load average per CPU is above this (e.g. 0.8), or "off"')
-    .action(async (opts: { frequency?: string; intensity?: string; dryRun?: string; autoRepair?: string; window?: string; maxRate?: string; verifyWithin?: string; maxLoad?: string }) => {
+    .option('--disk-max-rate <bytes>', 'cap scrub reads from any one disk at this many bytes per second, or 0 / "off"')
+    .option('--disk-in-flight <n>', 'scrub reads in flight at one disk at most (default: half of reads.perDiskInFlight), or "off"')
+    .action(async (opts: {
+      frequency?: string; intensity?: string; dryRun?: string; autoRepair?: string; window?: string; maxRate?: string; verifyWithin?: string; maxLoad?: string;
+      diskMaxRate?: string; diskInFlight?: string;
+    }) => {
       const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
       const status = await ctx.op<ScrubStatus>(Object.keys(given).length ? 'scrub-schedule' : 'scrub-status', given);
       printResult(ctx.json(), status, () => statusText(status));

@@ -13,7 +13,7 @@
 //
 // Everything lives in one SharedArrayBuffer, handed to each worker at start:
 //
-//   Int32:  [perDisk, hedgeAfterMs, hedges, -] then per disk
+//   Int32:  [perDisk, hedgeAfterMs, hedges, background bound (0: half of perDisk)] then per disk
 //           [inFlight, clientsWaiting, recent µs, reads, bucket 0 .. bucket N]
 //   BigInt64 (after): per disk, the sum of read times in microseconds
 //
@@ -56,10 +56,19 @@ export class DiskGate {
     if (Atomics.load(this.words, 0) === 0) this.configure(INITIAL.perDisk, INITIAL.hedgeAfterMs);
   }
 
-  /** Sets the bound and the hedge deadline (live: every thread sees them on its next read). */
-  configure(perDisk: number, hedgeAfterMs: number): void {
+  /**
+   * Sets the bound, the hedge deadline and the background reads' bound (0:
+   * half the bound, at least one); live: every thread sees them on its next read.
+   */
+  configure(perDisk: number, hedgeAfterMs: number, background = 0): void {
     Atomics.store(this.words, 0, Math.max(1, perDisk));
     Atomics.store(this.words, 1, Math.max(0, hedgeAfterMs));
+    Atomics.store(this.words, 3, Math.max(0, Math.min(background, perDisk)));
+  }
+
+  /** Background reads in flight on one disk at most. */
+  get backgroundBound(): number {
+    return Atomics.load(this.words, 3) || Math.max(1, this.perDisk >> 1);
   }
 
   get perDisk(): number {
@@ -87,7 +96,7 @@ export class DiskGate {
   tryTake(disk: number | undefined, background = false): boolean {
     if (disk === undefined || !(disk >= 0 && disk < GATE_DISKS)) return true;
     const at = this.at(disk);
-    const bound = background ? Math.max(1, this.perDisk >> 1) : this.perDisk;
+    const bound = background ? this.backgroundBound : this.perDisk;
     for (;;) {
       const now = Atomics.load(this.words, at);
       if (now >= bound || (background && Atomics.load(this.words, at + 1) > 0)) return false;

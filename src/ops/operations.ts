@@ -136,6 +136,7 @@ export const OPS: Readonly<Record<string, OpDefinition>> = {
   'scrub-schedule': op('when the background scrubber runs (only the fields given change)', params({
     frequency: word, intensity, dryRun: flagOrWord, autoRepair: flagOrWord, window: word, maxRate: rate,
     verifyWithin: { anyOf: [duration, { type: 'null' }] }, maxLoad: { anyOf: [{ type: 'number' }, word, { type: 'null' }] },
+    diskMaxRate: rate, diskInFlight: { anyOf: [{ type: 'integer' }, word, { type: 'null' }] },
   }), (engine, p) => scrubService(engine).setSchedule(p)),
   gc: op('remove orphaned fragments and temporary files older than the grace period', params({ dryRun: flag, grace: { type: 'number', minimum: 0 } }), (engine, p) => {
     const grace = p.grace as number | undefined;

@@ -52,6 +52,10 @@ export interface ScrubScheduleConfig {
   verifyWithin: number | null;
   /** Background passes wait while the 1-minute load average per CPU is above this (null: no gate). */
   maxLoad: number | null;
+  /** The scrubber's reads in flight at one disk at most (null: half of reads.perDiskInFlight). */
+  diskInFlight: number | null;
+  /** Byte-rate cap of scrub reads from any one disk (bytes/s), or null for none. */
+  diskMaxRate: number | null;
 }
 
 /** Small objects written together into pack extents (see docs/STORAGE.md). */
@@ -171,6 +175,7 @@ export function newPoolConfig(options: { policy?: string; extentSize?: string | 
     scrub: {
       frequency: 'nightly', intensity: 'auto', window: '01:00-05:00', dryRun: false, autoRepair: true,
       maxRate: null, maxRepairsPerPass: 1000, repairRatePerSecond: 50, since: new Date().toISOString(), verifyWithin: null, maxLoad: null,
+      diskInFlight: null, diskMaxRate: null,
     },
     disks: [],
   };
@@ -204,12 +209,14 @@ export function readPoolConfig(root: string): PoolConfig {
   const scrub = { ...defaults.scrub, since: parsed.createdAt ?? defaults.scrub.since, ...parsed.scrub };
   if (!['nightly', 'continuous', 'manual'].includes(scrub.frequency)) throw bad('scrub.frequency', scrub.frequency, 'nightly, continuous or manual');
   if (!['low', 'medium', 'high', 'auto'].includes(scrub.intensity)) throw bad('scrub.intensity', scrub.intensity, 'low, medium, high or auto');
-  const positiveOrNull = (field: 'verifyWithin' | 'maxLoad') => {
+  const positiveOrNull = (field: 'verifyWithin' | 'maxLoad' | 'diskMaxRate') => {
     const v = scrub[field];
     if (v !== null && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) throw bad(`scrub.${field}`, v, 'a positive number or null');
   };
   positiveOrNull('verifyWithin');
   positiveOrNull('maxLoad');
+  positiveOrNull('diskMaxRate');
+  if (scrub.diskInFlight !== null && (!Number.isInteger(scrub.diskInFlight) || scrub.diskInFlight < 1 || scrub.diskInFlight > 1024)) throw bad('scrub.diskInFlight', scrub.diskInFlight, 'an integer from 1 to 1024, or null');
   for (const flag of ['dryRun', 'autoRepair'] as const) if (typeof scrub[flag] !== 'boolean') throw bad(`scrub.${flag}`, scrub[flag], 'true or false');
   return {
     ...defaults,

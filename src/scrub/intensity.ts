@@ -78,3 +78,11 @@ export function parseMaxLoad(value: unknown): number | null {
   if (!Number.isFinite(n) || n <= 0) throw new DfsError('DFS_ERR_SCRUB_SCHEDULE_INVALID', `max-load ${JSON.stringify(value)}: a 1-minute load average per CPU such as 0.8, or off`);
   return n;
 }
+
+/** The scrubber's reads in flight per disk: 1 to 1024, or off (half of the pool's reads.perDiskInFlight). */
+export function parseDiskInFlight(value: unknown): number | null {
+  if (isOff(value)) return null;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new DfsError('DFS_ERR_SCRUB_SCHEDULE_INVALID', `disk-in-flight ${JSON.stringify(value)}: an integer from 1 to 1024, or off`);
+  return n;
+}

@@ -17,6 +17,8 @@ export interface PaceInputs {
   targetRate?(): number | null;
   /** The load gate: 1-minute load average per CPU above which background passes wait (null: none). */
   maxLoad?(): number | null;
+  /** A byte-rate cap on the reads from any one disk (null: none). */
+  diskMaxRate?(): number | null;
 }
 
 /** Settings at `auto` while clients are idle: the same as high's on an idle pool. */
@@ -28,6 +30,20 @@ const LOAD_RECHECK_MS = 1000;
 /** The token bucket holds at most this long's worth of the rate: a short burst, no more. */
 const BUCKET_MS = 1000;
 
+interface Bucket {
+  tokens: number;
+  at: number;
+  rate: number | null;
+}
+
+/** Adds the tokens `rate` gave since the bucket was last looked at (a changed rate starts it afresh). */
+function refillBucket(b: Bucket, rate: number): void {
+  const now = performance.now();
+  if (b.rate !== rate) Object.assign(b, { tokens: 0, rate });
+  else b.tokens = Math.min((rate * BUCKET_MS) / 1000, b.tokens + ((now - b.at) / 1000) * rate);
+  b.at = now;
+}
+
 /** The host's 1-minute load average per CPU (os.loadavg; 0 where the platform has none). */
 export function loadPerCpu(): number {
   return loadavg()[0]! / Math.max(1, availableParallelism());
@@ -38,7 +54,9 @@ export class Pacer {
   private autoState: AutoState | null = null;
   /** How long the last extent's check took (ms): at `auto` under load, the pause is a multiple of it. */
   private lastCheckMs = 5;
-  private bucket: { tokens: number; at: number; rate: number | null } = { tokens: 0, at: performance.now(), rate: null };
+  private bucket: Bucket = { tokens: 0, at: performance.now(), rate: null };
+  /** Per disk: the same bucket at --disk-max-rate. */
+  private readonly disks = new Map<string, Bucket>();
 
   constructor(
     private readonly engine: Engine,
@@ -79,6 +97,19 @@ export class Pacer {
     this.bucket.tokens -= bytes;
   }
 
+  /** Bytes the pass has read from one disk, counted against the per-disk cap. */
+  readFrom(diskId: string, bytes: number): void {
+    const rate = this.inputs.diskMaxRate?.() ?? null;
+    if (rate === null) {
+      this.disks.clear();
+      return;
+    }
+    let bucket = this.disks.get(diskId);
+    if (!bucket) this.disks.set(diskId, (bucket = { tokens: 0, at: performance.now(), rate }));
+    refillBucket(bucket, rate);
+    bucket.tokens -= bytes;
+  }
+
   /** A batch of `extents` took `ms` from dispatch to its answer. */
   checked(ms: number, extents: number): void {
     if (extents > 0) this.lastCheckMs = Math.max(0.1, ms / extents);
@@ -101,6 +132,14 @@ export class Pacer {
     this.refill();
     const rate = this.bucket.rate;
     if (rate !== null && this.bucket.tokens < 0) wait = Math.max(wait, (-this.bucket.tokens / rate) * 1000);
+    // The per-disk cap: the pass waits for the disk furthest over it (the others' tokens keep accruing).
+    const diskRate = this.inputs.diskMaxRate?.() ?? null;
+    if (diskRate !== null) {
+      for (const bucket of this.disks.values()) {
+        refillBucket(bucket, diskRate);
+        if (bucket.tokens < 0) wait = Math.max(wait, (-bucket.tokens / diskRate) * 1000);
+      }
+    }
     return wait;
   }
 

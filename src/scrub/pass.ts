@@ -285,7 +285,10 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
     pacer.read(bytes);
     checked.outcomes.forEach((o, index) => {
       const f = checked.snapshot[index];
-      if (f && o.bytes > 0) engine.io.read(f.diskId, o.bytes);
+      if (f && o.bytes > 0) {
+        engine.io.read(f.diskId, o.bytes);
+        pacer.readFrom(f.diskId, o.bytes);
+      }
     });
   };
 

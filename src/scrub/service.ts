@@ -21,7 +21,7 @@ import { META_RECOVERED_AT } from '../catalog/index.js';
 import type { ScrubScheduleConfig } from '../pool/index.js';
 import type { Engine } from '../store/index.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint, type ScrubState } from './checkpoint.js';
-import { isOff, parseDuration, parseIntensity, parseMaxLoad, parseMaxRate, type Intensity } from './intensity.js';
+import { isOff, parseDiskInFlight, parseDuration, parseIntensity, parseMaxLoad, parseMaxRate, type Intensity } from './intensity.js';
 import { newPass, runPass, summaryOf, type PassState, type PassSummary, type ScrubTotals, type StopReason } from './pass.js';
 import type { AutoState } from './auto.js';
 import { deadlinePacing, RateMeter, type PacingView } from './deadline.js';
@@ -214,6 +214,7 @@ export class ScrubService {
       maxRate: () => this.config.maxRate,
       targetRate: () => this.pacing().targetBytesPerSecond,
       maxLoad: () => this.config.maxLoad ?? null,
+      diskMaxRate: () => this.config.diskMaxRate ?? null,
     }, this.load);
     try {
       outcome = await runPass(this.engine, pass, {
@@ -293,7 +294,10 @@ export class ScrubService {
   }
 
   /** Changes the schedule (only the fields given); persisted in pool.json. */
-  setSchedule(change: { frequency?: unknown; intensity?: unknown; dryRun?: unknown; autoRepair?: unknown; window?: unknown; maxRate?: unknown; verifyWithin?: unknown; maxLoad?: unknown }): ScrubStatus {
+  setSchedule(change: {
+    frequency?: unknown; intensity?: unknown; dryRun?: unknown; autoRepair?: unknown; window?: unknown; maxRate?: unknown;
+    verifyWithin?: unknown; maxLoad?: unknown; diskMaxRate?: unknown; diskInFlight?: unknown;
+  }): ScrubStatus {
     const next: ScrubScheduleConfig = { ...this.config };
     if (change.frequency !== undefined) next.frequency = parseFrequency(change.frequency);
     if (change.intensity !== undefined) next.intensity = parseIntensity(change.intensity);
@@ -306,6 +310,8 @@ export class ScrubService {
     if (change.maxRate !== undefined) next.maxRate = parseMaxRate(change.maxRate);
     if (change.verifyWithin !== undefined) next.verifyWithin = isOff(change.verifyWithin) ? null : parseDuration(change.verifyWithin, 'verify-within');
     if (change.maxLoad !== undefined) next.maxLoad = parseMaxLoad(change.maxLoad);
+    if (change.diskMaxRate !== undefined) next.diskMaxRate = parseMaxRate(change.diskMaxRate);
+    if (change.diskInFlight !== undefined) next.diskInFlight = parseDiskInFlight(change.diskInFlight);
     if (next.frequency !== this.config.frequency) next.since = new Date(this.clock()).toISOString();
     this.saveConfig(next);
     log('scrub').info({ schedule: next }, 'scrub schedule set');

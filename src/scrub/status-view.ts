@@ -28,7 +28,7 @@ export interface ScrubStatus {
   schedule: {
     frequency: string; intensity: string; window: string; dryRun: boolean; autoRepair: boolean;
     maxRepairsPerPass: number; repairRatePerSecond: number; nextRunAt: string | null; overdue: boolean;
-    verifyWithinSeconds: number | null; maxLoad: number | null;
+    verifyWithinSeconds: number | null; maxLoad: number | null; diskMaxRate: number | null; diskInFlight: number | null;
   };
   pass: {
     id: string; trigger: string; startedAt: string; dryRun: boolean; repair: boolean;
@@ -104,7 +104,7 @@ export function statusView(catalog: Catalog, s: StatusInputs): ScrubStatus {
     schedule: {
       frequency: config.frequency, intensity: config.intensity, window: config.window, dryRun: config.dryRun, autoRepair: config.autoRepair,
       maxRepairsPerPass: config.maxRepairsPerPass, repairRatePerSecond: config.repairRatePerSecond,
-      verifyWithinSeconds: config.verifyWithin ?? null, maxLoad: config.maxLoad ?? null,
+      verifyWithinSeconds: config.verifyWithin ?? null, maxLoad: config.maxLoad ?? null, diskMaxRate: config.diskMaxRate ?? null, diskInFlight: config.diskInFlight ?? null,
       nextRunAt: s.nextRunAt === null ? null : new Date(s.nextRunAt).toISOString(), overdue: s.overdue,
     },
     pass: s.pass,

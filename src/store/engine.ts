@@ -83,7 +83,7 @@ export class Engine {
 
   /** Sets the per-disk read queue (shared by this process's threads) from pool.json's `reads`. */
   private applyReads(): void {
-    diskGate().configure(this.config.reads.perDiskInFlight, this.config.reads.hedgeAfterMs);
+    diskGate().configure(this.config.reads.perDiskInFlight, this.config.reads.hedgeAfterMs, this.config.scrub.diskInFlight ?? 0);
   }
 
   /** Replaces pool.json's disk list and writes the file. */

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { AUTO, AutoController } from '../../src/scrub/auto.js';
 import { deadlinePacing, MIN_HORIZON_MS, RateMeter, RATE_MIN_MS } from '../../src/scrub/deadline.js';
 import { Pacer } from '../../src/scrub/pacing.js';
+import { DiskGate, diskGate } from '../../src/kernels/index.js';
 import { ScrubService } from '../../src/scrub/index.js';
 import { quantile } from '../../src/store/activity.js';
 import { Engine } from '../../src/store/index.js';
@@ -159,6 +160,22 @@ test('the ceiling is a token bucket (the lower of --max-rate and the deadline); 
   assert.equal(gated.round(), { batch: 20, inFlight: 4, oneByOne: false }, 'under it, and clients idle: auto at full speed');
 });
 
+test('per disk: the scrubber\'s in-flight bound at each disk is settable, and a byte-rate cap per disk holds the pass to the busiest disk', async () => {
+  const gate = new DiskGate();
+  gate.configure(8, 50);
+  assert.is(gate.backgroundBound, 4, 'half the bound by default');
+  gate.configure(8, 50, 1);
+  assert.is(gate.backgroundBound, 1);
+  assert.is(gate.tryTake(9, true), true);
+  assert.is(gate.tryTake(9, true), false, 'one scrub read at this disk at a time');
+  assert.is(gate.tryTake(9, false), true, 'a client still has its places');
+  const pacer = new Pacer(fakeEngine(1e9), { intensity: () => 'high', maxRate: () => null, diskMaxRate: () => 1_000_000 });
+  pacer.readFrom('a', 100_000);
+  pacer.readFrom('b', 500_000);
+  const wait = pacer.pauseMs();
+  assert.ok(wait > 480 && wait <= 500, `waits for the disk furthest over its cap: ${wait.toFixed(1)} ms`);
+});
+
 test('schedule: --verify-within and --max-load are set, shown and turned off; bad values are refused with a code; new pools scrub at auto', async () => {
   const root = tempDir('dfs-pacing-');
   const disks = Array.from({ length: 3 }, (_, i) => join(root, `d${i}`));
@@ -167,12 +184,17 @@ test('schedule: --verify-within and --max-load are set, shown and turned off; ba
   try {
     const service = new ScrubService(engine);
     assert.is(service.intensity, 'auto');
-    let status = service.setSchedule({ verifyWithin: '36h', maxLoad: '0.8', frequency: 'manual' });
+    let status = service.setSchedule({ verifyWithin: '36h', maxLoad: '0.8', frequency: 'manual', diskMaxRate: '20M', diskInFlight: '1' });
+    assert.equal([status.schedule.diskMaxRate, status.schedule.diskInFlight], [20 * 1024 * 1024, 1]);
+    assert.is(diskGate().backgroundBound, 1, 'the read queue follows at once');
     assert.is(status.pacing.mode, 'deadline');
     assert.is(status.pacing.verifyWithinSeconds, 36 * 3600);
     assert.is(status.schedule.maxLoad, 0.8);
     assert.is(engine.config.scrub.verifyWithin, 36 * 3600, 'persisted in pool.json');
-    for (const [change, code] of [[{ verifyWithin: 'soon' }, 'DFS_ERR_SCRUB_DURATION_INVALID'], [{ maxLoad: '-1' }, 'DFS_ERR_SCRUB_SCHEDULE_INVALID']] as const) {
+    for (const [change, code] of [
+      [{ verifyWithin: 'soon' }, 'DFS_ERR_SCRUB_DURATION_INVALID'], [{ maxLoad: '-1' }, 'DFS_ERR_SCRUB_SCHEDULE_INVALID'],
+      [{ diskInFlight: '2000' }, 'DFS_ERR_SCRUB_SCHEDULE_INVALID'], [{ diskMaxRate: 'fast' }, 'DFS_ERR_SCRUB_RATE_INVALID'],
+    ] as const) {
       let error: unknown = null;
       try {
         service.setSchedule(change);
@@ -186,7 +208,8 @@ test('schedule: --verify-within and --max-load are set, shown and turned off; ba
     await service.tick();
     assert.is(service.state, 'running', 'a pass started although the frequency is manual');
     await service.stop();
-    status = service.setSchedule({ verifyWithin: 'off', maxLoad: 'off' });
+    status = service.setSchedule({ verifyWithin: 'off', maxLoad: 'off', diskInFlight: 'off' });
+    assert.is(diskGate().backgroundBound, Math.max(1, engine.config.reads.perDiskInFlight >> 1));
     assert.equal([status.pacing.mode, status.pacing.verifyWithinSeconds, status.schedule.maxLoad], ['intensity', null, null]);
     await service.close();
   } finally {

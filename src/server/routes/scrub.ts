@@ -27,6 +27,8 @@ export async function scrubRoutes(app: FastifyInstance, { engine }: { engine: En
           frequency, intensity, dryRun: flag, autoRepair: flag, window: { type: 'string', maxLength: 11 }, maxRate: rate,
           verifyWithin: { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'string', maxLength: 32 }, { type: 'null' }] },
           maxLoad: { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { type: 'string', maxLength: 32 }, { type: 'null' }] },
+          diskMaxRate: rate,
+          diskInFlight: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', maxLength: 32 }, { type: 'null' }] },
         },
         additionalProperties: false,
       },
