@@ -1,16 +1,24 @@
 // Pacing to a deadline (`scrub-schedule --verify-within`): every extent should
 // have been verified within that long. Passes then run back to back, each at
-// an even pace: the bytes the pass has still to verify over the time left
-// before the oldest verification among them passes the deadline (as HDFS's
-// block scanner paced itself to its scan period), never sprinting and then
-// idling. The intensity (or `auto`'s controller) still sets the ceiling: a
-// deadline it cannot meet shows as onTrack false, with its metric and alert.
-// Pure functions of their inputs, so that tests drive them with any clock.
+// an even pace (as HDFS's block scanner paced itself to its scan period),
+// never sprinting and then idling: the bytes still to verify over the time
+// left before the oldest verification among them passes the deadline — and,
+// since the oldest are not all equally old, the most that any prefix of them
+// (oldest first) asks for. Each is aimed at AIM of the deadline after its
+// last verification, so that back-to-back passes keep a margin: a pass that
+// took the whole period would leave its first extents due the moment the
+// next began.
+//
+// The intensity (or `auto`'s controller) still sets the ceiling: a deadline it
+// cannot meet shows as onTrack false, with its metric and alert. Pure
+// functions of their inputs, so that tests drive them with any clock.
 
-/** The shortest horizon a target rate is computed over: a deadline already passed asks for everything within this. */
-export const MIN_HORIZON_MS = 60_000;
-/** How far the projected finish may run past the deadline, as a share of the time left, and still count on track. */
-export const ON_TRACK_SLACK = 0.1;
+/** The shortest horizon a target rate is computed over: what is overdue is asked for within this. */
+export const MIN_HORIZON_MS = 5000;
+/** Extents are paced to be verified again within this share of the deadline. */
+export const AIM = 0.9;
+/** How far below the rate the real deadline needs the recent rate may be and still count on track. */
+export const ON_TRACK_SLACK = 0.05;
 
 export interface PacingView {
   /** 'deadline' with --verify-within set; 'intensity' otherwise (the intensity alone sets the pace). */
@@ -26,36 +34,53 @@ export interface PacingView {
   onTrack: boolean | null;
 }
 
+/** Extents still to verify, grouped by their last verification (ms; those never verified count from the pass's start). */
+export interface DueGroup {
+  verifiedAt: number;
+  bytes: number;
+}
+
 export interface DeadlineInputs {
   now: number;
   verifyWithinMs: number | null;
-  /** The oldest last verification among the extents still to check (ms), or null when none is left. */
-  oldestVerifiedAt: number | null;
-  /** Fragment bytes the pass has still to check (0 with no pass). */
-  bytesLeft: number;
+  /** What is still to verify, by last verification (any order). */
+  due: readonly DueGroup[];
   /** The pass's recent rate (bytes/s), or null while not known. */
   recentRate: number | null;
 }
 
-export function deadlinePacing(i: DeadlineInputs): PacingView {
-  if (i.verifyWithinMs === null) {
-    const projected = i.recentRate && i.bytesLeft > 0 ? i.now + (i.bytesLeft / i.recentRate) * 1000 : null;
-    return { mode: 'intensity', targetBytesPerSecond: null, verifyWithinSeconds: null, deadlineAt: null, projectedCompletionAt: projected === null ? null : new Date(projected).toISOString(), onTrack: null };
+/** The rate that verifies every group, oldest first, before `within` after its last verification (at least MIN_HORIZON_MS ahead). */
+function requiredRate(groups: readonly DueGroup[], within: number, now: number): number {
+  let bytes = 0;
+  let rate = 0;
+  for (const g of groups) {
+    bytes += g.bytes;
+    rate = Math.max(rate, bytes / (Math.max(g.verifiedAt + within - now, MIN_HORIZON_MS) / 1000));
   }
-  const deadline = i.oldestVerifiedAt === null ? null : i.oldestVerifiedAt + i.verifyWithinMs;
-  const left = deadline === null ? Infinity : deadline - i.now;
-  const target = i.bytesLeft <= 0 ? 0 : Number.isFinite(left) ? i.bytesLeft / (Math.max(left, MIN_HORIZON_MS) / 1000) : 0;
-  const needMs = i.recentRate && i.recentRate > 0 ? (i.bytesLeft / i.recentRate) * 1000 : null;
-  let onTrack: boolean;
-  if (i.bytesLeft <= 0) onTrack = left > 0;
-  else if (left <= 0) onTrack = false;
-  else onTrack = needMs === null ? true : needMs <= left * (1 + ON_TRACK_SLACK);
+  return rate;
+}
+
+export function deadlinePacing(i: DeadlineInputs): PacingView {
+  const groups = i.due.filter((g) => g.bytes > 0).sort((a, b) => a.verifiedAt - b.verifiedAt);
+  const bytesLeft = groups.reduce((n, g) => n + g.bytes, 0);
+  const needMs = i.recentRate && i.recentRate > 0 && bytesLeft > 0 ? (bytesLeft / i.recentRate) * 1000 : null;
+  const projectedCompletionAt = needMs === null ? null : new Date(i.now + needMs).toISOString();
+  if (i.verifyWithinMs === null) {
+    return { mode: 'intensity', targetBytesPerSecond: null, verifyWithinSeconds: null, deadlineAt: null, projectedCompletionAt, onTrack: null };
+  }
+  const within = i.verifyWithinMs;
+  const deadline = groups.length ? groups[0]!.verifiedAt + within : null;
+  const target = requiredRate(groups, AIM * within, i.now);
+  // On track: nothing overdue, and the recent rate (once known) meets what the real deadline needs.
+  const overdue = deadline !== null && deadline <= i.now;
+  const needed = requiredRate(groups, within, i.now);
+  const onTrack = !overdue && (i.recentRate === null || bytesLeft === 0 || i.recentRate >= needed * (1 - ON_TRACK_SLACK));
   return {
     mode: 'deadline',
     targetBytesPerSecond: Math.round(target),
-    verifyWithinSeconds: i.verifyWithinMs / 1000,
+    verifyWithinSeconds: within / 1000,
     deadlineAt: deadline === null ? null : new Date(deadline).toISOString(),
-    projectedCompletionAt: needMs === null || i.bytesLeft <= 0 ? null : new Date(i.now + needMs).toISOString(),
+    projectedCompletionAt,
     onTrack,
   };
 }

@@ -24,12 +24,15 @@ import { loadCheckpoint, saveCheckpoint, type Checkpoint, type ScrubState } from
 import { isOff, parseDiskInFlight, parseDuration, parseIntensity, parseMaxLoad, parseMaxRate, type Intensity } from './intensity.js';
 import { newPass, runPass, summaryOf, type PassState, type PassSummary, type ScrubTotals, type StopReason } from './pass.js';
 import type { AutoState } from './auto.js';
-import { deadlinePacing, RateMeter, type PacingView } from './deadline.js';
+import { deadlinePacing, RateMeter, type DueGroup, type PacingView } from './deadline.js';
 import { loadPerCpu, Pacer } from './pacing.js';
 import { RepairQueue } from './repair-queue.js';
 import { parseBool, parseFrequency, parseWindow } from './schedule.js';
 import { Scheduler } from './scheduler.js';
 import { passView, statusView, type ScrubStatus, type Segment } from './status-view.js';
+
+/** How often the deadline's pace is worked out again (it reads the per-minute stamp counts). */
+const PACING_EVERY_MS = 2000;
 
 /** The state a pass's end leaves the scrubber in, by why it ended (a pass that finished leaves it idle). */
 const AFTER_PASS: Record<StopReason, ScrubState> = { pause: 'paused', stop: 'stopped', window: 'idle', shutdown: 'running' };
@@ -323,6 +326,27 @@ export class ScrubService {
     this.pacingCache = null;
   }
 
+  /**
+   * What is still to verify, grouped by last verification: the running pass's
+   * extents (those last verified before it began; never verified: from its
+   * start), or with no pass, every extent as a pass begun now would take
+   * them. From the catalogue's per-minute stamp counts (a few rows), the
+   * bytes spread evenly over the extents.
+   */
+  private dueGroups(pass: PassState | null, now: number): DueGroup[] {
+    const before = pass ? pass.verifiedBefore ?? Date.parse(pass.startedAt) : now;
+    const cut = Math.floor(before / 60_000);
+    const minutes = this.engine.catalog.verifiedMinutes();
+    const stamped = minutes.reduce((n, m) => n + m.n, 0);
+    const never = Math.max(0, this.engine.catalog.extentCounts().total - stamped);
+    const groups = minutes.filter((m) => m.minute < cut).map((m) => ({ verifiedAt: m.minute * 60_000, extents: m.n }));
+    if (never > 0) groups.push({ verifiedAt: before, extents: never });
+    const extents = groups.reduce((n, g) => n + g.extents, 0);
+    const bytes = pass ? Math.max(0, pass.bytesTotal - pass.bytesDone) : this.engine.catalog.storedBytes();
+    const perExtent = extents > 0 ? bytes / extents : 0;
+    return groups.map((g) => ({ verifiedAt: g.verifiedAt, bytes: g.extents * perExtent }));
+  }
+
   /** At `auto`, what the running pass's controller last decided (null otherwise). */
   autoState(): AutoState | null {
     return this.intensity === 'auto' ? this.pacer?.autoView() ?? null : null;
@@ -335,24 +359,15 @@ export class ScrubService {
 
   /**
    * The pace a deadline asks for, and whether it will be met (see
-   * deadline.ts): worked out at most once a second (a few catalogue rows).
+   * deadline.ts): worked out at most every PACING_EVERY_MS.
    */
   pacing(): PacingView {
     const now = this.clock();
-    if (this.pacingCache && now - this.pacingCache.at < 1000) return this.pacingCache.view;
+    if (this.pacingCache && now - this.pacingCache.at < PACING_EVERY_MS) return this.pacingCache.view;
     const within = this.config.verifyWithin ?? null;
-    const pass = this.current;
-    let oldest: number | null = null;
-    let bytesLeft = 0;
-    if (within !== null) {
-      if (pass && !pass.light && !pass.dryRun) {
-        bytesLeft = Math.max(0, pass.bytesTotal - pass.bytesDone);
-        const before = pass.verifiedBefore ?? Date.parse(pass.startedAt);
-        // The oldest stamp the pass has still to renew; extents never verified count from the pass's start.
-        oldest = bytesLeft > 0 ? this.engine.catalog.oldestVerifiedBefore(before) ?? before : null;
-      } else oldest = this.engine.catalog.oldestVerifiedBefore(now + 60_000);
-    }
-    const view = deadlinePacing({ now, verifyWithinMs: within === null ? null : within * 1000, oldestVerifiedAt: oldest, bytesLeft, recentRate: pass ? this.meter.rate(now) : null });
+    const pass = this.current && !this.current.light && !this.current.dryRun ? this.current : null;
+    const due = within === null ? [] : this.dueGroups(pass, now);
+    const view = deadlinePacing({ now, verifyWithinMs: within === null ? null : within * 1000, due, recentRate: this.current ? this.meter.rate(now) : null });
     this.pacingCache = { at: now, view };
     return view;
   }

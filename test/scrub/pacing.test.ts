@@ -112,22 +112,32 @@ test('auto: a heavier scrub cost settles lower; no latencies at all holds the le
   assert.ok(s.level > 0 && s.level <= AUTO.FIRST_BUSY_LEVEL, 'no samples: no increase past the first busy level');
 });
 
-test('deadline: bytes left over time left, on track or not, and no deadline at all', () => {
+test('deadline: bytes left over time left (aimed at 90% of it), the most any older group asks for, on track or not, and no deadline at all', () => {
   const now = Date.parse('2026-12-01T00:00:00Z');
   const day = 86_400_000;
-  const view = deadlinePacing({ now, verifyWithinMs: 7 * day, oldestVerifiedAt: now - 6 * day, bytesLeft: 86_400 * 1000, recentRate: 1000 });
-  assert.is(view.mode, 'deadline');
-  assert.is(view.verifyWithinSeconds, 7 * 86_400);
-  assert.is(view.targetBytesPerSecond, 1000, 'a day left for a day at 1000 B/s');
-  assert.is(view.deadlineAt, new Date(now + day).toISOString());
-  assert.is(view.onTrack, true);
-  assert.is(view.projectedCompletionAt, new Date(now + day).toISOString());
-  const behind = deadlinePacing({ now, verifyWithinMs: 7 * day, oldestVerifiedAt: now - 6 * day, bytesLeft: 86_400 * 1000, recentRate: 500 });
+  const within = 10 * day;
+  // One group verified 1 day ago: due in 9 days (aimed: in 8).
+  const one = deadlinePacing({ now, verifyWithinMs: within, due: [{ verifiedAt: now - day, bytes: 8 * 86_400 * 1000 }], recentRate: 1000 });
+  assert.is(one.mode, 'deadline');
+  assert.is(one.verifyWithinSeconds, 10 * 86_400);
+  assert.is(one.targetBytesPerSecond, 1000, '8 days of bytes at 1000 B/s, aimed at 8 days');
+  assert.is(one.deadlineAt, new Date(now + 9 * day).toISOString());
+  assert.is(one.onTrack, true);
+  assert.is(one.projectedCompletionAt, new Date(now + 8 * day).toISOString());
+  // A small old group binds before a large young one: its prefix asks for more.
+  const two = deadlinePacing({
+    now, verifyWithinMs: within,
+    due: [{ verifiedAt: now, bytes: 86_400 * 1000 }, { verifiedAt: now - 9 * day, bytes: 86_400 * 100 }], recentRate: null,
+  });
+  // old: 8.64 MB due (aimed) at 9 d - 9 d = 0 -> the shortest horizon; young: all 95 MB by 9 days.
+  assert.is(two.targetBytesPerSecond, Math.round(86_400 * 100 / 5), 'the overdue-aimed prefix within the shortest horizon');
+  assert.is(two.onTrack, true, 'not overdue yet by the real deadline (1 day left), no rate known yet');
+  const behind = deadlinePacing({ now, verifyWithinMs: within, due: [{ verifiedAt: now - day, bytes: 9 * 86_400 * 1000 }], recentRate: 500 });
   assert.is(behind.onTrack, false, 'half the rate needed');
-  const passed = deadlinePacing({ now, verifyWithinMs: day, oldestVerifiedAt: now - 2 * day, bytesLeft: 6_000_000, recentRate: null });
-  assert.is(passed.onTrack, false, 'the deadline has passed');
-  assert.is(passed.targetBytesPerSecond, 6_000_000 / (MIN_HORIZON_MS / 1000), 'everything within the shortest horizon');
-  const none = deadlinePacing({ now, verifyWithinMs: null, oldestVerifiedAt: null, bytesLeft: 10, recentRate: 1 });
+  const overdue = deadlinePacing({ now, verifyWithinMs: day, due: [{ verifiedAt: now - 2 * day, bytes: 6_000_000 }], recentRate: null });
+  assert.is(overdue.onTrack, false, 'the deadline has passed');
+  assert.is(overdue.targetBytesPerSecond, 6_000_000 / (MIN_HORIZON_MS / 1000), 'everything within the shortest horizon');
+  const none = deadlinePacing({ now, verifyWithinMs: null, due: [{ verifiedAt: now, bytes: 10 }], recentRate: 1 });
   assert.equal([none.mode, none.targetBytesPerSecond, none.onTrack], ['intensity', null, null]);
 });
 
