@@ -68,9 +68,12 @@ export class ExtentTable extends DiskTable {
       ofObject: p(`SELECT ${EXTENT_COLUMNS} FROM extents WHERE object_id = ? ORDER BY seq`),
       byId: p(`SELECT ${EXTENT_COLUMNS} FROM extents WHERE id = ?`),
       packedAfter: p(`${PACKED_EXTENT} WHERE ord > ? ORDER BY ord LIMIT ?`).raw(true),
-      // The risk order (extents_by_risk): from after a cursor row, among the extents a pass covers.
-      packedByRisk: p(`${PACKED_EXTENT} WHERE (width - need, coalesce(verified_at, 0), ord) > (?, ?, ?)
-        AND coalesce(verified_at, 0) < ? AND ord <= ? ORDER BY width - need, coalesce(verified_at, 0), ord LIMIT ?`).raw(true),
+      // The risk order (extents_by_risk), each an index range: the rest of the cursor's (margin, verified) group,
+      // the rest of its margin, and the next margin (a row-value range over all three would be a scan).
+      riskSameGroup: p(`${PACKED_EXTENT} WHERE risk_margin = ? AND risk_verified = ? AND ord > ? AND ord <= ? ORDER BY ord LIMIT ?`).raw(true),
+      riskSameMargin: p(`${PACKED_EXTENT} WHERE risk_margin = ? AND risk_verified > ? AND risk_verified < ? AND ord <= ?
+        ORDER BY risk_verified, ord LIMIT ?`).raw(true),
+      riskNextMargin: p('SELECT min(risk_margin) AS m FROM extents WHERE risk_margin > ?'),
       riskTotals: p(`SELECT count(*) AS n, coalesce(sum(width * fragment_length), 0) AS bytes FROM extents
         WHERE coalesce(verified_at, 0) < ? AND ord <= ?`),
       suspects: p(`SELECT e.id AS id, e.need AS need, e.verified_at AS verifiedAt,
@@ -123,8 +126,17 @@ export class ExtentTable extends DiskTable {
    * last verified before `verifiedBefore` (ms) and no newer than `endOrd`.
    */
   extentsByRisk(after: RiskKey | null, verifiedBefore: number, endOrd: number, limit: number): ExtentWithFragments[] {
-    const [margin, verified, ord] = after ?? [-1, -1, -1];
-    return (this.extentSql.packedByRisk.all(margin, verified, ord, verifiedBefore, endOrd, limit) as PackedRow[]).map(unpackExtent);
+    const sql = this.extentSql;
+    const rows: PackedRow[] = [];
+    let [margin, verified, ord] = after ?? [(sql.riskNextMargin.get(-1) as { m: number | null }).m, -1, -1];
+    while (margin !== null && rows.length < limit) {
+      if (verified >= 0 && verified < verifiedBefore) rows.push(...(sql.riskSameGroup.all(margin, verified, ord, endOrd, limit - rows.length) as PackedRow[]));
+      if (rows.length < limit) rows.push(...(sql.riskSameMargin.all(margin, verified, verifiedBefore, endOrd, limit - rows.length) as PackedRow[]));
+      if (rows.length >= limit) break;
+      margin = (sql.riskNextMargin.get(margin) as { m: number | null }).m;
+      [verified, ord] = [-1, -1];
+    }
+    return rows.map(unpackExtent);
   }
 
   /** How many extents, and fragment bytes, a risk-ordered pass covers (see extentsByRisk). */

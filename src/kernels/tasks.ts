@@ -206,8 +206,6 @@ export interface ScrubPageTask {
   expected: BigUint64Array;
   /** Light checks (see ScrubTask.light). */
   light?: boolean;
-  /** Read on the worker's own thread (the scrubber's, in the idle I/O class) instead of libuv's: while clients use the pool. */
-  onThread?: boolean;
 }
 
 export interface ScrubPageResult {

@@ -33,7 +33,7 @@ export interface Pacing {
 export const SCAN_IDLE_MS = 50;
 
 export const PACING: Record<TableIntensity, Pacing> = {
-  low: { sleepMs: 100, batch: 1, inFlight: 1, pauseOnlyWhenBusy: false },
+  low: { sleepMs: 1000, batch: 10, inFlight: 1, pauseOnlyWhenBusy: false },
   medium: { sleepMs: 50, batch: 5, inFlight: 1, pauseOnlyWhenBusy: false, oneByOne: true },
   high: { sleepMs: 10, batch: 20, inFlight: 2, pauseOnlyWhenBusy: true, idleInFlight: 4, oneByOneWhenBusy: true },
 };

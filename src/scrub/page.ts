@@ -25,8 +25,6 @@ export interface Checked {
  */
 export async function checkBatch(engine: Engine, extents: ExtentWithFragments[], options: { oneByOne: boolean; light?: boolean }): Promise<Checked[]> {
   const { oneByOne, light = false } = options;
-  // One by one means clients are using the pool: the worker reads on its own thread, in the idle I/O class.
-  const onThread = oneByOne;
   const diskPaths: string[] = [];
   const diskGates: number[] = [];
   const diskSlots = new Map<string, number>();
@@ -42,7 +40,7 @@ export async function checkBatch(engine: Engine, extents: ExtentWithFragments[],
   };
   const pageOf = (list: ExtentWithFragments[]) => {
     const fragments = list.reduce((n, e) => n + e.width, 0);
-    const page = { poolId: engine.poolId, light, onThread, diskPaths, diskGates, extentIds: list.map((e) => e.id), shape: new Uint32Array(list.length * 3), disks: new Int32Array(fragments).fill(-1), expected: new BigUint64Array(fragments) };
+    const page = { poolId: engine.poolId, light, diskPaths, diskGates, extentIds: list.map((e) => e.id), shape: new Uint32Array(list.length * 3), disks: new Int32Array(fragments).fill(-1), expected: new BigUint64Array(fragments) };
     const snapshots: (FragmentRow | null)[][] = [];
     let at = 0;
     list.forEach((extent, e) => {

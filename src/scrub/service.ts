@@ -331,7 +331,8 @@ export class ScrubService {
    * extents (those last verified before it began; never verified: from its
    * start), or with no pass, every extent as a pass begun now would take
    * them. From the catalogue's per-minute stamp counts (a few rows), the
-   * bytes spread evenly over the extents.
+   * bytes spread evenly over the extents: the pace is as exact as a minute
+   * in the deadline (deadlines are hours or days).
    */
   private dueGroups(pass: PassState | null, now: number): DueGroup[] {
     const before = pass ? pass.verifiedBefore ?? Date.parse(pass.startedAt) : now;
@@ -339,7 +340,8 @@ export class ScrubService {
     const minutes = this.engine.catalog.verifiedMinutes();
     const stamped = minutes.reduce((n, m) => n + m.n, 0);
     const never = Math.max(0, this.engine.catalog.extentCounts().total - stamped);
-    const groups = minutes.filter((m) => m.minute < cut).map((m) => ({ verifiedAt: m.minute * 60_000, extents: m.n }));
+    // The minute the pass began holds stamps from before it (still to renew) and after (done): counted as still to renew.
+    const groups = minutes.filter((m) => m.minute <= cut).map((m) => ({ verifiedAt: m.minute * 60_000, extents: m.n }));
     if (never > 0) groups.push({ verifiedAt: before, extents: never });
     const extents = groups.reduce((n, g) => n + g.extents, 0);
     const bytes = pass ? Math.max(0, pass.bytesTotal - pass.bytesDone) : this.engine.catalog.storedBytes();

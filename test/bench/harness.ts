@@ -97,9 +97,11 @@ export function printRows(rows: string[][]): void {
  * each one request at a time, for `seconds`. Latencies (ms) of the answers
  * that were 200 with the expected length; everything else counts as an error.
  */
-export async function closedLoopGets(options: { connections: number; seconds: number; url: () => string; headers?: Record<string, string>; expectBytes?: number }): Promise<{ latencies: number[]; errors: number }> {
+export async function closedLoopGets(options: { connections: number; seconds: number; url: () => string; headers?: Record<string, string>; expectBytes?: number }): Promise<{ latencies: number[]; errors: number; ends: number[] }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections });
   const latencies: number[] = [];
+  /** When each answer in `latencies` ended (performance.now()). */
+  const ends: number[] = [];
   let errors = 0;
   const end = performance.now() + options.seconds * 1000;
   const one = () => new Promise<void>((resolve) => {
@@ -109,7 +111,11 @@ export async function closedLoopGets(options: { connections: number; seconds: nu
       res.on('data', (d: Buffer) => (bytes += d.length));
       res.on('end', () => {
         if (res.statusCode !== 200 || (options.expectBytes !== undefined && bytes !== options.expectBytes)) errors++;
-        else latencies.push(performance.now() - start);
+        else {
+          const now = performance.now();
+          latencies.push(now - start);
+          ends.push(now);
+        }
         resolve();
       });
     }).on('error', () => {
@@ -121,7 +127,7 @@ export async function closedLoopGets(options: { connections: number; seconds: nu
     while (performance.now() < end) await one();
   }));
   agent.destroy();
-  return { latencies, errors };
+  return { latencies, errors, ends };
 }
 
 /** The p-quantile (0..1) of ascending values. */

@@ -1,31 +1,50 @@
-// npm run bench:scrub — the two figures of issue 5, each against a peer in
-// the same run (interleaved rounds, medians):
+// npm run bench:scrub — the scrubber's figures, each against a peer in the
+// same run (interleaved rounds, medians):
 //
-// 1. Throughput: a one-shot scrub at `high` of an idle ec:4+2 pool against one
-//    thread reading the same fragment files into a reused buffer with no
-//    checks. Twice: with the page cache warm (memory-bound) and, when this
-//    process may drop the page cache (root on Linux), cold (disk-bound, what a
-//    scrub of a real pool meets). Target ≥ 0.8×.
+// 1. Throughput: a one-shot scrub at `high` and at `auto` (no clients: full
+//    speed) of an idle ec:4+2 pool against one thread reading the same
+//    fragment files into a reused buffer with no checks. Twice: with the page
+//    cache warm (memory-bound) and, when this process may drop the page cache
+//    (root on Linux), cold (disk-bound, what a scrub of a real pool meets).
+//    Target ≥ 0.8×.
 // 2. Foreground impact: a real daemon on loopback serves GETs of 1 MiB objects
 //    to a steady closed-loop load (no extent cache, so every GET reads and
-//    checks fragments) while its background scrubber runs at low, medium and
-//    high over the rest of the pool, restarted whenever a pass ends; the p99
-//    of each is divided by the p99 with the scrubber stopped. Targets ≤ 1.05×,
-//    ≤ 1.15×, ≤ 1.5×. A second stopped phase (the A/A control) is measured
-//    the same way: its ratio shows how far p99 moves here with no scrubber.
+//    checks fragments) while its background scrubber runs at low, medium,
+//    high and auto over the rest of the pool, restarted whenever a pass ends;
+//    the p99 of each is divided by the p99 with the scrubber stopped. Targets
+//    ≤ 1.05× (low, auto), ≤ 1.15×, ≤ 1.5×. A second stopped phase (the A/A
+//    control) is measured the same way: its ratio shows how far p99 moves
+//    here with no scrubber. The `deadline` phase is auto with a deadline it
+//    cannot meet under load: p99 still held, and onTrack false.
+// 3. Load step: auto scrubs an idle pool, a closed-loop GET load starts and
+//    stops; from the scrubber's bytes sampled every 100 ms, how long it took
+//    to back off (rate under 20% of its idle rate) and to recover (over 80%).
+//    Targets ≤ 1 s and ≤ 5 s. The first round is drawn (scrub rate and client
+//    p99 over time) to docs/scrub-load-step.svg.
+// 4. Deadline: --verify-within set so that the rate it asks for is a quarter
+//    of what the scrubber could do (its ceiling, a --max-rate: the pace is
+//    worked out from stamps counted by minute, so the deadline must span
+//    minutes); the measured rate against that target (within 20%), and how
+//    steady it is over 5 s windows.
+// 5. CPU at low: the daemon's CPU (utime+stime of every thread, /proc) while
+//    its scrubber runs at low with no clients, against the same daemon idle.
+//    Target < 1% of a core.
 //
 //   DFS_BENCH_SCRUB_BYTES   bytes of objects to scrub (default 512 MiB)
 //   DFS_BENCH_ROUNDS        rounds (default 10)
 //   DFS_BENCH_SECONDS       seconds of load per phase and round (default 3; short phases, many rounds: drift on the machine falls on every phase alike)
 //   DFS_BENCH_CONNECTIONS   concurrent GET loops (default 4)
-//   DFS_BENCH_PARTS         throughput,foreground (default both)
-//   DFS_BENCH_PHASES        foreground phases besides idle (default control,low,medium,high)
+//   DFS_BENCH_PARTS         throughput,foreground,step,deadline,cpu (default all)
+//   DFS_BENCH_PHASES        foreground phases besides idle (default control,low,medium,high,auto,deadline)
+//   DFS_BENCH_STEP_ROUNDS   load steps (default 3)
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { Engine, chunkSource, putObject } from '../../src/store/index.js';
 import { ScrubService } from '../../src/scrub/index.js';
 import { fragmentFiles, tempDir } from '../helpers/cli.js';
 import { startDaemon } from '../helpers/daemon.js';
+import { cpuSeconds } from '../helpers/memory-load.js';
 import { closedLoopGets, median, percentile, printRows } from './harness.js';
 
 const MiB = 1024 * 1024;
@@ -34,7 +53,8 @@ const ROUNDS = Number(process.env.DFS_BENCH_ROUNDS ?? 10);
 const SECONDS = Number(process.env.DFS_BENCH_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.DFS_BENCH_CONNECTIONS ?? 4);
 const FOREGROUND_OBJECTS = 64;
-const PARTS = (process.env.DFS_BENCH_PARTS ?? 'throughput,foreground').split(',');
+const PARTS = (process.env.DFS_BENCH_PARTS ?? 'throughput,foreground,step,deadline,cpu').split(',');
+const STEP_ROUNDS = Number(process.env.DFS_BENCH_STEP_ROUNDS ?? 3);
 
 const root = tempDir('dfs-bench-scrub-');
 const poolDir = join(root, 'pool');
@@ -79,9 +99,9 @@ function dropCaches(): boolean {
 async function throughput(engine: Engine): Promise<string[][]> {
   const files = fragmentFiles(disks);
   const service = new ScrubService(engine, { tickMs: 0 });
-  const scrub = async (): Promise<number> => {
+  const scrub = async (intensity: 'high' | 'auto'): Promise<number> => {
     const t = performance.now();
-    const s = await service.runOnce({ intensity: 'high', dryRun: true });
+    const s = await service.runOnce({ intensity, dryRun: true });
     if (s.issuesFound !== 0) throw new Error('issues in a clean pool');
     return s.bytesScanned / ((performance.now() - t) / 1000);
   };
@@ -92,26 +112,28 @@ async function throughput(engine: Engine): Promise<string[][]> {
   };
   const cold = dropCaches();
   const modes = cold ? ['warm', 'cold'] as const : ['warm'] as const;
-  const samples = { warm: { scrub: [] as number[], read: [] as number[] }, cold: { scrub: [] as number[], read: [] as number[] } };
-  await scrub(); // warm up the JIT, the workers and the page cache
+  const samples = { warm: { high: [] as number[], auto: [] as number[], read: [] as number[] }, cold: { high: [] as number[], auto: [] as number[], read: [] as number[] } };
+  await scrub('high'); // warm up the JIT, the workers and the page cache
   readAll(files);
   for (let r = 0; r < ROUNDS; r++) {
     for (const mode of modes) {
-      const order = r % 2 ? ['read', 'scrub'] as const : ['scrub', 'read'] as const;
+      const order = (['high', 'auto', 'read'] as const).map((_, i, all) => all[(i + r) % all.length]!);
       for (const who of order) {
         if (mode === 'cold') dropCaches();
         else readAll(files);
-        samples[mode][who].push(who === 'scrub' ? await scrub() : read());
+        samples[mode][who].push(who === 'read' ? read() : await scrub(who));
       }
     }
     process.stderr.write(`throughput round ${r + 1}/${ROUNDS}\n`);
   }
   await service.close();
   const mb = (x: number) => (x / 1e6).toFixed(0);
-  const rows = [['page cache', 'scrub --intensity high MB/s', 'read the same files MB/s', 'ratio', 'target']];
+  const rows = [['page cache', 'intensity', 'scrub MB/s', 'read the same files MB/s', 'ratio', 'target']];
   for (const mode of modes) {
-    const ratios = samples[mode].scrub.map((s, i) => s / samples[mode].read[i]!);
-    rows.push([mode, mb(median(samples[mode].scrub)), mb(median(samples[mode].read)), `${median(ratios).toFixed(2)}x`, '>= 0.8x']);
+    for (const intensity of ['high', 'auto'] as const) {
+      const ratios = samples[mode][intensity].map((s, i) => s / samples[mode].read[i]!);
+      rows.push([mode, intensity, mb(median(samples[mode][intensity])), mb(median(samples[mode].read)), `${median(ratios).toFixed(2)}x`, '>= 0.8x']);
+    }
   }
   if (!cold) rows.push(['cold', 'not measured: dropping the page cache needs root', '', '', '']);
   console.log(`\nscrub throughput, ec:4+2, ${BYTES / MiB} MiB of objects, ${files.length} fragment files, ${ROUNDS} rounds, medians`);
@@ -143,7 +165,7 @@ function load(url: string, token: string): Promise<{ latencies: number[]; errors
  * others against `idle`: its ratio is this machine's noise floor for the run
  * (an A/A comparison), to read the other ratios against.
  */
-type Phase = 'idle' | 'control' | 'low' | 'medium' | 'high';
+type Phase = 'idle' | 'control' | 'low' | 'medium' | 'high' | 'auto' | 'deadline';
 
 async function foregroundImpact(): Promise<string[][]> {
   const config = JSON.parse(readFileSync(join(poolDir, 'pool.json'), 'utf8')) as { cache: { maxBytes: number } };
@@ -151,7 +173,10 @@ async function foregroundImpact(): Promise<string[][]> {
   writeFileSync(join(poolDir, 'pool.json'), JSON.stringify(config, null, 2));
   const daemon = await startDaemon(poolDir, ['serve', '--log-level', 'warn']);
   const { url, token } = daemon;
-  const phases = ['idle', ...(process.env.DFS_BENCH_PHASES ?? 'control,low,medium,high').split(',').filter((p) => p !== 'idle')] as Phase[];
+  const phases = ['idle', ...(process.env.DFS_BENCH_PHASES ?? 'control,low,medium,high,auto,deadline').split(',').filter((p) => p !== 'idle')] as Phase[];
+  // The deadline phase: auto with a deadline that asks for about the pool's whole size per second (it cannot be met under load).
+  const impossible = 60; // a minute: the stamps of earlier phases are older, and all is due within seconds
+  const offTrack: boolean[] = [];
   const samples = new Map<Phase, number[]>(phases.map((p) => [p, []]));
   const perRound = new Map<Phase, number[]>(phases.map((p) => [p, []]));
   const bytesScanned = new Map<Phase, number>(phases.map((p) => [p, 0]));
@@ -164,7 +189,8 @@ async function foregroundImpact(): Promise<string[][]> {
         let keep = false;
         if (phase === 'idle' || phase === 'control') await api(url, token, 'POST', '/v1/scrub/stop');
         else {
-          await api(url, token, 'PUT', '/v1/scrub/intensity', { intensity: phase });
+          await api(url, token, 'PUT', '/v1/scrub/intensity', { intensity: phase === 'deadline' ? 'auto' : phase });
+          await api(url, token, 'PUT', '/v1/scrub/schedule', { verifyWithin: phase === 'deadline' ? impossible : null });
           await api(url, token, 'POST', '/v1/scrub/start');
           keep = true;
         }
@@ -181,6 +207,7 @@ async function foregroundImpact(): Promise<string[][]> {
         const result = await load(url, token);
         polling = false;
         await keeper;
+        if (phase === 'deadline') offTrack.push((await api(url, token, 'GET', '/v1/scrub/status') as unknown as { pacing: { onTrack: boolean } }).pacing.onTrack === false);
         bytesScanned.set(phase, bytesScanned.get(phase)! + (await scrubbedBytes(url)) - before);
         errors += result.errors;
         samples.get(phase)!.push(...result.latencies);
@@ -194,16 +221,252 @@ async function foregroundImpact(): Promise<string[][]> {
   }
   const sorted = new Map(phases.map((p) => [p, [...samples.get(p)!].sort((a, b) => a - b)]));
   const idleP99 = percentile(sorted.get('idle')!, 0.99);
-  const targets: Record<Phase, string> = { idle: '', control: '(noise floor)', low: '<= 1.05x', medium: '<= 1.15x', high: '<= 1.5x' };
+  const targets: Record<Phase, string> = { idle: '', control: '(noise floor)', low: '<= 1.05x', medium: '<= 1.15x', high: '<= 1.5x', auto: '<= 1.05x', deadline: '<= 1.05x, off track' };
   const rows = [['scrubber', 'GETs', 'p50 ms', 'p99 ms', 'p99 / idle p99', 'median of per-round ratios', 'target', 'scrubbed MB/s']];
   for (const p of phases) {
     const s = sorted.get(p)!;
     const p99 = percentile(s, 0.99);
     const roundRatios = perRound.get(p)!.map((v, i) => v / perRound.get('idle')![i]!);
-    rows.push([p === 'idle' ? 'stopped' : p === 'control' ? 'stopped (A/A control)' : p, String(s.length), percentile(s, 0.5).toFixed(1), p99.toFixed(1), p === 'idle' ? '1.00x' : `${(p99 / idleP99).toFixed(2)}x`,
+    const name = p === 'idle' ? 'stopped' : p === 'control' ? 'stopped (A/A control)' : p === 'deadline' ? `auto, --verify-within ${impossible}s (off track in ${offTrack.filter(Boolean).length}/${offTrack.length} rounds)` : p;
+    rows.push([name, String(s.length), percentile(s, 0.5).toFixed(1), p99.toFixed(1), p === 'idle' ? '1.00x' : `${(p99 / idleP99).toFixed(2)}x`,
       p === 'idle' ? '' : `${median(roundRatios).toFixed(2)}x`, targets[p], (bytesScanned.get(p)! / 1e6 / (ROUNDS * SECONDS)).toFixed(0)]);
   }
   console.log(`\nforeground impact: GET of 1 MiB objects (${FOREGROUND_OBJECTS} objects, ec:4+2, no extent cache), ${CONNECTIONS} connections in a closed loop, ${SECONDS} s per phase, ${ROUNDS} rounds; background scrub over ${BYTES / MiB} MiB${errors ? `; ${errors} failed GETs` : ''}`);
+  return rows;
+}
+
+/** The scrubber's bytes read so far (the status's running total: cheaper to ask for ten times a second than a scrape). */
+async function scrubTotal(url: string, token: string): Promise<number> {
+  const status = (await api(url, token, 'GET', '/v1/scrub/status')) as unknown as { metrics: { ioBytes: number } };
+  return status.metrics.ioBytes;
+}
+
+/** Runs `fn` against a daemon on the pool (no extent cache: GETs read fragments), scrubbing at auto, passes back to back. */
+async function withAutoDaemon<T>(fn: (url: string, token: string, pid: number) => Promise<T>): Promise<T> {
+  const config = JSON.parse(readFileSync(join(poolDir, 'pool.json'), 'utf8')) as { cache: { maxBytes: number } };
+  config.cache.maxBytes = 0;
+  writeFileSync(join(poolDir, 'pool.json'), JSON.stringify(config, null, 2));
+  const daemon = await startDaemon(poolDir, ['serve', '--log-level', 'warn']);
+  try {
+    await api(daemon.url, daemon.token, 'PUT', '/v1/scrub/schedule', { intensity: 'auto', frequency: 'continuous', verifyWithin: null });
+    return await fn(daemon.url, daemon.token, daemon.child.pid!);
+  } finally {
+    await daemon.stop();
+  }
+}
+
+/** Restarts the background scrubber whenever a pass ends, until stopped. */
+function keepScrubbing(url: string, token: string): { stop: () => Promise<void> } {
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      if ((await api(url, token, 'GET', '/v1/scrub/status')).state !== 'running' && on) await api(url, token, 'POST', '/v1/scrub/start');
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  })();
+  return { stop: async () => { on = false; await loop; } };
+}
+
+const STEP_BEFORE_MS = 3000;
+const STEP_LOAD_MS = 6000;
+const STEP_AFTER_MS = 6000;
+const SAMPLE_MS = 100;
+
+interface StepRound {
+  /** Scrub rate (MB/s) over each SAMPLE_MS, at its end (ms from the start). */
+  rate: { at: number; mbps: number }[];
+  /** Client latencies (ms) with when each ended (ms from the start). */
+  clients: { at: number; ms: number }[];
+  idleMbps: number;
+  backoffMs: number | null;
+  recoverMs: number | null;
+}
+
+async function loadStep(): Promise<{ rows: string[][]; idleMbps: number }> {
+  const rounds: StepRound[] = [];
+  await withAutoDaemon(async (url, token) => {
+    await load(url, token); // warm up
+    const keeper = keepScrubbing(url, token);
+    for (let r = 0; r < STEP_ROUNDS; r++) {
+      await new Promise((res) => setTimeout(res, 1000)); // the last round's load is gone
+      const t0 = performance.now();
+      const rate: StepRound['rate'] = [];
+      let sampling = true;
+      const sampler = (async () => {
+        let last = await scrubTotal(url, token);
+        let lastAt = performance.now();
+        while (sampling) {
+          await new Promise((res) => setTimeout(res, SAMPLE_MS));
+          const total = await scrubTotal(url, token);
+          const now = performance.now();
+          rate.push({ at: now - t0, mbps: ((total - last) / 1e6) / ((now - lastAt) / 1000) });
+          last = total;
+          lastAt = now;
+        }
+      })();
+      await new Promise((res) => setTimeout(res, STEP_BEFORE_MS));
+      const loadAt = performance.now() - t0;
+      const result = await closedLoopGets({
+        connections: CONNECTIONS, seconds: STEP_LOAD_MS / 1000, headers: { authorization: `Bearer ${token}` }, expectBytes: MiB,
+        url: () => `${url}/v1/objects/${encodeURIComponent(`fg/${Math.floor(Math.random() * FOREGROUND_OBJECTS)}`)}`,
+      });
+      const loadEnd = performance.now() - t0;
+      await new Promise((res) => setTimeout(res, STEP_AFTER_MS));
+      sampling = false;
+      await sampler;
+      const idle = median(rate.filter((x) => x.at > 500 && x.at <= loadAt).map((x) => x.mbps));
+      const backoff = rate.find((x) => x.at > loadAt && x.mbps <= 0.2 * idle);
+      const recover = rate.find((x) => x.at > loadEnd && x.mbps >= 0.8 * idle);
+      rounds.push({
+        rate, clients: result.latencies.map((ms, i) => ({ at: result.ends[i]! - t0, ms })), idleMbps: idle,
+        backoffMs: backoff ? backoff.at - loadAt : null, recoverMs: recover ? recover.at - loadEnd : null,
+      });
+      process.stderr.write(`load step ${r + 1}/${STEP_ROUNDS}\n`);
+    }
+    await keeper.stop();
+    await api(url, token, 'POST', '/v1/scrub/stop');
+  });
+  const plot = fileURLToPath(new URL('../../../docs/scrub-load-step.svg', import.meta.url));
+  writeFileSync(plot, stepSvg(rounds[0]!));
+  const ms = (v: number | null) => (v === null ? 'never' : `${(v / 1000).toFixed(2)} s`);
+  const rows = [['round', 'idle scrub MB/s', 'back off (rate < 20% of idle)', 'recover (rate > 80% of idle)', 'client p99 ms under load']];
+  rounds.forEach((r, i) => {
+    const lat = r.clients.map((c) => c.ms).sort((a, b) => a - b);
+    rows.push([String(i + 1), r.idleMbps.toFixed(0), ms(r.backoffMs), ms(r.recoverMs), percentile(lat, 0.99).toFixed(1)]);
+  });
+  const backoffs = rounds.map((r) => r.backoffMs ?? Infinity);
+  const recovers = rounds.map((r) => r.recoverMs ?? Infinity);
+  rows.push(['median', median(rounds.map((r) => r.idleMbps)).toFixed(0), `${ms(median(backoffs))} (target <= 1 s)`, `${ms(median(recovers))} (target <= 5 s)`, '']);
+  console.log(`\nload step at auto: ${STEP_BEFORE_MS / 1000} s idle, ${STEP_LOAD_MS / 1000} s of ${CONNECTIONS} closed-loop GET connections, ${STEP_AFTER_MS / 1000} s idle; scrub rate sampled every ${SAMPLE_MS} ms; plot of round 1: docs/scrub-load-step.svg`);
+  return { rows, idleMbps: median(rounds.map((r) => r.idleMbps)) };
+}
+
+/** The scrub rate and the clients' p99 (per 250 ms) over one load step, as an SVG. */
+function stepSvg(round: StepRound): string {
+  const W = 720;
+  const H = 300;
+  const left = 60;
+  const right = 60;
+  const top = 30;
+  const bottom = 40;
+  const span = STEP_BEFORE_MS + STEP_LOAD_MS + STEP_AFTER_MS;
+  const x = (ms: number) => left + (ms / span) * (W - left - right);
+  const maxRate = Math.max(1, ...round.rate.map((r) => r.mbps));
+  const bins: { at: number; p99: number }[] = [];
+  for (let t = 0; t < span; t += 250) {
+    const inBin = round.clients.filter((c) => c.at >= t && c.at < t + 250).map((c) => c.ms).sort((a, b) => a - b);
+    if (inBin.length) bins.push({ at: t + 125, p99: percentile(inBin, 0.99) });
+  }
+  const maxP99 = Math.max(1, ...bins.map((b) => b.p99));
+  const yRate = (v: number) => top + (1 - v / maxRate) * (H - top - bottom);
+  const yP99 = (v: number) => top + (1 - v / maxP99) * (H - top - bottom);
+  const path = (pts: [number, number][]) => pts.map(([px, py], i) => `${i ? 'L' : 'M'}${px.toFixed(1)},${py.toFixed(1)}`).join(' ');
+  const loadX0 = x(STEP_BEFORE_MS);
+  const loadX1 = x(STEP_BEFORE_MS + STEP_LOAD_MS);
+  const ticks = Array.from({ length: Math.floor(span / 1000) + 1 }, (_, i) => i);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">
+<rect width="${W}" height="${H}" fill="white"/>
+<rect x="${loadX0.toFixed(1)}" y="${top}" width="${(loadX1 - loadX0).toFixed(1)}" height="${H - top - bottom}" fill="#f0f0f0"/>
+<text x="${((loadX0 + loadX1) / 2).toFixed(1)}" y="${top + 14}" text-anchor="middle" fill="#666">client GET load (${CONNECTIONS} connections)</text>
+<line x1="${left}" y1="${H - bottom}" x2="${W - right}" y2="${H - bottom}" stroke="#333"/>
+${ticks.map((s) => `<text x="${x(s * 1000).toFixed(1)}" y="${H - bottom + 14}" text-anchor="middle">${s}</text>`).join('')}
+<text x="${(W / 2).toFixed(0)}" y="${H - 8}" text-anchor="middle">seconds</text>
+<text x="${left - 8}" y="${top - 10}" text-anchor="start" fill="#1f77b4">scrub MB/s (max ${maxRate.toFixed(0)})</text>
+<text x="${W - right + 8}" y="${top - 10}" text-anchor="end" fill="#d62728">client p99 ms (max ${maxP99.toFixed(1)})</text>
+<path d="${path(round.rate.map((r) => [x(r.at), yRate(r.mbps)]))}" fill="none" stroke="#1f77b4" stroke-width="1.5"/>
+<path d="${path(bins.map((b) => [x(b.at), yP99(b.p99)]))}" fill="none" stroke="#d62728" stroke-width="1.5"/>
+</svg>
+`;
+}
+
+/**
+ * --verify-within set so that the deadline asks for a quarter of what the
+ * scrubber could do. The pace is worked out from stamps counted by minute, so
+ * the deadline must span minutes: on this small pool that means a slow
+ * scrubber, so its ceiling is set with --max-rate (CEILING), and the deadline
+ * asks for a quarter of it. Measured: the rate with no deadline (the
+ * ceiling, checked), then with the deadline, over 5 s windows.
+ */
+const CEILING = 8e6;
+async function deadline(): Promise<string[][]> {
+  const wanted = CEILING / 4;
+  const WINDOW_S = 5;
+  const WINDOWS = 12;
+  let within = 0;
+  let ceilingRate = 0;
+  const rates: number[] = [];
+  const targets: number[] = [];
+  const onTrack: boolean[] = [];
+  await withAutoDaemon(async (url, token) => {
+    await api(url, token, 'PUT', '/v1/scrub/intensity', { intensity: 'auto', maxRate: CEILING });
+    await api(url, token, 'POST', '/v1/scrub/start');
+    await new Promise((res) => setTimeout(res, 2000));
+    const before = await scrubTotal(url, token);
+    await new Promise((res) => setTimeout(res, 10_000));
+    ceilingRate = ((await scrubTotal(url, token)) - before) / 10;
+    await api(url, token, 'POST', '/v1/scrub/stop');
+    // The stamps the pool has decide the target: a first guess, then scaled to the wanted rate.
+    within = Math.round((BYTES * 1.5) / wanted / 0.9);
+    for (let i = 0; i < 5; i++) {
+      await api(url, token, 'PUT', '/v1/scrub/schedule', { verifyWithin: within });
+      await new Promise((res) => setTimeout(res, 2100)); // the status works the pace out every 2 s
+      const target = (await api(url, token, 'GET', '/v1/scrub/status') as unknown as { pacing: { targetBytesPerSecond: number } }).pacing.targetBytesPerSecond;
+      if (target <= 0 || Math.abs(target - wanted) < 0.05 * wanted) break;
+      within = Math.max(60, Math.round(within * (target / wanted)));
+    }
+    await api(url, token, 'POST', '/v1/scrub/start');
+    await new Promise((res) => setTimeout(res, 3000)); // under way
+    let last = await scrubTotal(url, token);
+    for (let w = 0; w < WINDOWS; w++) {
+      await new Promise((res) => setTimeout(res, WINDOW_S * 1000));
+      const total = await scrubTotal(url, token);
+      const status = (await api(url, token, 'GET', '/v1/scrub/status')) as unknown as { pacing: { targetBytesPerSecond: number; onTrack: boolean } };
+      rates.push((total - last) / WINDOW_S);
+      targets.push(status.pacing.targetBytesPerSecond);
+      onTrack.push(status.pacing.onTrack);
+      last = total;
+    }
+    await api(url, token, 'POST', '/v1/scrub/stop');
+    await api(url, token, 'PUT', '/v1/scrub/schedule', { verifyWithin: null, maxRate: null });
+  });
+  const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
+  const sd = Math.sqrt(rates.reduce((a, b) => a + (b - mean) ** 2, 0) / rates.length);
+  const target = median(targets);
+  console.log(`\ndeadline: ceiling --max-rate ${CEILING / 1e6} MB/s, --verify-within ${within}s asking for a quarter of it; the rate over ${WINDOWS} windows of ${WINDOW_S} s`);
+  return [
+    ['rate at the ceiling, no deadline MB/s', 'target MB/s (status, median)', 'measured MB/s (mean)', 'measured / target', 'spread of the windows (sd / mean)', 'on track', 'target'],
+    [(ceilingRate / 1e6).toFixed(2), (target / 1e6).toFixed(2), (mean / 1e6).toFixed(2), `${(mean / target).toFixed(2)}x`, `${((sd / mean) * 100).toFixed(0)}%`,
+      `${onTrack.filter(Boolean).length}/${onTrack.length}`, 'within 20%'],
+  ];
+}
+
+/** The daemon's CPU while scrubbing at low with no clients, against the same daemon idle. */
+async function cpuAtLow(): Promise<string[][]> {
+  const SECONDS_EACH = 20;
+  const rows: string[][] = [['daemon', '% of a core', 'extents/s scrubbed', 'target']];
+  await withAutoDaemon(async (url, token, pid) => {
+    const measure = async (): Promise<{ core: number; extents: number }> => {
+      const status = async () => ((await api(url, token, 'GET', '/v1/scrub/status')) as unknown as { metrics: { extentsScanned: number } }).metrics.extentsScanned;
+      const e0 = await status();
+      const c0 = cpuSeconds(pid);
+      await new Promise((res) => setTimeout(res, SECONDS_EACH * 1000));
+      const c1 = cpuSeconds(pid);
+      const e1 = await status();
+      return { core: ((c1 - c0) / SECONDS_EACH) * 100, extents: (e1 - e0) / SECONDS_EACH };
+    };
+    await api(url, token, 'POST', '/v1/scrub/stop');
+    const idle = await measure();
+    await api(url, token, 'PUT', '/v1/scrub/intensity', { intensity: 'low' });
+    // One pass outlasts the measurement at low (no status polling to restart it: that would cost CPU of its own).
+    await api(url, token, 'POST', '/v1/scrub/start');
+    await new Promise((res) => setTimeout(res, 2000));
+    const low = await measure();
+    await api(url, token, 'POST', '/v1/scrub/stop');
+    rows.push(['idle (scrubber stopped)', idle.core.toFixed(2), idle.extents.toFixed(1), '']);
+    rows.push(['scrubbing at low', low.core.toFixed(2), low.extents.toFixed(1), '< 1% of a core']);
+    rows.push(['difference', (low.core - idle.core).toFixed(2), '', '']);
+  });
+  console.log(`\nCPU at low: utime+stime of the daemon (every thread) over ${SECONDS_EACH} s each, no clients (the status is asked twice per measurement)`);
   return rows;
 }
 
@@ -220,4 +483,7 @@ console.log(`bench:scrub — node ${process.version}`);
 if (PARTS.includes('throughput')) printRows(await throughput(engine));
 await engine.close();
 if (PARTS.includes('foreground')) printRows(await foregroundImpact());
+if (PARTS.includes('step')) printRows((await loadStep()).rows);
+if (PARTS.includes('deadline')) printRows(await deadline());
+if (PARTS.includes('cpu')) printRows(await cpuAtLow());
 rmSync(root, { recursive: true, force: true });
