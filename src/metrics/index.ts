@@ -58,13 +58,25 @@ function counterWithTotal(registry: Registry, name: string, help: string, labelN
 }
 
 function gauge(registry: Registry, name: string, help: string, labelNames: string[], read: () => Reading): void {
-  new Gauge({
+  let samples = 0;
+  const metric = new Gauge({
     name, help, labelNames, registers: [registry],
     collect() {
       this.reset();
-      for (const [labels, value] of read()) this.set(labels, value);
+      samples = 0;
+      for (const [labels, value] of read()) {
+        this.set(labels, value);
+        samples++;
+      }
     },
   });
+  // prom-client answers a gauge without labels with 0 when nothing was set: a reading with no samples
+  // (an ETA not yet known, no deadline) must be absent instead, or an alert on `== 0` would fire.
+  const get = metric.get.bind(metric);
+  metric.get = async () => {
+    const value = await get();
+    return samples === 0 ? { ...value, values: [] } : value;
+  };
 }
 
 /**

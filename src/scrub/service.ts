@@ -23,7 +23,7 @@ import type { Engine } from '../store/index.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint, type ScrubState } from './checkpoint.js';
 import { isOff, parseDiskInFlight, parseDuration, parseIntensity, parseMaxLoad, parseMaxRate, type Intensity } from './intensity.js';
 import { newPass, runPass, summaryOf, type PassState, type PassSummary, type ScrubTotals, type StopReason } from './pass.js';
-import type { AutoState } from './auto.js';
+import { AutoController, type AutoState } from './auto.js';
 import { deadlinePacing, RateMeter, type DueGroup, type PacingView } from './deadline.js';
 import { loadPerCpu, Pacer } from './pacing.js';
 import { RepairQueue } from './repair-queue.js';
@@ -77,8 +77,10 @@ export class ScrubService {
   private request: StopReason | null = null;
   private segment: Segment | null = null;
   private ticking = false;
-  /** The running background pass's pacer (its `auto` controller's state is shown in status). */
+  /** The running background pass's pacer. */
   private pacer: Pacer | null = null;
+  /** `auto`'s controller, kept from pass to pass (what it learnt of the clients stays). */
+  private readonly auto = new AutoController();
   /** The background pass's recent rate (the ETA's and the deadline's). */
   private readonly meter = new RateMeter();
   private pacingCache: { at: number; view: PacingView } | null = null;
@@ -218,7 +220,7 @@ export class ScrubService {
       targetRate: () => this.pacing().targetBytesPerSecond,
       maxLoad: () => this.config.maxLoad ?? null,
       diskMaxRate: () => this.config.diskMaxRate ?? null,
-    }, this.load);
+    }, this.load, this.auto);
     try {
       outcome = await runPass(this.engine, pass, {
         intensity: () => this.intensity,
@@ -351,7 +353,7 @@ export class ScrubService {
 
   /** At `auto`, what the running pass's controller last decided (null otherwise). */
   autoState(): AutoState | null {
-    return this.intensity === 'auto' ? this.pacer?.autoView() ?? null : null;
+    return this.intensity === 'auto' && this.background ? this.auto.state() : null;
   }
 
   /** Whether the load gate holds the running background pass now. */

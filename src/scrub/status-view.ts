@@ -40,7 +40,7 @@ export interface ScrubStatus {
   lastCompletedAt: string | null;
   /** How the pace is set: a deadline (--verify-within) or the intensity alone; see deadline.ts. */
   pacing: PacingView;
-  /** At `auto`: the controller's level (share of full speed), whether clients are busy, and their p99 with and without scrubbing (ms). */
+  /** At `auto` in the daemon: the controller's level (share of full speed), whether clients are busy, and their p99 with and without scrubbing (ms), as it last decided. */
   auto: AutoState | null;
   /** Whether the load gate (--max-load) holds background passes now. */
   loadGated: boolean;

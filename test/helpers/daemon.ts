@@ -77,3 +77,15 @@ export function scrapedNames(text: string): Set<string> {
   }
   return names;
 }
+
+/**
+ * Metrics a scrape declares (`# TYPE`) but gives no sample now: those absent
+ * until they mean something (an ETA before a pass has a rate, the deadline
+ * gauges without a deadline).
+ */
+export function declaredWithoutSamples(text: string): Set<string> {
+  const sampled = scrapedNames(text);
+  const names = new Set<string>();
+  for (const m of text.matchAll(/^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) /gm)) if (!sampled.has(m[1]!)) names.add(m[1]!);
+  return names;
+}

@@ -14,7 +14,16 @@ import { Pacer } from '../../src/scrub/pacing.js';
 import { DiskGate, diskGate } from '../../src/kernels/index.js';
 import { ScrubService } from '../../src/scrub/index.js';
 import { quantile } from '../../src/store/activity.js';
-import { Engine } from '../../src/store/index.js';
+import { Engine, chunkSource, putObject } from '../../src/store/index.js';
+import { createMetricsRegistry } from '../../src/metrics/index.js';
+
+async function put(engine: Engine, key: string, mib: number): Promise<void> {
+  const bytes = new Uint8Array(mib * 1024 * 1024).map((_, i) => (i * 2654435761) >>> 24);
+  async function* one() {
+    yield bytes;
+  }
+  await putObject(engine, chunkSource(one(), bytes.length), key);
+}
 import { tempDir } from '../helpers/cli.js';
 
 /**
@@ -191,8 +200,9 @@ test('schedule: --verify-within and --max-load are set, shown and turned off; ba
   const disks = Array.from({ length: 3 }, (_, i) => join(root, `d${i}`));
   for (const d of disks) mkdirSync(d);
   const engine = Engine.init(join(root, 'pool'), { disks, policy: 'replication:3' });
+  let hostLoad = 0;
+  const service = new ScrubService(engine, { load: () => hostLoad });
   try {
-    const service = new ScrubService(engine);
     assert.is(service.intensity, 'auto');
     let status = service.setSchedule({ verifyWithin: '36h', maxLoad: '0.8', frequency: 'manual', diskMaxRate: '20M', diskInFlight: '1' });
     assert.equal([status.schedule.diskMaxRate, status.schedule.diskInFlight], [20 * 1024 * 1024, 1]);
@@ -213,16 +223,43 @@ test('schedule: --verify-within and --max-load are set, shown and turned off; ba
       }
       assert.is((error as { code?: string })?.code, code, JSON.stringify(change));
     }
+    const registry = createMetricsRegistry({ engine, scrub: service });
+    let text = await registry.metrics();
+    assert.match(text, /^dynamicfs_scrub_verify_within_seconds 129600$/m);
+    assert.match(text, /^dynamicfs_scrub_deadline_on_track 1$/m, 'nothing overdue in a fresh pool');
+    assert.match(text, /^dynamicfs_scrub_target_rate_bytes_per_second \d+$/m);
+    assert.match(text, /^dynamicfs_scrub_intensity\{intensity="auto"\} 1$/m);
     // With a deadline, passes run back to back whatever the frequency: the scheduler starts one at once.
+    await put(engine, 'x', 8);
     service.startBackground();
     await service.tick();
     assert.is(service.state, 'running', 'a pass started although the frequency is manual');
+    // The put just now was a client: busy (the scrubber backs off and measures) until it has been quiet for IDLE_MS.
+    let sawBusy = false;
+    for (let i = 0; i < 300; i++) {
+      const a = service.autoState();
+      if (a?.busy) sawBusy = true;
+      if (sawBusy && a?.level === 1) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(sawBusy, 'the pass began right after a client\'s put: busy');
+    const auto = service.status().auto;
+    assert.ok(auto && auto.level === 1 && !auto.busy, `no clients since: auto at full speed (${JSON.stringify(auto)})`);
+    assert.match(await registry.metrics(), /^dynamicfs_scrub_auto_level_ratio 1$/m);
+    // The host gets busy past --max-load 0.8: the pass waits, and says so.
+    hostLoad = 3;
+    assert.is(service.status().loadGated, service.state === 'running', 'gated while a pass runs');
+    assert.match(await registry.metrics(), new RegExp(`^dynamicfs_scrub_load_gated ${service.state === 'running' ? 1 : 0}$`, 'm'));
+    hostLoad = 0;
     await service.stop();
     status = service.setSchedule({ verifyWithin: 'off', maxLoad: 'off', diskInFlight: 'off' });
     assert.is(diskGate().backgroundBound, Math.max(1, engine.config.reads.perDiskInFlight >> 1));
     assert.equal([status.pacing.mode, status.pacing.verifyWithinSeconds, status.schedule.maxLoad], ['intensity', null, null]);
-    await service.close();
+    text = await registry.metrics();
+    assert.not.match(text, /^dynamicfs_scrub_deadline_on_track/m, 'no deadline: no deadline metrics');
+    assert.match(text, /^dynamicfs_scrub_load_gated 0$/m);
   } finally {
+    await service.close();
     await engine.close();
     rmSync(root, { recursive: true, force: true });
   }
