@@ -22,7 +22,7 @@
 // level drops at once to where the last busy spell left it (ZFS keeps scrub
 // I/O at its minimum depth while interactive I/O is outstanding); after
 // IDLE_MS with no client operation it goes back to full speed.
-import { quantile } from '../store/activity.js';
+import { quantile } from '../store/index.js';
 
 export const AUTO = {
   /** How often the level is revised under load. */

@@ -8,6 +8,7 @@ export { recoverCatalog, type RecoverSummary } from './recover.js';
 export { collectGarbage, type GcSummary } from './gc.js';
 export { BackgroundCompactor, compactPacks, packable, type CompactSummary, type PackStats } from './packs.js';
 export { fileSource, streamSource, chunkSource, type ExtentSource } from './sources.js';
+export { quantile } from './activity.js';
 export { checkKey, objectChecksum, uploadPartKey, INTERNAL_KEY_PREFIX } from './object-meta.js';
 export { dropUpload, reclaimUploads, type UploadReclaim } from './uploads.js';
 export * from './reports.js';
