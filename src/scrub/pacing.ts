@@ -54,6 +54,8 @@ export class Pacer {
   private autoState: AutoState | null = null;
   /** How long the last extent's check took (ms): at `auto` under load, the pause is a multiple of it. */
   private lastCheckMs = 5;
+  /** Bytes read per extent, a moving average (a ceiling sizes batches by it). */
+  private extentBytes = 1024 * 1024;
   private bucket: Bucket = { tokens: 0, at: performance.now(), rate: null };
   /** Per disk: the same bucket at --disk-max-rate. */
   private readonly disks = new Map<string, Bucket>();
@@ -75,6 +77,19 @@ export class Pacer {
 
   /** This round's settings: the batch size, batches in flight (0: wait), and whether to send extents one by one. */
   round(): { batch: number; inFlight: number; oneByOne: boolean } {
+    const round = this.uncapped();
+    // Under a byte-rate ceiling, batches no bigger than a quarter second of it: a batch of twenty extents at a
+    // ceiling of a few MB/s would come as one burst every several seconds, not as an even pace.
+    this.refill();
+    const rate = this.bucket.rate;
+    if (rate !== null && round.inFlight > 0) {
+      const fit = Math.max(1, Math.floor((rate * 0.25) / this.extentBytes));
+      if (fit < round.batch * round.inFlight) return { batch: Math.min(round.batch, fit), inFlight: 1, oneByOne: round.oneByOne };
+    }
+    return round;
+  }
+
+  private uncapped(): { batch: number; inFlight: number; oneByOne: boolean } {
     if (this.gated()) return { batch: 1, inFlight: 0, oneByOne: true };
     const intensity = this.inputs.intensity();
     if (intensity === 'auto') {
@@ -91,10 +106,11 @@ export class Pacer {
     };
   }
 
-  /** Bytes the pass has read, counted against the rate ceiling. */
+  /** Bytes the pass has read for one extent, counted against the rate ceiling. */
   read(bytes: number): void {
     this.refill();
     this.bucket.tokens -= bytes;
+    if (bytes > 0) this.extentBytes += (bytes - this.extentBytes) / 16;
   }
 
   /** Bytes the pass has read from one disk, counted against the per-disk cap. */
