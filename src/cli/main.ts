@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --no-memory-reducer
 // The `dynamicfs` command. Each command group registers itself from its own
 // file; this file owns global options, error reporting and exit codes.
 import { readFileSync } from 'node:fs';

@@ -33,7 +33,8 @@ export async function startDaemon(pool: string, args: string[] = ['serve'], env:
   rmSync(join(pool, 'run', 'daemon.json'), { force: true });
   let stderr = '';
   const s3 = args.some((a) => a === '--no-s3' || a === '--s3-port') ? [] : ['--s3-port', '0'];
-  const child = spawn(process.execPath, [BIN, '--pool', pool, ...args, '--port', '0', ...s3], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  // As the `dynamicfs` command (its #! line) and the systemd unit run the daemon.
+  const child = spawn(process.execPath, ['--no-memory-reducer', BIN, '--pool', pool, ...args, '--port', '0', ...s3], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   child.stderr!.on('data', (d) => (stderr += d));
   const { url, s3Url } = await waitFor('daemon.json', () => {
     if (child.exitCode !== null) throw new Error(`the daemon exited ${child.exitCode}: ${stderr}`);
