@@ -48,7 +48,7 @@ export function parseIntensity(value: unknown): Intensity {
 
 /** A byte-rate cap: a positive size (`50M`, `1048576`) per second, or null/`0`/`off` for none. */
 export function parseMaxRate(value: unknown): number | null {
-  if (value === null || value === undefined || value === 'off' || value === 'none' || value === 0 || value === '0') return null;
+  if (value === undefined || isOff(value)) return null;
   let bytes: number;
   try {
     bytes = typeof value === 'number' ? value : parseSize(String(value).replace(/\/s$/i, ''), 'rate');
@@ -74,10 +74,16 @@ export function isOff(value: unknown): boolean {
   return value === null || value === 0 || value === '0' || value === 'off' || value === 'none';
 }
 
+/** A number given as a number or as plain decimal digits ("0.8", "4"); NaN otherwise. */
+function plainNumber(value: unknown): number {
+  if (typeof value === 'number') return value;
+  return typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
+}
+
 /** The load gate: a 1-minute load average per CPU (e.g. 0.8), or off. */
 export function parseMaxLoad(value: unknown): number | null {
   if (isOff(value)) return null;
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
+  const n = plainNumber(value);
   if (!Number.isFinite(n) || n <= 0) throw new DfsError('DFS_ERR_SCRUB_SCHEDULE_INVALID', `max-load ${JSON.stringify(value)}: a 1-minute load average per CPU such as 0.8, or off`);
   return n;
 }
@@ -85,7 +91,7 @@ export function parseMaxLoad(value: unknown): number | null {
 /** The scrubber's reads in flight per disk: 1 to 1024, or off (half of the pool's reads.perDiskInFlight). */
 export function parseDiskInFlight(value: unknown): number | null {
   if (isOff(value)) return null;
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  const n = plainNumber(value);
   if (!Number.isInteger(n) || n < 1 || n > 1024) throw new DfsError('DFS_ERR_SCRUB_SCHEDULE_INVALID', `disk-in-flight ${JSON.stringify(value)}: an integer from 1 to 1024, or off`);
   return n;
 }

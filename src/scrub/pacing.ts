@@ -30,18 +30,40 @@ const LOAD_RECHECK_MS = 1000;
 /** The token bucket holds at most this long's worth of the rate: a short burst, no more. */
 const BUCKET_MS = 1000;
 
-interface Bucket {
-  tokens: number;
-  at: number;
-  rate: number | null;
-}
+/**
+ * Bytes allowed at a rate: tokens accrue at the rate, at most BUCKET_MS's
+ * worth, and reads take them (into debt: the pass then waits the debt out).
+ * A rate that changes by more than a tenth starts it afresh, with no debt
+ * carried from a faster or slower ceiling; a deadline's rate drifts a little
+ * as the pass goes, and within a tenth the bucket keeps what it holds.
+ */
+class TokenBucket {
+  private tokens = 0;
+  private at = performance.now();
+  private rate: number | null = null;
 
-/** Adds the tokens `rate` gave since the bucket was last looked at (a changed rate starts it afresh). */
-function refillBucket(b: Bucket, rate: number): void {
-  const now = performance.now();
-  if (b.rate !== rate) Object.assign(b, { tokens: 0, rate });
-  else b.tokens = Math.min((rate * BUCKET_MS) / 1000, b.tokens + ((now - b.at) / 1000) * rate);
-  b.at = now;
+  /** Takes `bytes` at `rate` (null: no ceiling, nothing counted). */
+  take(bytes: number, rate: number | null): void {
+    this.follow(rate);
+    if (this.rate !== null) this.tokens -= bytes;
+  }
+
+  /** How long the debt takes to pay off at `rate` (ms; 0 without debt or ceiling). */
+  waitMs(rate: number | null): number {
+    this.follow(rate);
+    return this.rate !== null && this.tokens < 0 ? (-this.tokens / this.rate) * 1000 : 0;
+  }
+
+  private follow(rate: number | null): void {
+    const now = performance.now();
+    if (rate === null || this.rate === null || Math.abs(rate - this.rate) > 0.1 * this.rate) {
+      if (rate !== this.rate) [this.tokens, this.rate] = [0, rate];
+    } else {
+      this.rate = rate;
+      this.tokens = Math.min((rate * BUCKET_MS) / 1000, this.tokens + ((now - this.at) / 1000) * rate);
+    }
+    this.at = now;
+  }
 }
 
 /** The host's 1-minute load average per CPU (os.loadavg; 0 where the platform has none). */
@@ -56,9 +78,9 @@ export class Pacer {
   private lastCheckMs = 5;
   /** Bytes read per extent, a moving average (a ceiling sizes batches by it). */
   private extentBytes = 1024 * 1024;
-  private bucket: Bucket = { tokens: 0, at: performance.now(), rate: null };
-  /** Per disk: the same bucket at --disk-max-rate. */
-  private readonly disks = new Map<string, Bucket>();
+  private readonly bucket = new TokenBucket();
+  /** Per disk: the same at --disk-max-rate. */
+  private readonly disks = new Map<string, TokenBucket>();
 
   constructor(
     private readonly engine: Engine,
@@ -80,8 +102,7 @@ export class Pacer {
     const round = this.uncapped();
     // Under a byte-rate ceiling, batches no bigger than a quarter second of it: a batch of twenty extents at a
     // ceiling of a few MB/s would come as one burst every several seconds, not as an even pace.
-    this.refill();
-    const rate = this.bucket.rate;
+    const rate = this.ceiling();
     if (rate !== null && round.inFlight > 0) {
       const fit = Math.max(1, Math.floor((rate * 0.25) / this.extentBytes));
       if (fit < round.batch * round.inFlight) return { batch: Math.min(round.batch, fit), inFlight: 1, oneByOne: round.oneByOne };
@@ -108,8 +129,7 @@ export class Pacer {
 
   /** Bytes the pass has read for one extent, counted against the rate ceiling. */
   read(bytes: number): void {
-    this.refill();
-    this.bucket.tokens -= bytes;
+    this.bucket.take(bytes, this.ceiling());
     if (bytes > 0) this.extentBytes += (bytes - this.extentBytes) / 16;
   }
 
@@ -121,9 +141,8 @@ export class Pacer {
       return;
     }
     let bucket = this.disks.get(diskId);
-    if (!bucket) this.disks.set(diskId, (bucket = { tokens: 0, at: performance.now(), rate }));
-    refillBucket(bucket, rate);
-    bucket.tokens -= bytes;
+    if (!bucket) this.disks.set(diskId, (bucket = new TokenBucket()));
+    bucket.take(bytes, rate);
   }
 
   /** A batch of `extents` took `ms` from dispatch to its answer. */
@@ -145,23 +164,11 @@ export class Pacer {
       const pacing = PACING[intensity];
       wait = this.clientsIdle(pacing.pauseOnlyWhenBusy) ? 0 : pacing.sleepMs;
     }
-    this.refill();
-    const rate = this.bucket.rate;
-    if (rate !== null && this.bucket.tokens < 0) wait = Math.max(wait, (-this.bucket.tokens / rate) * 1000);
+    wait = Math.max(wait, this.bucket.waitMs(this.ceiling()));
     // The per-disk cap: the pass waits for the disk furthest over it (the others' tokens keep accruing).
     const diskRate = this.inputs.diskMaxRate?.() ?? null;
-    if (diskRate !== null) {
-      for (const bucket of this.disks.values()) {
-        refillBucket(bucket, diskRate);
-        if (bucket.tokens < 0) wait = Math.max(wait, (-bucket.tokens / diskRate) * 1000);
-      }
-    }
+    if (diskRate !== null) for (const bucket of this.disks.values()) wait = Math.max(wait, bucket.waitMs(diskRate));
     return wait;
-  }
-
-  /** What the `auto` controller last decided (null before it was asked). */
-  autoView(): AutoState | null {
-    return this.autoState;
   }
 
   private autoUpdate(): AutoState {
@@ -170,22 +177,10 @@ export class Pacer {
     return this.autoState;
   }
 
-  /** The ceiling now (the lower of --max-rate and the deadline's rate), and the tokens it has given since last asked. */
-  private refill(): void {
+  /** The byte-rate ceiling now: the lower of --max-rate and the deadline's rate (null: none). */
+  private ceiling(): number | null {
     const caps = [this.inputs.maxRate(), this.inputs.targetRate?.() ?? null].filter((r): r is number => r !== null && r > 0);
-    const rate = caps.length ? Math.min(...caps) : null;
-    const now = performance.now();
-    const b = this.bucket;
-    if (rate === null || b.rate === null || Math.abs(rate - b.rate) > 0.1 * b.rate) {
-      // A new ceiling starts from an empty bucket (no debt carried from a faster or slower one); a deadline's
-      // rate drifts a little as the pass goes, and within a tenth the bucket keeps what it holds.
-      if (rate !== b.rate) this.bucket = { tokens: 0, at: now, rate };
-      else b.at = now;
-      return;
-    }
-    b.rate = rate;
-    b.tokens = Math.min((rate * BUCKET_MS) / 1000, b.tokens + ((now - b.at) / 1000) * rate);
-    b.at = now;
+    return caps.length ? Math.min(...caps) : null;
   }
 
   private clientsIdle(onlyWhenBusy: boolean | undefined): boolean {

@@ -216,8 +216,8 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
   let dispatchRisk: RiskKey | null = pass.riskCursor ?? null;
   const suspectIds = new Set(pass.suspects ?? []);
   let exhausted = false;
-  /** Where the pass stands once a page is done: its catalogue cursor, or its place in the risk order. */
-  interface Position { cursor: number; suspectsDone: number; riskCursor: RiskKey | null }
+  /** Where a risk-ordered pass stands once a page is done (a pass in catalogue order: lastOrd). */
+  interface Position { suspectsDone: number; riskCursor: RiskKey | null }
   const inflight: { promise: Promise<Checked[]>; afterOrd: number; lastOrd: number; count: number; position: Position; sentAt: number }[] = [];
   // Verification stamps are written together, at most about once a second: one small catalogue write per
   // batch (ten a second at low) measurably lengthened foreground GETs. They are also written before each
@@ -380,7 +380,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
       }
       const afterOrd = dispatchCursor;
       dispatchCursor = page[page.length - 1]!.ord;
-      const position = { cursor: dispatchCursor, suspectsDone: dispatchSuspects, riskCursor: dispatchRisk };
+      const position = { suspectsDone: dispatchSuspects, riskCursor: dispatchRisk };
       control.onDispatch?.(page);
       inflight.push({ promise: checkBatch(engine, page, { oneByOne: round.oneByOne, light: pass.light === true }), afterOrd, lastOrd: dispatchCursor, count: page.length, position, sentAt: performance.now() });
     }

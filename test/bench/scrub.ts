@@ -165,12 +165,17 @@ function load(url: string, token: string): Promise<{ latencies: number[]; errors
  * others against `idle`: its ratio is this machine's noise floor for the run
  * (an A/A comparison), to read the other ratios against.
  */
+/** Turns the daemon's extent cache off in pool.json: every GET reads its fragments. */
+function noExtentCache(): void {
+  const config = JSON.parse(readFileSync(join(poolDir, 'pool.json'), 'utf8')) as { cache: { maxBytes: number } };
+  config.cache.maxBytes = 0;
+  writeFileSync(join(poolDir, 'pool.json'), JSON.stringify(config, null, 2));
+}
+
 type Phase = 'idle' | 'control' | 'low' | 'medium' | 'high' | 'auto' | 'deadline';
 
 async function foregroundImpact(): Promise<string[][]> {
-  const config = JSON.parse(readFileSync(join(poolDir, 'pool.json'), 'utf8')) as { cache: { maxBytes: number } };
-  config.cache.maxBytes = 0; // every GET reads its fragments
-  writeFileSync(join(poolDir, 'pool.json'), JSON.stringify(config, null, 2));
+  noExtentCache();
   const daemon = await startDaemon(poolDir, ['serve', '--log-level', 'warn']);
   const { url, token } = daemon;
   const phases = ['idle', ...(process.env.DFS_BENCH_PHASES ?? 'control,low,medium,high,auto,deadline').split(',').filter((p) => p !== 'idle')] as Phase[];
@@ -194,7 +199,7 @@ async function foregroundImpact(): Promise<string[][]> {
           await api(url, token, 'POST', '/v1/scrub/start');
           keep = true;
         }
-        const before = await scrubbedBytes(url);
+        const before = await scrubTotal(url, token);
         // Passes over a warm pool end quickly at high: start the next one at once.
         // The same status polling in every phase, the idle one included, so that only the scrubbing differs.
         let polling = true;
@@ -208,7 +213,7 @@ async function foregroundImpact(): Promise<string[][]> {
         polling = false;
         await keeper;
         if (phase === 'deadline') offTrack.push((await api(url, token, 'GET', '/v1/scrub/status') as unknown as { pacing: { onTrack: boolean } }).pacing.onTrack === false);
-        bytesScanned.set(phase, bytesScanned.get(phase)! + (await scrubbedBytes(url)) - before);
+        bytesScanned.set(phase, bytesScanned.get(phase)! + (await scrubTotal(url, token)) - before);
         errors += result.errors;
         samples.get(phase)!.push(...result.latencies);
         perRound.get(phase)!.push(percentile([...result.latencies].sort((a, b) => a - b), 0.99));
@@ -243,9 +248,7 @@ async function scrubTotal(url: string, token: string): Promise<number> {
 
 /** Runs `fn` against a daemon on the pool (no extent cache: GETs read fragments), scrubbing at auto, passes back to back. */
 async function withAutoDaemon<T>(fn: (url: string, token: string, pid: number) => Promise<T>): Promise<T> {
-  const config = JSON.parse(readFileSync(join(poolDir, 'pool.json'), 'utf8')) as { cache: { maxBytes: number } };
-  config.cache.maxBytes = 0;
-  writeFileSync(join(poolDir, 'pool.json'), JSON.stringify(config, null, 2));
+  noExtentCache();
   const daemon = await startDaemon(poolDir, ['serve', '--log-level', 'warn']);
   try {
     await api(daemon.url, daemon.token, 'PUT', '/v1/scrub/schedule', { intensity: 'auto', frequency: 'continuous', verifyWithin: null });
@@ -470,11 +473,6 @@ async function cpuAtLow(): Promise<string[][]> {
   return rows;
 }
 
-async function scrubbedBytes(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = /^dynamicfs_scrub_read_bytes_total (\S+)$/m.exec(text);
-  return line ? Number(line[1]) : 0;
-}
 
 const engine = Engine.init(poolDir, { disks, policy: 'ec:4+2' });
 await store(engine, 'bulk', BYTES, 1);
