@@ -21,6 +21,7 @@ export const ERRORS = {
   DFS_ERR_SCRUB_RATE_INVALID: { message: 'the rate cap must be a positive number of bytes per second, or 0 (or off) for none', httpStatus: 400 },
   DFS_ERR_SCRUB_SCHEDULE_INVALID: { message: 'invalid scrub schedule', httpStatus: 400 },
   DFS_ERR_SCRUB_DURATION_INVALID: { message: 'a duration is a positive number with a unit: s, m, h or d (for example 600s, 36h, 7d)', httpStatus: 400 },
+  DFS_ERR_EVENTS_FILTER_INVALID: { message: 'invalid journal filter (see `dynamicfs events --help`)', httpStatus: 400 },
   DFS_ERR_SCRUB_NO_DAEMON: { message: 'no daemon owns this pool; start one with `dynamicfs scrub-daemon start` or `dynamicfs serve`', httpStatus: 409 },
 
   // pools

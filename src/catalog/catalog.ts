@@ -6,7 +6,8 @@
 //
 // One file per table, each holding its own statements, stacked so that a
 // table's transactions can reach the ones below it:
-//   base.ts (connection, transactions, meta, counters) < disks.ts
+//   base.ts (connection, transactions, meta, counters) < events.ts (the
+//   repair journal) < disks.ts
 //   < extents.ts (extents, fragments) < problems.ts < packs.ts (packs, packed)
 //   < objects.ts < s3.ts (buckets, multipart uploads) < Catalog.
 // The schema and its migrations are in schema.ts.

@@ -2,13 +2,13 @@
 // and a cache of ids, paths and states, read on every extent access.
 import type Database from 'better-sqlite3';
 import { DfsError } from '../errors.js';
-import { CatalogBase } from './base.js';
+import { EventTable, type EventOrigin } from './events.js';
 import { RECOMPUTE_STATE } from './extent-state.js';
 import type { DiskRef, DiskRow, DiskState } from './rows.js';
 
 const DISK_COLUMNS = 'id, path, state, added_at AS addedAt, fragments, stored_bytes AS storedBytes';
 
-export class DiskTable extends CatalogBase {
+export class DiskTable extends EventTable {
   private readonly diskSql;
   private diskList: DiskRef[] | null = null;
   private diskRefs = new Map<string, DiskRef>();
@@ -68,12 +68,19 @@ export class DiskTable extends CatalogBase {
     this.diskList = null;
   }
 
-  /** Sets a disk's state and recomputes the state of every extent with a fragment on it. */
-  setDiskState(id: string, state: DiskState): void {
+  /**
+   * Sets a disk's state and recomputes the state of every extent with a
+   * fragment on it; a change is a `disk_state` event, in the same transaction.
+   */
+  setDiskState(id: string, state: DiskState, origin: EventOrigin & { reason?: string } = { trigger: 'manual' }): void {
     this.diskList = null;
     this.transaction(() => {
+      const previous = this.disk(id)?.state ?? null;
       this.diskSql.state.run(state, id);
       this.diskSql.recomputeExtentsOn.run(id);
+      if (previous !== state) {
+        this.appendEvents([{ type: 'disk_state', trigger: origin.trigger, job: origin.job ?? null, disk: id, previousState: previous, state, reason: origin.reason ?? null, result: state }]);
+      }
     });
   }
 

@@ -7,3 +7,7 @@ export type { BucketRow, PartRow, UploadRow } from './s3.js';
 export * from './rows.js';
 export { SCHEMA_VERSION } from './schema.js';
 export { riskKey, type RiskKey } from './extents.js';
+export {
+  DEFAULT_EVENT_RETENTION, ERROR_CLASSES, EVENT_TRIGGERS, EVENT_TYPES, EventReader, errorClassOf,
+  type ErrorClass, type EventFilter, type EventOrigin, type EventRetention, type EventSource, type EventTrigger, type EventType, type NewEvent, type PoolEvent,
+} from './events.js';

@@ -4,6 +4,7 @@
 import type Database from 'better-sqlite3';
 import { RECOMPUTE_STATE } from './extent-state.js';
 import { ExtentTable } from './extents.js';
+import type { EventOrigin, NewEvent } from './events.js';
 import type { FragmentProblem } from './rows.js';
 
 export interface ProblemRow {
@@ -14,7 +15,11 @@ export interface ProblemRow {
   source: string;
   action: string;
   detectedAt: number;
+  observedChecksum: string | null;
 }
+
+/** Where a problem came from (the problems table's source) → what the journal calls it. */
+const SOURCE_TRIGGERS: Record<string, EventOrigin['trigger']> = { read: 'read', scrub: 'scrub', rebuild: 'rebuild' };
 
 export class ProblemTable extends ExtentTable {
   private readonly problemSql;
@@ -23,13 +28,19 @@ export class ProblemTable extends ExtentTable {
     super(db);
     const p = (sql: string) => db.prepare(sql);
     this.problemSql = {
-      upsert: p(`INSERT INTO problems (extent_id, idx, disk_id, kind, source, action, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (extent_id, idx) DO UPDATE SET disk_id = excluded.disk_id, kind = excluded.kind, source = excluded.source, action = excluded.action, detected_at = excluded.detected_at`),
+      upsert: p(`INSERT INTO problems (extent_id, idx, disk_id, kind, source, action, detected_at, observed_checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (extent_id, idx) DO UPDATE SET disk_id = excluded.disk_id, kind = excluded.kind, source = excluded.source, action = excluded.action,
+        detected_at = excluded.detected_at, observed_checksum = excluded.observed_checksum`),
+      one: p('SELECT disk_id AS diskId, kind, observed_checksum AS observed FROM problems WHERE extent_id = ? AND idx = ?'),
+      ofExtent: p(`SELECT extent_id AS extentId, idx AS "index", disk_id AS diskId, kind, source, action, detected_at AS detectedAt, observed_checksum AS observedChecksum
+        FROM problems WHERE extent_id = ? ORDER BY idx`),
+      context: p('SELECT e.seq AS seq, o.key AS key FROM extents e LEFT JOIN objects o ON o.id = e.object_id WHERE e.id = ?'),
+      fragmentChecksum: p('SELECT checksum FROM fragments WHERE extent_id = ? AND idx = ?'),
       resolve: p('DELETE FROM problems WHERE extent_id = ? AND idx = ?'),
       deleteOfObject: p('DELETE FROM problems WHERE extent_id IN (SELECT id FROM extents WHERE object_id = ?)'),
-      all: p('SELECT extent_id AS extentId, idx AS "index", disk_id AS diskId, kind, source, action, detected_at AS detectedAt FROM problems ORDER BY detected_at'),
+      all: p('SELECT extent_id AS extentId, idx AS "index", disk_id AS diskId, kind, source, action, detected_at AS detectedAt, observed_checksum AS observedChecksum FROM problems ORDER BY detected_at'),
       action: p('UPDATE problems SET action = ? WHERE extent_id = ? AND idx = ?'),
-      detailed: p(`SELECT p.extent_id AS extentId, p.idx AS "index", p.disk_id AS diskId, p.kind, p.source, p.action, p.detected_at AS detectedAt,
+      detailed: p(`SELECT p.extent_id AS extentId, p.idx AS "index", p.disk_id AS diskId, p.kind, p.source, p.action, p.detected_at AS detectedAt, p.observed_checksum AS observedChecksum,
         e.seq, o.key FROM problems p LEFT JOIN extents e ON e.id = p.extent_id LEFT JOIN objects o ON o.id = e.object_id
         ORDER BY p.detected_at, p.extent_id, p.idx LIMIT ?`),
       extentsWithAction: p('SELECT DISTINCT extent_id AS id FROM problems WHERE source = ? AND action = ?'),
@@ -43,38 +54,82 @@ export class ProblemTable extends ExtentTable {
     };
   }
 
-  /** Records bad fragments found by a read or scrub, and recomputes the extent's state. */
-  recordProblems(extentId: string, problems: readonly FragmentProblem[], source: string, action = 'reported'): void {
-    if (problems.length === 0) return;
-    this.transaction(() => {
+  /**
+   * Records bad fragments found by a read, scrub or repair, and recomputes
+   * the extent's state. A problem not known before (or known with another
+   * kind, disk or bytes) is a `problem` event in the same transaction; one
+   * found again as it was is not news.
+   */
+  recordProblems(extentId: string, problems: readonly FragmentProblem[], source: string, action = 'reported', origin?: EventOrigin): NewEvent[] {
+    if (problems.length === 0) return [];
+    const trigger = origin?.trigger ?? SOURCE_TRIGGERS[source] ?? 'manual';
+    return this.transaction(() => {
       const now = Date.now();
+      const events: NewEvent[] = [];
+      let context: { seq: number; key: string | null } | undefined;
       for (const p of problems) {
+        const known = this.problemSql.one.get(extentId, p.index) as { diskId: string | null; kind: string; observed: string | null } | undefined;
+        const observed = p.observed ?? null;
+        if (!known || known.kind !== p.kind || known.diskId !== p.diskId || known.observed !== observed) {
+          context ??= this.problemSql.context.get(extentId) as { seq: number; key: string | null } | undefined;
+          const expected = this.problemSql.fragmentChecksum.get(extentId, p.index) as { checksum: string } | undefined;
+          events.push({
+            type: 'problem', trigger, job: origin?.job ?? null, key: context?.key ?? null, extent: extentId, seq: context?.seq ?? null, fragment: p.index,
+            disk: p.diskId, kind: p.kind, expectedChecksum: expected?.checksum ?? null, observedChecksum: observed, result: action,
+          });
+        }
         this.problemSql.fragmentState.run(p.kind, extentId, p.index);
-        this.problemSql.upsert.run(extentId, p.index, p.diskId, p.kind, source, action, now);
+        this.problemSql.upsert.run(extentId, p.index, p.diskId, p.kind, source, action, now, observed);
       }
       this.problemSql.recomputeOne.run(extentId);
+      this.appendEvents(events, now);
+      return events;
     });
   }
 
-  /** Points fragments at fresh, verified copies (after repair, rebuild or drain) in one transaction; their problems are resolved. */
-  replaceFragments(extentId: string, fragments: readonly { index: number; diskId: string; checksum: string; bytes: number }[]): void {
+  /** The problems known on one extent's fragments, by index. */
+  problemsOfExtent(extentId: string): ProblemRow[] {
+    return this.problemSql.ofExtent.all(extentId) as ProblemRow[];
+  }
+
+  /**
+   * Points fragments at fresh, verified copies (after repair, rebuild or
+   * drain) in one transaction, with the events that record it; their
+   * problems are resolved.
+   */
+  replaceFragments(extentId: string, fragments: readonly { index: number; diskId: string; checksum: string; bytes: number }[], events: readonly NewEvent[] = []): void {
     this.transaction(() => {
       for (const f of fragments) {
         this.problemSql.fragmentMove.run(extentId, f.index, f.diskId, f.checksum, f.bytes);
         this.problemSql.resolve.run(extentId, f.index);
       }
       this.problemSql.recomputeOne.run(extentId);
+      this.appendEvents(events);
     });
   }
 
-  /** Fragments found good again (a transient read error): back to ok, their problems resolved. */
-  clearProblems(extentId: string, indices: readonly number[]): void {
+  /**
+   * Fragments found good again (a transient read error, or a repair's copy
+   * that landed but was never committed): back to ok, their problems
+   * resolved, each a `problem_cleared` event.
+   */
+  clearProblems(extentId: string, indices: readonly number[], origin: EventOrigin = { trigger: 'scrub' }): void {
     this.transaction(() => {
+      const events: NewEvent[] = [];
+      let context: { seq: number; key: string | null } | undefined;
       for (const index of indices) {
+        const known = this.problemSql.one.get(extentId, index) as { diskId: string | null; kind: string; observed: string | null } | undefined;
+        const fragment = this.problemSql.fragmentChecksum.get(extentId, index) as { checksum: string } | undefined;
+        context ??= this.problemSql.context.get(extentId) as { seq: number; key: string | null } | undefined;
+        events.push({
+          type: 'problem_cleared', trigger: origin.trigger, job: origin.job ?? null, key: context?.key ?? null, extent: extentId, seq: context?.seq ?? null,
+          fragment: index, disk: known?.diskId ?? null, kind: known?.kind ?? null, expectedChecksum: fragment?.checksum ?? null, observedChecksum: fragment?.checksum ?? null, result: 'ok',
+        });
         this.problemSql.fragmentState.run('ok', extentId, index);
         this.problemSql.resolve.run(extentId, index);
       }
       this.problemSql.recomputeOne.run(extentId);
+      this.appendEvents(events);
     });
   }
 

@@ -11,6 +11,8 @@ export interface FragmentProblem {
   index: number;
   diskId: string | null;
   kind: Exclude<FragmentState, 'ok'>;
+  /** XXH3-64 (16 hex digits) of the payload bytes found, when there were any. */
+  observed?: string | null;
 }
 
 export interface DiskRow {

@@ -1,3 +1,5 @@
+import { EVENTS_SCHEMA } from './events.js';
+
 // Catalogue schema and migrations. PRAGMA user_version is the schema version;
 // each migration runs once, in its own transaction, in order.
 //
@@ -5,7 +7,7 @@
 // disk, objects and logical bytes) are kept by triggers, so that nothing ever
 // scans a table to know them: a scrape reads a handful of rows.
 
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 /** The objects and logical_bytes counters follow the objects table (created with it, and again when schema 4 rebuilt it). */
 const OBJECT_COUNTER_TRIGGERS = `
@@ -228,4 +230,8 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX extents_by_risk ON extents (risk_margin, risk_verified, ord);
   ALTER TABLE extents ADD COLUMN light_checked_at INTEGER;
   `,
+  // 7: the repair journal (events.ts), and the checksum of the bytes a bad
+  // fragment was found with, kept with its problem until its repair's event
+  // records it.
+  EVENTS_SCHEMA,
 ];

@@ -8,6 +8,7 @@ import { CliContext } from './context.js';
 import { registerCompletionCommand } from './completion.js';
 import { registerDaemonCommands } from './daemon-commands.js';
 import { registerDiskCommands } from './disk-commands.js';
+import { registerEventCommands } from './event-commands.js';
 import { registerKernelCommands } from './kernels.js';
 import { registerMaintenanceCommands } from './maintenance-commands.js';
 import { registerObjectCommands } from './object-commands.js';
@@ -41,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   registerObjectCommands(program, ctx);
   registerMaintenanceCommands(program, ctx);
   registerScrubCommands(program, ctx);
+  registerEventCommands(program, ctx);
   registerDaemonCommands(program, ctx);
   registerS3Commands(program, ctx);
   registerCompletionCommand(program);

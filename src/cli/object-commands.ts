@@ -10,11 +10,14 @@ import { count, formatBytes, parsePolicy } from '../pool/index.js';
 import { fileSource, lookupObject, objectSummary, putObject, readObject, streamSource, type Engine, type objectView, type PutResult } from '../store/index.js';
 import type { CliContext } from './context.js';
 import { remoteGet, remoteListPage, remotePut, type Daemon } from './remote.js';
-import { escapeControls, printResult } from './output.js';
+import { escapeControls, printResult, table } from './output.js';
 import { interruptible, interruptStream, onInterrupt } from './interrupt.js';
 
 /** What `put` reports, locally or through the daemon. */
 type StoredObject = Omit<PutResult, 'objectId'>;
+
+/** Extents `stat` lists for people (--json lists all). */
+const STAT_EXTENTS_SHOWN = 20;
 
 export function registerObjectCommands(program: Command, ctx: CliContext): void {
   program
@@ -131,6 +134,12 @@ export function registerObjectCommands(program: Command, ctx: CliContext): void 
         `key      ${escapeControls(v.key)}`, `size     ${v.size} (${formatBytes(v.size)})`, `policy   ${v.policy}`, `extents  ${v.extents} (${v.extentStates.healthy} healthy, ${v.extentStates.degraded} degraded, ${v.extentStates.unrecoverable} unrecoverable)`,
         `checksum ${v.checksum}`, `created  ${v.createdAt}`,
         ...(v.packed ? [`packed   in pack ${v.packed.extent}, bytes ${v.packed.offset}..${v.packed.offset + v.packed.length} (a small object, stored with others)`] : []),
+        '',
+        table(['EXTENT', 'STATE', 'LAST VERIFIED', 'LAST REPAIR'], v.history.slice(0, STAT_EXTENTS_SHOWN).map((h) => [
+          `${h.seq} (${h.extent.slice(0, 12)})`, h.state, h.verifiedAt ?? 'never',
+          h.lastRepair ? `${h.lastRepair.time} fragment ${h.lastRepair.fragment ?? '-'} ${h.lastRepair.kind ?? h.lastRepair.result ?? ''} (${h.lastRepair.trigger}, event #${h.lastRepair.id})` : '-',
+        ])),
+        ...(v.history.length > STAT_EXTENTS_SHOWN ? [`... and ${v.history.length - STAT_EXTENTS_SHOWN} more extents (--json lists them all)`] : []),
       ].join('\n'));
     });
 

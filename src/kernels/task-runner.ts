@@ -746,9 +746,11 @@ async function scrub(kernels: KernelInstance, task: ScrubTask): Promise<ScrubRes
   for (const [index, source] of task.fragments.entries()) {
     let bytes = 0;
     const { outcome } = await withFragment(source, async (fd, src) => {
-      const status = (s: ScrubOutcome['status']): ReadOutcome => ({ outcome: { status: s as never, hash: null }, bytes });
+      // The hash of the payload bytes found goes with a bad outcome: the journal records what was there.
+      const status = (s: ScrubOutcome['status'], found: bigint | null = null): ReadOutcome => ({ outcome: { status: s as never, hash: s === 'ok' ? null : found }, bytes });
       const end = src.offset + task.fragmentLength;
       let payloadHash: bigint | null;
+      let partialHash: bigint | null = null;
       let headerGot: number;
       if (task.light) {
         // Presence, size and header: the payload is not read (nor its checksum known: the header is checked against the catalogue's).
@@ -763,11 +765,13 @@ async function scrub(kernels: KernelInstance, task: ScrubTask): Promise<ScrubRes
         bytes = got;
         headerGot = Math.min(got, task.headerLength);
         payloadHash = got === end ? kernels.hashRange(region, src.offset, task.fragmentLength) : null;
+        // A short file: what there is of its payload, for the journal.
+        if (payloadHash === null && got > src.offset) partialHash = kernels.hashRange(region, src.offset, got - src.offset);
         // The common case: the header is exactly the expected one, checked where it lies (no decoding).
         const expected = { ids, index, length: task.headerLength, payloadLength: task.fragmentLength, payloadChecksum: src.expected };
         if (payloadHash !== null && src.offset === task.headerLength
           && headerMatches(view, expected, kernels.hashRange(region, 0, headerHashedBytes(task.headerLength)))) {
-          return status(payloadHash === src.expected ? 'ok' : 'checksum_mismatch');
+          return status(payloadHash === src.expected ? 'ok' : 'checksum_mismatch', payloadHash);
         }
         header.set(view.subarray(0, headerGot));
       } else {
@@ -780,22 +784,23 @@ async function scrub(kernels: KernelInstance, task: ScrubTask): Promise<ScrubRes
           payloadHash = filled.hash;
         }
       }
-      if (headerGot < header.length) return status('truncated');
+      if (headerGot < header.length) return status('truncated', partialHash);
       // The header is decoded after the payload hash: decoding hashes in the same WASM scratch memory.
       const decoded = decodeHeader(header, hash);
-      if ('problem' in decoded) return status('header_invalid');
+      if ('problem' in decoded) return status('header_invalid', payloadHash ?? partialHash);
       const h = decoded.header;
       if (decoded.length !== task.headerLength || h.payloadLength !== task.fragmentLength || h.payloadChecksum !== src.expected) {
         // A well-formed header that describes other bytes: another extent's fragment, or another index of this one.
-        return status(h.extentId !== task.extentId || h.index !== index || h.poolId !== task.poolId ? 'misplaced' : 'header_invalid');
+        return status(h.extentId !== task.extentId || h.index !== index || h.poolId !== task.poolId ? 'misplaced' : 'header_invalid', payloadHash ?? partialHash);
       }
-      if (h.extentId !== task.extentId || h.index !== index || h.poolId !== task.poolId) return status('misplaced');
-      if (payloadHash === null) return status('truncated');
-      return status(payloadHash === src.expected ? 'ok' : 'checksum_mismatch');
+      if (h.extentId !== task.extentId || h.index !== index || h.poolId !== task.poolId) return status('misplaced', payloadHash);
+      if (payloadHash === null) return status('truncated', partialHash);
+      return status(payloadHash === src.expected ? 'ok' : 'checksum_mismatch', payloadHash);
     });
     bytesRead += bytes;
     const result: ScrubOutcome = { status: outcome.status, bytes };
     if (outcome.errno) result.errno = outcome.errno;
+    if (outcome.hash !== null && !task.light) result.hash = outcome.hash;
     outcomes.push(result);
   }
   return { fragments: outcomes, bytesRead };
@@ -815,7 +820,7 @@ async function scrubPage(kernels: KernelInstance, task: ScrubPageTask): Promise<
     || !(expected instanceof BigUint64Array) || shape.length !== extentIds.length * 3 || expected.length !== fragmentCount || extentIds.length > MAX_BATCH) {
     throw new DfsError('DFS_ERR_KERNEL_FRAGMENT_SHAPE', `a scrub page holds 0..${MAX_BATCH} extents with a shape and a disk and checksum per fragment`);
   }
-  const result: ScrubPageResult = { status: new Uint8Array(fragmentCount), bytes: new Float64Array(fragmentCount), errnos: [], errors: [] };
+  const result: ScrubPageResult = { status: new Uint8Array(fragmentCount), bytes: new Float64Array(fragmentCount), errnos: [], observed: [], errors: [] };
   let at = 0;
   for (const [e, extentId] of extentIds.entries()) {
     const width = shape[e * 3 + 2]!;
@@ -835,6 +840,7 @@ async function scrubPage(kernels: KernelInstance, task: ScrubPageTask): Promise<
         result.status[first + i] = SCRUB_STATUS_CODES.get(o.status)!;
         result.bytes[first + i] = o.bytes;
         if (o.errno) result.errnos.push([first + i, o.errno]);
+        if (o.hash !== undefined) result.observed.push([first + i, o.hash]);
       });
     } catch (error) {
       result.errors.push([e, serializeError(error)]);

@@ -155,6 +155,8 @@ export interface ScrubOutcome {
   /** Bytes read from the file (header and payload). */
   bytes: number;
   errno?: string;
+  /** A bad fragment's payload XXH3-64, of the bytes found (what there was of it when short); absent when none were read. */
+  hash?: bigint;
 }
 
 /**
@@ -215,6 +217,8 @@ export interface ScrubPageResult {
   bytes: Float64Array;
   /** The errno of each fragment that had one, by fragment position. */
   errnos: [number, string][];
+  /** The payload hash of each bad fragment whose bytes were read (ScrubOutcome.hash), by fragment position. */
+  observed: [number, bigint][];
   /** Extents whose check failed as a whole (a bug, not a bad fragment), by extent position. */
   errors: [number, SerializedError][];
 }

@@ -5,7 +5,7 @@
 // scrape, so they stay monotonic as Prometheus expects.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from '../store/index.js';
-import type { DiskState } from '../catalog/index.js';
+import { EVENT_TYPES, type DiskState } from '../catalog/index.js';
 import { READ_TIME_BUCKETS, diskGate, gateIndexOf, type DiskReadStats, type KernelPoolStats } from '../kernels/index.js';
 import { parsePolicy, policyTolerance } from '../pool/index.js';
 import { HEALTH_STATUSES, poolHealth } from '../store/index.js';
@@ -142,6 +142,26 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
   gauge(registry, 'dynamicfs_disk_stored_bytes', 'Bytes of fragment files on each disk (catalogue).', ['disk'], () => engine.catalog.disks().map((d) => [{ disk: d.id }, d.storedBytes]));
   gauge(registry, 'dynamicfs_disk_state', 'Disk state: 1 for the state the disk is in.', ['disk', 'state'], () =>
     engine.catalog.diskStates().flatMap((d) => DISK_STATES.map((s): [Record<string, string>, number] => [{ disk: d.id, state: s }, d.state === s ? 1 : 0])));
+
+  // The repair journal (trigger-kept counters in the catalogue: they persist across restarts and
+  // count what one-shot commands found too). Errors per disk and class are its problem events.
+  const journal = () => engine.catalog.counters();
+  const diskErrors = (cls: string) => (): Reading => {
+    const c = journal();
+    return engine.catalog.diskStates().map((d) => [{ disk: d.id }, c[`disk_errors:${d.id}:${cls}`] ?? 0]);
+  };
+  mirroredCounter(registry, 'dynamicfs_disk_checksum_errors_total', 'Fragments found with bad bytes on each disk (checksum mismatch, bad header, misplaced, truncated), by reads, scrubs and repairs.', ['disk'], diskErrors('checksum'));
+  mirroredCounter(registry, 'dynamicfs_disk_io_errors_total', 'Fragments that could not be read (an I/O error) on each disk, by reads, scrubs and repairs.', ['disk'], diskErrors('io'));
+  mirroredCounter(registry, 'dynamicfs_disk_missing_errors_total', 'Fragments found missing on each disk, by reads, scrubs, repairs and rebuilds.', ['disk'], diskErrors('missing'));
+  mirroredCounter(registry, 'dynamicfs_disk_faults_total', 'Disks set suspect or failed by their own error counts (fault management), per disk and state.', ['disk', 'state'], () => {
+    const c = journal();
+    return engine.catalog.diskStates().flatMap((d) => (['suspect', 'failed'] as const).map((state): [Record<string, string>, number] => [{ disk: d.id, state }, c[`disk_faults:${d.id}:${state}`] ?? 0]));
+  });
+  mirroredCounter(registry, 'dynamicfs_events_total', 'Events written to the repair journal, by type.', ['type'], () => {
+    const c = journal();
+    return EVENT_TYPES.map((type): [Record<string, string>, number] => [{ type }, c[`events:${type}`] ?? 0]);
+  });
+  gauge(registry, 'dynamicfs_events_bytes', 'Size of the repair journal as its retention counts it (pool.json events.maxBytes bounds it).', [], () => [[{}, engine.catalog.eventBytes()]]);
 
   // Extents by state (trigger-maintained counters in the catalogue).
   const counts = () => engine.catalog.extentCounts();

@@ -16,6 +16,7 @@ import {
   rebuild, showRedundancy, type Engine,
 } from '../store/index.js';
 import { scrubService } from '../scrub/index.js';
+import { parseEventFilter } from './events.js';
 
 export type Progress = (done: number, total: number | null) => void;
 export type OpParams = Record<string, unknown>;
@@ -87,6 +88,10 @@ export const OPS: Readonly<Record<string, OpDefinition>> = {
     const r = await deleteObject(engine, p.key as string);
     return { key: r.key, deleted: true, size: r.size, extents: r.extents };
   }),
+  events: op('the repair journal: problems found, repairs, disk state changes (oldest first)', params({
+    since: { type: 'string', maxLength: 64 }, after: { anyOf: [{ type: 'integer', minimum: 0 }, word] }, type: word, disk: text, key: { type: 'string', maxLength: 4096 },
+    limit: { anyOf: [{ type: 'integer', minimum: 1 }, word] },
+  }), (engine, p) => ({ events: engine.catalog.events(parseEventFilter(p, engine.config.disks)) })),
   'list-extents': op('extents with their fragments, of one object or all', params({ key: text }), (engine, p) => {
     const key = p.key as string | undefined;
     return { extents: [...listExtents(engine, key === undefined ? {} : { key })] };

@@ -113,6 +113,37 @@ export interface ReadsConfig {
  */
 export const DEFAULT_READS: ReadsConfig = { perDiskInFlight: 4, hedgeAfterMs: 50 };
 
+/** How much of the repair journal is kept: events older than maxAgeSeconds go, and the oldest go while it is over maxBytes. */
+export interface EventsConfig {
+  maxAgeSeconds: number;
+  maxBytes: number;
+}
+
+export const DEFAULT_EVENTS: EventsConfig = { maxAgeSeconds: 90 * 86_400, maxBytes: 64 * 1024 * 1024 };
+
+/** A disk error threshold: this many errors of one class within windowSeconds. */
+export interface FaultThreshold {
+  errors: number;
+  windowSeconds: number;
+}
+
+/**
+ * Disk fault management: a disk that reaches a threshold becomes `suspect`;
+ * one that reaches it again while suspect becomes `failed` (when autoFail),
+ * and its extents are rebuilt elsewhere. The defaults are zed's: 10 errors
+ * in 10 minutes.
+ */
+export interface FaultsConfig {
+  checksum: FaultThreshold;
+  io: FaultThreshold;
+  missing: FaultThreshold;
+  autoFail: boolean;
+}
+
+export const DEFAULT_FAULTS: FaultsConfig = {
+  checksum: { errors: 10, windowSeconds: 600 }, io: { errors: 10, windowSeconds: 600 }, missing: { errors: 10, windowSeconds: 600 }, autoFail: true,
+};
+
 export interface PoolConfig {
   format: number;
   poolId: string;
@@ -127,6 +158,8 @@ export interface PoolConfig {
   reads: ReadsConfig;
   s3: S3Config;
   scrub: ScrubScheduleConfig;
+  events: EventsConfig;
+  faults: FaultsConfig;
   disks: { id: string; path: string }[];
 }
 
@@ -177,6 +210,8 @@ export function newPoolConfig(options: { policy?: string; extentSize?: string | 
       maxRate: null, maxRepairsPerPass: 1000, repairRatePerSecond: 50, since: new Date().toISOString(), verifyWithin: null, maxLoad: null,
       diskInFlight: null, diskMaxRate: null,
     },
+    events: { ...DEFAULT_EVENTS },
+    faults: structuredClone(DEFAULT_FAULTS),
     disks: [],
   };
 }
@@ -229,6 +264,8 @@ export function readPoolConfig(root: string): PoolConfig {
     packing: checkPacking({ ...defaults.packing, ...parsed.packing }, bad),
     reads: checkReads({ ...defaults.reads, ...parsed.reads }, bad),
     s3: checkS3({ ...defaults.s3, ...parsed.s3 }, bad),
+    events: checkEvents({ ...defaults.events, ...parsed.events }, bad),
+    faults: checkFaults(parsed.faults ?? {}, bad),
     scrub: {
       ...scrub,
       maxRepairsPerPass: count('scrub.maxRepairsPerPass', scrub.maxRepairsPerPass, defaults.scrub.maxRepairsPerPass),
@@ -258,6 +295,26 @@ function checkReads(r: ReadsConfig, bad: (field: string, value: unknown, want: s
   whole('perDiskInFlight', 1, 256);
   whole('hedgeAfterMs', 0, 60_000);
   return { perDiskInFlight: r.perDiskInFlight, hedgeAfterMs: r.hedgeAfterMs };
+}
+
+function checkEvents(e: EventsConfig, bad: (field: string, value: unknown, want: string) => Error): EventsConfig {
+  // Never unbounded: an hour to ten years, 64 KiB to 16 GiB.
+  if (typeof e.maxAgeSeconds !== 'number' || !(e.maxAgeSeconds >= 3600 && e.maxAgeSeconds <= 10 * 365 * 86_400)) throw bad('events.maxAgeSeconds', e.maxAgeSeconds, 'seconds from 3600 to 315360000');
+  if (typeof e.maxBytes !== 'number' || !Number.isInteger(e.maxBytes) || e.maxBytes < 65_536 || e.maxBytes > 16 * 1024 ** 3) throw bad('events.maxBytes', e.maxBytes, 'bytes from 65536 to 17179869184');
+  return { maxAgeSeconds: e.maxAgeSeconds, maxBytes: e.maxBytes };
+}
+
+function checkFaults(f: Partial<FaultsConfig>, bad: (field: string, value: unknown, want: string) => Error): FaultsConfig {
+  const out = structuredClone(DEFAULT_FAULTS);
+  for (const kind of ['checksum', 'io', 'missing'] as const) {
+    const t = { ...out[kind], ...f[kind] };
+    if (!Number.isInteger(t.errors) || t.errors < 1 || t.errors > 1_000_000) throw bad(`faults.${kind}.errors`, t.errors, 'an integer from 1 to 1000000');
+    if (typeof t.windowSeconds !== 'number' || !(t.windowSeconds >= 1 && t.windowSeconds <= 30 * 86_400)) throw bad(`faults.${kind}.windowSeconds`, t.windowSeconds, 'seconds from 1 to 2592000');
+    out[kind] = { errors: t.errors, windowSeconds: t.windowSeconds };
+  }
+  if (f.autoFail !== undefined && typeof f.autoFail !== 'boolean') throw bad('faults.autoFail', f.autoFail, 'true or false');
+  out.autoFail = f.autoFail ?? true;
+  return out;
 }
 
 function checkS3(s: S3Config, bad: (field: string, value: unknown, want: string) => Error): S3Config {

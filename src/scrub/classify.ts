@@ -3,6 +3,7 @@
 // (the snapshot), the catalogue as it is now, and the pass's options. The
 // pass applies the verdict (counts, problem records, repairs, stamps).
 import type { ExtentWithFragments, FragmentProblem, FragmentRow } from '../catalog/index.js';
+import { hex64 } from '../store/index.js';
 import type { Checked } from './page.js';
 
 /** What the pass does with an extent it cannot (or may not) repair now. */
@@ -52,7 +53,7 @@ export function classify(checked: Checked, now: ExtentWithFragments | null, opti
       if (current && current.state !== 'ok' && !options.light) cleared.push(index);
       return;
     }
-    bad.push({ index, diskId: current?.diskId ?? null, kind: o.status });
+    bad.push({ index, diskId: current?.diskId ?? null, kind: o.status, observed: o.hash === undefined ? null : hex64(o.hash) });
   });
   if (bad.length === 0) return { kind: 'healthy', cleared };
   if (now.width - bad.length < now.need) return { kind: 'unrecoverable', bad, cleared };

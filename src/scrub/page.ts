@@ -62,6 +62,7 @@ export async function checkBatch(engine: Engine, extents: ExtentWithFragments[],
     const result = await engine.pools.background().scrubPage(page);
     const failed = new Map(result.errors);
     const errnos = new Map(result.errnos);
+    const observed = new Map(result.observed);
     let at = 0;
     return list.map((extent, e) => {
       const first = at;
@@ -73,6 +74,8 @@ export async function checkBatch(engine: Engine, extents: ExtentWithFragments[],
         const outcome: ScrubOutcome = { status: SCRUB_STATUSES[result.status[i]!]!, bytes: result.bytes[i]! };
         const errno = errnos.get(i);
         if (errno) outcome.errno = errno;
+        const hash = observed.get(i);
+        if (hash !== undefined) outcome.hash = hash;
         outcomes.push(outcome);
       }
       return { extent, snapshot: snapshots[e]!, outcomes };

@@ -45,6 +45,8 @@ export interface ScrubProblem {
 
 /** A pass's summary (`scrub --json` and a daemon pass). */
 export interface PassSummary {
+  /** The pass's id: the job of the journal's events about it. */
+  id: string;
   extentsScanned: number;
   bytesScanned: number;
   fragmentsChecked: number;
@@ -151,7 +153,7 @@ export function newPass(engine: Engine, options: NewPassOptions): PassState {
 
 export function summaryOf(pass: PassState): PassSummary {
   const {
-    id: _id, trigger: _t, cursor: _c, endOrd: _e, extentsTotal: _et, bytesDone: _bd, bytesTotal: _bt, activeMs: _a,
+    trigger: _t, cursor: _c, endOrd: _e, extentsTotal: _et, bytesDone: _bd, bytesTotal: _bt, activeMs: _a,
     order: _o, suspects: _s, suspectsDone: _sd, riskCursor: _rc, verifiedBefore: _vb, ...summary
   } = pass;
   return { ...summary, problems: summary.problems.map((p) => ({ ...p })), extents: { ...summary.extents } };
@@ -293,9 +295,9 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
   };
 
   const queueRepair = (now: ExtentWithFragments, bad: FragmentProblem[], entries: ScrubProblem[], key: string): void => {
-    engine.catalog.recordProblems(now.id, bad, 'scrub', 'queued');
+    engine.noteProblems(now.id, bad, 'scrub', 'queued', { trigger: 'scrub', job: pass.id });
     pendingRepairFragments += bad.length;
-    repairs.push(control.queue.submit(now.id).then((result) => {
+    repairs.push(control.queue.submit(now.id, { trigger: 'scrub', job: pass.id }).then((result) => {
       pendingRepairFragments -= bad.length;
       pass.repairsAttempted += bad.length;
       control.totals.repairsAttempted += bad.length;
@@ -335,7 +337,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
       pass.checksFailed = (pass.checksFailed ?? 0) + 1; // a pass resumed from an older checkpoint has no count yet
       return;
     }
-    if (verdict.cleared.length && !pass.dryRun) engine.catalog.clearProblems(now.id, verdict.cleared);
+    if (verdict.cleared.length && !pass.dryRun) engine.catalog.clearProblems(now.id, verdict.cleared, { trigger: 'scrub', job: pass.id });
     if (verdict.kind === 'healthy') {
       pass.extents.healthy++;
       verified.push(now.id);
@@ -351,7 +353,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
       case 'unrecoverable':
         pass.extents.unrecoverable++;
         listed('unrecoverable');
-        if (!pass.dryRun) engine.catalog.recordProblems(now.id, bad, 'scrub', 'unrecoverable');
+        if (!pass.dryRun) engine.noteProblems(now.id, bad, 'scrub', 'unrecoverable', { trigger: 'scrub', job: pass.id });
         logger.error({ key, extent: now.id, seq: now.seq, bad: bad.length, need: now.need, width: now.width }, 'extent unrecoverable');
         return;
       case 'degraded':
@@ -361,7 +363,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
           if (!pass.repairsPaused) logger.warn({ cap: control.maxRepairsPerPass, pass: pass.id }, 'auto-repair paused: this pass reached its repair cap; further problems are reported only');
           pass.repairsPaused = true;
         }
-        if (!pass.dryRun) engine.catalog.recordProblems(now.id, bad, 'scrub', verdict.action);
+        if (!pass.dryRun) engine.noteProblems(now.id, bad, 'scrub', verdict.action, { trigger: 'scrub', job: pass.id });
         return;
       case 'repair':
         queueRepair(now, bad, listed('queued'), key);

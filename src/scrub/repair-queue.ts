@@ -4,11 +4,14 @@
 // repairExtent, which holds the extent's lock: a rebuild and a scrub never
 // repair the same extent at once.
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { EventOrigin } from '../catalog/index.js';
 import type { Engine } from '../store/index.js';
 import { repairExtent, type RepairResult } from '../store/index.js';
 
 export class RepairQueue {
-  private waiting: { extentId: string; resolve: (r: RepairResult) => void; reject: (e: unknown) => void }[] = [];
+  private waiting: { extentId: string; origin: EventOrigin; resolve: (r: RepairResult) => void; reject: (e: unknown) => void }[] = [];
+  /** Repairs waiting, by extent: a second request for one still waiting shares its outcome. */
+  private readonly pending = new Map<string, Promise<RepairResult>>();
   private running = 0;
   private nextStart = 0;
   private pumping = false;
@@ -23,11 +26,16 @@ export class RepairQueue {
     return this.waiting.length + this.running;
   }
 
-  submit(extentId: string): Promise<RepairResult> {
-    return new Promise<RepairResult>((resolve, reject) => {
-      this.waiting.push({ extentId, resolve, reject });
+  /** Queues an extent's repair; `origin` says what asked for it (the journal's trigger and job). */
+  submit(extentId: string, origin: EventOrigin): Promise<RepairResult> {
+    const waiting = this.pending.get(extentId);
+    if (waiting) return waiting;
+    const promise = new Promise<RepairResult>((resolve, reject) => {
+      this.waiting.push({ extentId, origin, resolve, reject });
       void this.pump();
     });
+    this.pending.set(extentId, promise);
+    return promise;
   }
 
   private async pump(): Promise<void> {
@@ -39,9 +47,10 @@ export class RepairQueue {
         if (wait > 0) await sleep(wait);
         const job = this.waiting.shift();
         if (!job) break;
+        this.pending.delete(job.extentId);
         this.nextStart = performance.now() + 1000 / Math.max(0.001, this.options.ratePerSecond());
         this.running++;
-        repairExtent(this.engine, job.extentId)
+        repairExtent(this.engine, job.extentId, { origin: job.origin })
           .then(job.resolve, job.reject)
           .finally(() => {
             this.running--;

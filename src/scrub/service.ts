@@ -85,6 +85,9 @@ export class ScrubService {
   private readonly meter = new RateMeter();
   private pacingCache: { at: number; view: PacingView } | null = null;
   private readonly load: () => number;
+  /** Rebuilds of disks failed by their error counts, running (a one-time pass waits for them before it answers). */
+  private readonly faultRebuilds = new Set<Promise<void>>();
+  private readonly unsubscribe: () => void;
 
   constructor(engine: Engine, options: ScrubServiceOptions = {}) {
     this.engine = engine;
@@ -97,6 +100,32 @@ export class ScrubService {
     const { checkpoint, writable } = loadCheckpoint(engine.catalog);
     this.persisted = checkpoint;
     this.checkpointWritable = writable;
+    this.unsubscribe = engine.faults.onFailed((diskId) => this.rebuildFailedDisk(diskId));
+  }
+
+  /**
+   * Queues the rebuild of every extent with a fragment on a disk the fault
+   * manager failed (its `repair` events carry trigger `rebuild` and job
+   * `fault-<disk>`).
+   */
+  private rebuildFailedDisk(diskId: string): void {
+    const extentIds = this.engine.catalog.extentIdsOnDisk(diskId);
+    const job = `fault-${diskId}`;
+    log('scrub').warn({ disk: diskId, extents: extentIds.length, job }, 'rebuilding the extents of a disk failed by its error count');
+    const work = Promise.all(extentIds.map((id) => this.queue.submit(id, { trigger: 'rebuild', job }).catch((error: unknown) => {
+      log('scrub').error({ extent: id, disk: diskId, error: (error as Error).message }, 'rebuild of an extent of a failed disk failed');
+      return null;
+    }))).then((results) => {
+      const repaired = results.filter((r) => r?.outcome === 'repaired' || r?.outcome === 'healthy').length;
+      log('scrub').info({ disk: diskId, job, extents: extentIds.length, repaired }, 'rebuild of a failed disk finished');
+    });
+    this.faultRebuilds.add(work);
+    void work.finally(() => this.faultRebuilds.delete(work));
+  }
+
+  /** Waits for the rebuilds of disks failed meanwhile. */
+  private async settleFaultRebuilds(): Promise<void> {
+    while (this.faultRebuilds.size) await Promise.all([...this.faultRebuilds]);
   }
 
   private get config(): ScrubScheduleConfig {
@@ -149,6 +178,7 @@ export class ScrubService {
     });
     // A pass over part of the pool (known problems, a light check, an age cut) is not a complete pass.
     if (!pass.errorsOnly && !pass.light && pass.olderThanSeconds == null) this.completed(outcome.pass);
+    await this.settleFaultRebuilds();
     return summaryOf(outcome.pass);
   }
 
@@ -177,6 +207,17 @@ export class ScrubService {
       else this.setState('idle');
     }
     this.requeueInterrupted();
+    // A read that met a damaged fragment (and read around it) has its extent repaired now.
+    this.engine.healer = (extentId) => {
+      if (!this.config.autoRepair) return;
+      void this.queue.submit(extentId, { trigger: 'read' }).catch((error: unknown) => log('scrub').error({ extent: extentId, error: (error as Error).message }, 'healing a read failed'));
+    };
+    // Disks failed by their error counts whose rebuild a restart interrupted.
+    for (const d of this.engine.catalog.disks()) {
+      if (d.state !== 'failed' || d.fragments === 0) continue;
+      const [last] = this.engine.catalog.events({ type: 'disk_state', disk: d.id, limit: 1 });
+      if (last?.trigger === 'fault' && last.state === 'failed') this.rebuildFailedDisk(d.id);
+    }
     this.scheduler.start(this.tickMs, () => void this.tick());
   }
 
@@ -184,7 +225,7 @@ export class ScrubService {
   private requeueInterrupted(): void {
     const queued = this.engine.catalog.extentIdsWithProblemAction('scrub', 'queued');
     for (const id of queued) {
-      void this.queue.submit(id).then((r) => {
+      void this.queue.submit(id, { trigger: 'scrub', job: this.persisted.pass?.id ?? null }).then((r) => {
         if (r.outcome !== 'repaired' && r.outcome !== 'healthy' && r.outcome !== 'gone') {
           for (const f of this.engine.catalog.extent(id)?.fragments ?? []) if (f.state !== 'ok') this.engine.catalog.setProblemAction(id, f.index, r.outcome === 'unrecoverable' ? 'unrecoverable' : 'repair_failed');
         }
@@ -403,6 +444,8 @@ export class ScrubService {
   /** Waits for the running pass to checkpoint (the daemon's shutdown); the state on disk stays as it was. */
   async close(): Promise<void> {
     this.scheduler.stop();
+    this.engine.healer = null;
+    this.unsubscribe();
     await this.halt('shutdown');
   }
 

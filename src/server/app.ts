@@ -16,6 +16,7 @@ import { OneLineRequestLog } from './request-log.js';
 import { monitoringRoutes } from './routes/monitoring.js';
 import { objectRoutes } from './routes/objects.js';
 import { operationRoutes } from './routes/operations.js';
+import { eventRoutes } from './routes/events.js';
 import { scrubRoutes } from './routes/scrub.js';
 import { workerRoutes } from './routes/workers.js';
 
@@ -80,6 +81,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(objectRoutes, { engine });
   await app.register(operationRoutes, { engine });
   await app.register(scrubRoutes, { engine });
+  await app.register(eventRoutes, { engine });
   await app.register(workerRoutes, { engine });
   return app;
 }

@@ -92,7 +92,7 @@ export class DiskRegistry {
   setState(ref: string, state: string): DiskRow {
     if (!DISK_STATES.includes(state as DiskState)) throw new DfsError('DFS_ERR_DISK_STATE_INVALID', `"${state}"`);
     const disk = this.resolve(ref);
-    this.catalog.setDiskState(disk.id, state as DiskState);
+    this.catalog.setDiskState(disk.id, state as DiskState, { trigger: 'manual', reason: state === 'failed' ? 'fail-disk' : 'set-disk-health' });
     return this.catalog.disk(disk.id)!;
   }
 
@@ -156,7 +156,7 @@ export class DiskRegistry {
     else if (phase === 'fsync' || errno === 'EIO' || errno === 'EROFS') next = 'suspect';
     if (next && disk.state !== next && disk.state !== 'failed') {
       log('store').warn({ disk: diskId, path: disk.path, phase, errno, state: next }, `disk marked ${next}`);
-      this.catalog.setDiskState(diskId, next);
+      this.catalog.setDiskState(diskId, next, { trigger: 'write', reason: `${phase} failed: ${errno}` });
     }
     return next;
   }

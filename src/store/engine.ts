@@ -12,7 +12,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { DfsError } from '../errors.js';
 import { ExtentCache } from '../cache/index.js';
 import { BufferArena } from '../buffers/index.js';
-import { Catalog, META_WRITE_PREFIX } from '../catalog/index.js';
+import { Catalog, META_WRITE_PREFIX, type EventOrigin, type FragmentProblem } from '../catalog/index.js';
 import { diskGate, resolveVariant, threadKernels, type KernelInstance, type KernelPool, type WorkerPoolOptions } from '../kernels/index.js';
 import {
   formatPolicy, labelForAdoption, newPoolConfig, parsePolicy, poolPaths, readPoolConfig, requireDirectory, writePoolConfig,
@@ -21,6 +21,7 @@ import {
 import { ForegroundActivity } from './activity.js';
 import { checkNoOverlap, DiskRegistry } from './disk-registry.js';
 import { ExtentLocks } from './extent-locks.js';
+import { DiskFaults } from './faults.js';
 import { IoStats } from './io-stats.js';
 import { PackWriter } from './packs.js';
 import { TombstoneWriter } from './tombstones.js';
@@ -64,6 +65,14 @@ export class Engine {
   readonly packs: PackWriter = new PackWriter(this);
   /** Deletes on record for recover-catalog (tombstones.ts). */
   readonly tombstones: TombstoneWriter = new TombstoneWriter(this);
+  /** Disks made suspect or failed by their error counts (faults.ts). */
+  readonly faults: DiskFaults = new DiskFaults(this);
+  /**
+   * Heals an extent a read found damaged (and read around): set by the
+   * daemon's scrubber, which queues its repair. A one-shot command has none:
+   * the problem is on record for the next scrub.
+   */
+  healer: ((extentId: string) => void) | null = null;
   private readonly lock: PoolLock;
   private mainKernels: KernelInstance | null = null;
   private arena: BufferArena | null = null;
@@ -79,6 +88,21 @@ export class Engine {
     this.pools = new WorkerPools(options.workers);
     this.disks = new DiskRegistry(this);
     this.applyReads();
+    this.applyEvents();
+  }
+
+  /** The journal's retention, from pool.json's `events`. */
+  private applyEvents(): void {
+    this.catalog.setEventRetention({ maxBytes: this.config.events.maxBytes, maxAgeMs: this.config.events.maxAgeSeconds * 1000 });
+  }
+
+  /**
+   * Records bad fragments (and their `problem` events, when they are news),
+   * then checks their disks against the fault thresholds.
+   */
+  noteProblems(extentId: string, problems: readonly FragmentProblem[], source: string, action?: string, origin?: EventOrigin): void {
+    const events = this.catalog.recordProblems(extentId, problems, source, action, origin);
+    if (events.length) this.faults.check(events.map((e) => e.disk), { trigger: events[0]!.trigger, job: events[0]!.job ?? null });
   }
 
   /** Sets the per-disk read queue (shared by this process's threads) from pool.json's `reads`. */
@@ -96,6 +120,7 @@ export class Engine {
     this.config = config;
     writePoolConfig(this.root, config);
     this.applyReads();
+    this.applyEvents();
   }
 
   /** Opens an existing pool, taking its lock. */

@@ -12,7 +12,7 @@ import type { ExtentWithFragments, FragmentProblem, ObjectRow } from '../catalog
 import { codeLayout, parsePolicy } from '../pool/index.js';
 import { gateIndexOf, type FragmentSource, type ReadResult, type ReadTask } from '../kernels/index.js';
 import type { Engine } from './engine.js';
-import { fragmentPath, parseHex64 } from '../format/index.js';
+import { fragmentPath, hex64, parseHex64 } from '../format/index.js';
 import { readPacked } from './packs.js';
 
 /**
@@ -115,14 +115,16 @@ function settle(engine: Engine, extent: ExtentWithFragments, key: string, source
       if (outcome.status === 'ok') engine.io.read(fragment.diskId, extent.fragmentLength);
       else {
         if (outcome.status === 'unreadable') engine.io.error(fragment.diskId);
-        problems.push({ index, diskId: fragment.diskId, kind: outcome.status });
+        problems.push({ index, diskId: fragment.diskId, kind: outcome.status, observed: outcome.hash === null ? null : hex64(outcome.hash) });
       }
     }
   });
   // Only problems newly seen are written; known ones were skipped, not re-read.
   if (problems.length > 0) {
     log('store').warn({ key, extent: extent.id, seq: extent.seq, problems }, result.data ? 'bad fragments skipped; extent rebuilt from the others' : 'bad fragments');
-    engine.catalog.recordProblems(extent.id, problems, 'read');
+    engine.noteProblems(extent.id, problems, 'read');
+    // Read around: the daemon heals it now rather than at the next scrub.
+    if (result.data) engine.healer?.(extent.id);
   }
   if (!result.data) {
     engine.catalog.recomputeExtent(extent.id);

@@ -35,6 +35,8 @@ export interface RecoverSummary {
   /** Packs of small objects found, and those that could not be read (their objects are not recovered). */
   packs: number;
   packsUnreadable: string[];
+  /** Events of the repair journal carried over from the catalogue replaced (0 when there was none, or it could not be read). */
+  eventsKept: number;
   backup: string | null;
 }
 
@@ -94,7 +96,7 @@ export async function recoverCatalog(root: string, options: { extraDisks?: strin
     const hash = (b: Uint8Array) => kernels.xxh3(b);
     const summary: RecoverSummary = {
       disks: [], fragmentsFound: 0, fragmentsInvalid: 0, extents: 0, objectsRecovered: 0, objectsIncomplete: [], olderVersionsIgnored: 0, deletedSkipped: 0,
-      packs: 0, packsUnreadable: [], backup: null,
+      packs: 0, packsUnreadable: [], eventsKept: 0, backup: null,
     };
     const candidates = [...config.disks.map((d) => d.path), ...(options.extraDisks ?? []).map((p) => resolve(p))];
     const disks = new Map<string, string>();
@@ -218,6 +220,8 @@ export async function recoverCatalog(root: string, options: { extraDisks?: strin
       // Headers say where fragments are, not that their payloads are sound: until a scrub has
       // checked them, health says the extents are unverified (see poolHealth).
       catalog.setMeta(META_RECOVERED_AT, new Date().toISOString());
+      // The journal of the catalogue being replaced, when it can still be read.
+      if (existsSync(paths.catalog)) summary.eventsKept = catalog.importEvents(paths.catalog);
       for (const [diskId, diskPath] of disks) catalog.addDisk(diskId, diskPath, 'healthy');
       const packWinners = new Map<ExtentFound, { objectId: string; key: string }[]>();
       for (const [key, objectId] of newest) {

@@ -82,7 +82,7 @@ export function probeDisks(engine: Engine): { disks: ProbeResult[] } {
     if (next === 'suspect' && disk.state !== 'suspect') engine.catalog.setMeta(probeMark, new Date().toISOString());
     if (next !== 'suspect') engine.catalog.deleteMeta(probeMark);
     if (next !== disk.state) {
-      engine.catalog.setDiskState(disk.id, next);
+      engine.catalog.setDiskState(disk.id, next, { trigger: 'probe', reason: r.error ?? 'the probe passed' });
       if (next !== 'healthy') engine.io.error(disk.id);
     }
     r.state = next;
@@ -109,6 +109,15 @@ export function objectView(engine: Engine, key: string) {
     objectId: object.id, createdAt: new Date(object.createdAt).toISOString(), extentStates: states,
     // A small object lives in a pack: which one, and where its bytes lie in it.
     packed: packed ? { extent: packed.extentId, offset: packed.offset, length: packed.length, checksum: packed.checksum } : null,
+    // Each extent's last verification (a full check of every fragment), and its last repair from the journal.
+    history: extents.map((e) => {
+      const repair = engine.catalog.lastEventOfExtent(e.id, 'repair');
+      return {
+        seq: e.seq, extent: e.id, state: e.state,
+        verifiedAt: e.verifiedAt === null ? null : new Date(e.verifiedAt).toISOString(),
+        lastRepair: repair,
+      };
+    }),
   };
 }
 

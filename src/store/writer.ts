@@ -69,7 +69,7 @@ export type ExtentIdentity = Omit<FragmentHeader, 'index' | 'payloadLength' | 'p
 
 /**
  * Writes fragments of one extent, each to a distinct healthy disk: the
- * `preferred` disk of an index when it is still healthy, otherwise one chosen
+ * `preferred` disk of an index when it is still healthy (or suspect), otherwise one chosen
  * by free space. A disk whose write fails is marked (suspect/failed) and the
  * fragment goes to another disk; when none is left the write fails.
  */
@@ -85,7 +85,9 @@ export async function writeExtentFragments(
   const targets = new Map<number, string>();
   for (const { index } of payloads) {
     const preferred = options.preferred?.get(index);
-    if (preferred && !used.has(preferred) && engine.catalog.diskRef(preferred)?.state === 'healthy') {
+    const state = preferred ? engine.catalog.diskRef(preferred)?.state : undefined;
+    // A suspect disk only as a repair's last resort (maintenance.ts puts it here then): it takes no new data.
+    if (preferred && !used.has(preferred) && (state === 'healthy' || state === 'suspect')) {
       targets.set(index, preferred);
       used.add(preferred);
     }

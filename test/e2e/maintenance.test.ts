@@ -51,6 +51,11 @@ test('change-policy ec -> replication -> ec keeps content and moves to the new l
   readsExact();
   // Only the new fragments remain on disk.
   assert.equal(fragmentFiles(pool.disks), catalogFragmentPaths());
+  // Each re-encoding is a rewrite event in the journal: 2 of one object, then one per object.
+  const rewrites = pool.run('events', '--type', 'rewrite', '--json').json.events as { key: string; trigger: string; reason: string; writtenChecksum: string }[];
+  assert.is(rewrites.length, 2 + objects.size);
+  assert.ok(rewrites.every((e) => e.trigger === 'change-policy' && / → /.test(e.reason)));
+  assert.is(rewrites.at(-1)!.writtenChecksum, pool.run('stat', rewrites.at(-1)!.key, '--json').json.checksum);
   const none = pool.run('change-policy', '--policy', 'ec:2+2');
   assert.match(none.stderr, /DFS_ERR_CLI_USAGE/);
 });
@@ -72,9 +77,15 @@ test('recover-catalog rebuilds catalog.db from fragment headers alone', () => {
   assert.is(pool.run('health', '--json').json.checks.verification.status, 'degraded');
   assert.is(pool.run('scrub').code, 0);
   assert.is(pool.run('health', '--json').json.status, 'healthy');
-  // A second recovery keeps the first catalogue as a backup.
+  // A second recovery keeps the first catalogue as a backup, and its journal.
+  assert.is(pool.run('set-disk-health', '--disk', pool.disks[0]!, '--state', 'healthy').code, 0);
+  assert.is(pool.run('fail-disk', '--disk', pool.disks[0]!).code, 0);
+  const journal = pool.run('events', '--json').json.events as { id: number; type: string }[];
+  assert.ok(journal.some((e) => e.type === 'disk_state'));
   const again = pool.run('recover-catalog', '--json');
   assert.ok(again.json.backup && existsSync(again.json.backup));
+  assert.is(again.json.eventsKept, journal.length);
+  assert.equal((pool.run('events', '--json').json.events as { id: number }[]).map((e) => e.id), journal.map((e) => e.id));
 });
 
 test('gc removes the leftovers of an interrupted put and nothing else', async () => {

@@ -165,7 +165,10 @@ test('integrity through S3: a damaged fragment of an object written through S3 i
     const got = await s3.send(new GetObjectCommand({ Bucket: 'rclone-sync', Key: 'precious.bin' }));
     return Buffer.from(await got.Body!.transformToByteArray()).equals(data);
   };
+  // Auto-repair off: a read that meets the damage leaves it for the scrub (with it on, the daemon heals it at once).
+  assert.is(pool.run('scrub-schedule', '--auto-repair', 'false').code, 0);
   assert.ok(await exact(), 'exact with a damaged fragment');
+  assert.is(pool.run('scrub-schedule', '--auto-repair', 'true').code, 0);
   const scrub = pool.run('scrub', '--repair', '--json');
   assert.is(scrub.code, 0, scrub.stdout + scrub.stderr);
   assert.is(scrub.json.extents.repaired, 1, JSON.stringify(scrub.json));

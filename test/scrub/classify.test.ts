@@ -29,13 +29,17 @@ test('each verdict', () => {
   assert.equal(classify(checked(e, ['ok', 'ok', 'ok', 'ok', 'ok', 'ok']), null, repairAll), { kind: 'skipped' });
   assert.equal(classify(checked(e, null), e, repairAll), { kind: 'check_failed', error: 'worker died' });
   const twoBad: Status[] = ['checksum_mismatch', 'ok', 'ok', 'missing', 'ok', 'ok'];
-  const bad = [{ index: 0, diskId: 'd0', kind: 'checksum_mismatch' }, { index: 3, diskId: 'd3', kind: 'missing' }];
+  const bad = [{ index: 0, diskId: 'd0', kind: 'checksum_mismatch', observed: null }, { index: 3, diskId: 'd3', kind: 'missing', observed: null }];
   assert.equal(classify(checked(e, twoBad), e, repairAll), { kind: 'repair', bad, cleared: [] });
   assert.equal(classify(checked(e, twoBad), e, { ...repairAll, repair: false }), { kind: 'degraded', bad, cleared: [], action: 'reported' });
   assert.equal(classify(checked(e, twoBad), e, { ...repairAll, dryRun: true }), { kind: 'degraded', bad, cleared: [], action: 'would_repair' });
   assert.equal(classify(checked(e, twoBad), e, { ...repairAll, repairRoom: 1 }), { kind: 'degraded', bad, cleared: [], action: 'repair_paused' });
   assert.is(classify(checked(e, twoBad), e, { ...repairAll, repairRoom: 2 }).kind, 'repair');
   assert.is(classify(checked(e, ['missing', 'missing', 'missing', 'ok', 'ok', 'ok']), e, repairAll).kind, 'unrecoverable');
+  // The checksum of the bytes a bad fragment was found with goes with it, as 16 hex digits.
+  const withHash = checked(e, twoBad);
+  withHash.outcomes![0]!.hash = 0xabcn;
+  assert.equal((classify(withHash, e, repairAll) as { bad: { observed: string | null }[] }).bad.map((b) => b.observed), ['0000000000000abc', null]);
 });
 
 test('a fragment rewritten while it was read is not judged; a known problem that checks out is cleared', () => {
