@@ -3,9 +3,9 @@
 // `--follow` to watch new events as they are written, as `zpool events -f`.
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PoolEvent } from '../catalog/index.js';
+import { EventReader, type PoolEvent } from '../catalog/index.js';
 import { parseEventFilter, withEventReader, type EventParams } from '../ops/index.js';
-import { readPoolConfig } from '../pool/index.js';
+import { poolPaths, readPoolConfig } from '../pool/index.js';
 import type { CliContext } from './context.js';
 import { escapeControls, toJson } from './output.js';
 
@@ -58,11 +58,12 @@ export function registerEventCommands(program: Command, ctx: CliContext): void {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
-        await withEventReader(root, async (reader) => {
-          if (!reader) {
-            process.stderr.write('this pool\'s catalogue has no journal yet: any command that opens the pool (status, say) brings it up to date\n');
-            return;
-          }
+        const reader = EventReader.open(poolPaths(root).catalog);
+        if (!reader) {
+          process.stderr.write('this pool\'s catalogue has no journal yet: any command that opens the pool (status, say) brings it up to date\n');
+          return;
+        }
+        try {
           const print = (events: PoolEvent[]) => {
             for (const e of events) process.stdout.write(`${json ? JSON.stringify(e) : eventLine(e)}\n`);
           };
@@ -76,7 +77,9 @@ export function registerEventCommands(program: Command, ctx: CliContext): void {
             print(next);
             if (next.length) after = next.at(-1)!.id;
           }
-        });
+        } finally {
+          reader.close();
+        }
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
