@@ -69,6 +69,12 @@ test('a disk whose folder vanished: reads stay exact, rebuild restores full redu
     assert.not.ok(e.fragments.some((f) => f.diskId === victimId), 'a fragment still lives on the failed disk');
   }
   readsExact(pool);
+  // The journal: the disk failed by the rebuild (its folder gone), and each fragment rebuilt off it.
+  const journal = pool.run('events', '--disk', victimId, '--json').json.events as { type: string; trigger: string; state: string | null; toDisk: string | null; result: string }[];
+  assert.ok(journal.some((e) => e.type === 'disk_state' && e.state === 'failed' && e.trigger === 'rebuild'));
+  const rebuilt = journal.filter((e) => e.type === 'repair');
+  assert.is(rebuilt.length, rebuild.json.fragmentsRebuilt);
+  assert.ok(rebuilt.every((e) => e.trigger === 'rebuild' && e.toDisk !== victimId && e.result === 'repaired'));
   // The failed disk leaves the pool (nothing to move), and the pool is healthy again.
   const removed = pool.run('remove-disk', '--disk', victimId, '--json');
   assert.is(removed.code, 0, removed.stderr);
@@ -87,6 +93,10 @@ test('remove-disk drains every fragment onto other disks before the disk leaves'
   assert.is(r.json.removed, true);
   assert.is(r.json.fragmentsMoved, onVictim);
   assert.is(fragmentFiles([victim]).length, 0);
+  // Each move is a repair event of the drain, `moved` (the fragment was good), checked as it landed.
+  const moves = (pool.run('events', '--type', 'repair', '--disk', victimId, '--json').json.events as { trigger: string; result: string; writtenChecksum: string; expectedChecksum: string; kind: string | null }[]);
+  assert.is(moves.length, onVictim);
+  assert.ok(moves.every((e) => e.trigger === 'drain' && e.result === 'moved' && e.kind === null && e.writtenChecksum === e.expectedChecksum));
   assert.not.ok(existsSync(join(victim, 'dynamicfs-disk.json')), 'label left behind');
   const disks = pool.run('list-disks', '--json').json.disks as { id: string }[];
   assert.not.ok(disks.some((d) => d.id === victimId));

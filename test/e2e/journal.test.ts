@@ -13,10 +13,11 @@
 //     the story in order.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFileSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { cliAsync, expectCoded, makePool, type TestPool } from '../helpers/cli.js';
+import { FAULTS } from '../helpers/damage.js';
 import { startDaemon, waitFor, type RunningDaemon } from '../helpers/daemon.js';
 import { resolveVariant, threadKernels } from '../../src/kernels/index.js';
 import { headerLengthFor, hex64 } from '../../src/format/index.js';
@@ -48,14 +49,6 @@ function payloadOf(path: string, key: string, fragmentLength: number): Uint8Arra
   return bytes.length > start ? bytes.subarray(start, Math.min(bytes.length, start + fragmentLength)) : null;
 }
 
-const FAULTS: { name: string; kind: string; apply(target: Fragment, other: Fragment): void }[] = [
-  { name: 'bit flip', kind: 'checksum_mismatch', apply: (t) => { const b = readFileSync(t.path); b[b.length - 7]! ^= 0x10; writeFileSync(t.path, b); } },
-  { name: 'truncation', kind: 'truncated', apply: (t) => truncateSync(t.path, readFileSync(t.path).length - 1000) },
-  { name: 'zero-fill', kind: 'header_invalid', apply: (t) => writeFileSync(t.path, Buffer.alloc(readFileSync(t.path).length)) },
-  { name: 'deleted', kind: 'missing', apply: (t) => rmSync(t.path) },
-  { name: 'damaged header', kind: 'header_invalid', apply: (t) => { const b = readFileSync(t.path); b[40]! ^= 0xff; writeFileSync(t.path, b); } },
-  { name: 'another extent\'s fragment', kind: 'misplaced', apply: (t, other) => copyFileSync(other.path, t.path) },
-];
 
 test('six kinds of damage, scrub --repair: each repair event holds the damaged bytes\' checksum, the catalogue\'s and the new file\'s, and its verified sources', () => {
   const pool = makePool({ disks: 7, extentSize: '64KiB' });

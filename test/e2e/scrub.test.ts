@@ -7,8 +7,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { copyFileSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { expectCoded, fragmentFiles, makePool, type TestPool } from '../helpers/cli.js';
+import { FAULTS } from '../helpers/damage.js';
 
 const EXTENT = 64 * 1024;
 const POLICIES = ['replication:3', 'ec:4+2'] as const;
@@ -29,15 +30,6 @@ function fileHashes(): Map<string, string> {
   }));
 }
 
-/** The faults of the matrix, one per extent (seq 0..5), each on one fragment. */
-const FAULTS: { name: string; kind: string; apply(target: Fragment, other: Fragment): void }[] = [
-  { name: 'bit flip', kind: 'checksum_mismatch', apply: (t) => { const b = readFileSync(t.path); b[b.length - 7]! ^= 0x10; writeFileSync(t.path, b); } },
-  { name: 'truncation', kind: 'truncated', apply: (t) => truncateSync(t.path, readFileSync(t.path).length - 1000) },
-  { name: 'zero-fill', kind: 'header_invalid', apply: (t) => writeFileSync(t.path, Buffer.alloc(readFileSync(t.path).length)) },
-  { name: 'deleted fragment', kind: 'missing', apply: (t) => rmSync(t.path) },
-  { name: 'damaged header', kind: 'header_invalid', apply: (t) => { const b = readFileSync(t.path); b[40]! ^= 0xff; writeFileSync(t.path, b); } },
-  { name: 'fragment of another extent swapped in', kind: 'misplaced', apply: (t, other) => copyFileSync(other.path, t.path) },
-];
 
 test.before(() => {
   pool = makePool({ disks: 7, extentSize: '64KiB' });
