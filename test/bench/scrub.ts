@@ -462,7 +462,8 @@ async function cpuAtLow(): Promise<string[][]> {
     await api(url, token, 'PUT', '/v1/scrub/intensity', { intensity: 'low' });
     // One pass outlasts the measurement at low (no status polling to restart it: that would cost CPU of its own).
     await api(url, token, 'POST', '/v1/scrub/start');
-    await new Promise((res) => setTimeout(res, 2000));
+    // Past the first seconds' compiling (the scrub code's and the kernels' tier-up on V8's threads): the steady state.
+    await new Promise((res) => setTimeout(res, 8000));
     const low = await measure();
     await api(url, token, 'POST', '/v1/scrub/stop');
     rows.push(['idle (scrubber stopped)', idle.core.toFixed(2), idle.extents.toFixed(1), '']);
