@@ -400,7 +400,7 @@ async function readDirect(kernels: KernelInstance, task: ReadTask, out: Uint8Arr
   };
   if (layout.kind === 'replication') {
     // The first replica that verifies is the extent (its checksum is the extent's); replicas on disks slow lately are tried last.
-    const order = replicaOrder(task.fragments);
+    const { order } = replicaOrder(task.fragments);
     for (const [attempt, i] of order.entries()) {
       if ((await check(i, 0)) && outcomes[i]!.hash === task.extentHash) return { fragments: outcomes, verified: true, reconstructed: attempt > 0, bytesRead };
     }
@@ -446,7 +446,7 @@ async function readReplicasIntoSlot(task: ReadTask, slots: Slots, first: number,
   const { fragments } = task;
   const gate = diskGate();
   const hedgeAfterMs = gate.hedgeAfterMs;
-  const order = replicaOrder(fragments);
+  const { order, probe } = replicaOrder(fragments);
   const outcomes: (FragmentOutcome | null)[] = new Array<FragmentOutcome | null>(fragments.length).fill(null);
   const held = [first];
   const reads: Promise<void>[] = [];
@@ -480,6 +480,15 @@ async function readReplicasIntoSlot(task: ReadTask, slots: Slots, first: number,
     }));
   };
   start(first);
+  if (probe && next < order.length) {
+    // A probe of a slow disk: the next replica is read beside it at once (a slot of its own).
+    const s = slots.acquire(span);
+    if (s >= 0) {
+      held.push(s);
+      hedged = true;
+      start(s);
+    }
+  }
   while (winner < 0) {
     const late = hedgeAfterMs > 0 && Date.now() - lastStart >= hedgeAfterMs;
     if (next < order.length && (pending === 0 || late)) {
@@ -668,12 +677,18 @@ const NONE_SLOW: ReadonlySet<number> = new Set();
 /** The share of reads that still go to a disk slow lately: enough to see it recover. */
 const PROBE_SLOW = 1 / 32;
 
-/** Replica indices in the order to try them: as they are, but those on disks slow lately last (bar the odd probe). */
-function replicaOrder(fragments: readonly (FragmentSource | null)[]): number[] {
+/**
+ * Replica indices in the order to try them: as they are, but those on disks
+ * slow lately last; or, for the odd probe of a slow disk (to see it
+ * recover), as they are with `probe` set: the caller then reads the next
+ * replica beside it from the start, so that the probe costs no wait.
+ */
+function replicaOrder(fragments: readonly (FragmentSource | null)[]): { order: number[]; probe: boolean } {
   const indices = fragments.map((_, i) => i);
   const slow = slowDisks(fragments, fragments.length, fragments.length - 1);
-  if (slow.size === 0 || Math.random() < PROBE_SLOW) return indices;
-  return [...indices.filter((i) => !slow.has(i)), ...indices.filter((i) => slow.has(i))];
+  if (slow.size === 0) return { order: indices, probe: false };
+  if (Math.random() < PROBE_SLOW) return { order: indices, probe: slow.has(0) };
+  return { order: [...indices.filter((i) => !slow.has(i)), ...indices.filter((i) => slow.has(i))], probe: false };
 }
 
 async function readThroughRegion(kernels: KernelInstance, task: ReadTask, count: number, into: Uint8Array | undefined): Promise<ReadResult> {
