@@ -8,6 +8,7 @@
 // errors by disk and class, its size), and retention by age and size keeps
 // it bounded.
 import Database from 'better-sqlite3';
+import { DfsError } from '../errors.js';
 import { CatalogBase } from './base.js';
 import type { DiskState } from './rows.js';
 
@@ -201,14 +202,18 @@ export class EventReader {
   private constructor(private readonly db: Database.Database) {}
 
   static open(path: string): EventReader | null {
-    const db = new Database(path, { readonly: true, fileMustExist: true });
-    db.pragma('busy_timeout = 5000');
-    const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").get();
-    if (!has) {
+    let db: Database.Database | null = null;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+      db.pragma('busy_timeout = 5000');
+      const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").get();
+      if (has) return new EventReader(db);
       db.close();
       return null;
+    } catch (cause) {
+      if (db?.open) db.close();
+      throw new DfsError('DFS_ERR_CATALOG_CORRUPT', `${path}: ${(cause as Error).message}`, { cause });
     }
-    return new EventReader(db);
   }
 
   events(filter: EventFilter): PoolEvent[] {
