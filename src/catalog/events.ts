@@ -20,13 +20,15 @@ export type EventTrigger = (typeof EVENT_TRIGGERS)[number];
 export const ERROR_CLASSES = ['checksum', 'io', 'missing'] as const;
 export type ErrorClass = (typeof ERROR_CLASSES)[number];
 
-/** Which class a kind of bad fragment counts under: bad bytes, an I/O error, or bytes not there. */
+/** Kinds of bad fragment that are not bad bytes: an I/O error, or bytes not there. Every other kind counts as `checksum`. */
+const KIND_CLASSES: Readonly<Record<string, ErrorClass>> = { unreadable: 'io', missing: 'missing' };
+
+/** Which class a kind of bad fragment counts under. */
 export function errorClassOf(kind: string): ErrorClass {
-  if (kind === 'unreadable') return 'io';
-  if (kind === 'missing') return 'missing';
-  return 'checksum';
+  return KIND_CLASSES[kind] ?? 'checksum';
 }
-const CLASS_SQL = `CASE NEW.kind WHEN 'unreadable' THEN 'io' WHEN 'missing' THEN 'missing' ELSE 'checksum' END`;
+/** The same, in the trigger that keeps the per-disk counters. */
+const CLASS_SQL = `CASE NEW.kind ${Object.entries(KIND_CLASSES).map(([k, c]) => `WHEN '${k}' THEN '${c}'`).join(' ')} ELSE 'checksum' END`;
 
 export interface EventSource {
   fragment: number;
@@ -183,13 +185,24 @@ function where(filter: EventFilter): { sql: string; args: unknown[] } {
   return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', args };
 }
 
+/** Statements by SQL text, per connection: a follower asks the same query four times a second. */
+const statements = new WeakMap<Database.Database, Map<string, Database.Statement>>();
+
+function prepared(db: Database.Database, sql: string): Database.Statement {
+  let byText = statements.get(db);
+  if (!byText) statements.set(db, (byText = new Map()));
+  let statement = byText.get(sql);
+  if (!statement) byText.set(sql, (statement = db.prepare(sql)));
+  return statement;
+}
+
 /** Events matching a filter, oldest first (the newest `limit` of them when a limit is given). */
 export function queryEvents(db: Database.Database, filter: EventFilter): PoolEvent[] {
   const { sql, args } = where(filter);
   const columns = 'id, time, type, disk, key, extent, kind, body';
   const rows = filter.limit !== undefined
-    ? (db.prepare(`SELECT * FROM (SELECT ${columns} FROM events ${sql} ORDER BY id DESC LIMIT ?) ORDER BY id`).all(...args, filter.limit) as EventRow[])
-    : (db.prepare(`SELECT ${columns} FROM events ${sql} ORDER BY id`).all(...args) as EventRow[]);
+    ? (prepared(db, `SELECT * FROM (SELECT ${columns} FROM events ${sql} ORDER BY id DESC LIMIT ?) ORDER BY id`).all(...args, filter.limit) as EventRow[])
+    : (prepared(db, `SELECT ${columns} FROM events ${sql} ORDER BY id`).all(...args) as EventRow[]);
   return rows.map(fromRow);
 }
 
@@ -242,7 +255,6 @@ export class EventTable extends CatalogBase {
       count: p('SELECT count(*) AS n FROM events'),
       diskErrors: p(`SELECT kind, count(*) AS n FROM events WHERE disk = ? AND time >= ? AND type = 'problem' GROUP BY kind`),
       lastOfExtent: p('SELECT id, time, type, disk, key, extent, kind, body FROM events WHERE extent = ? AND type = ? ORDER BY id DESC LIMIT 1'),
-      lastId: p('SELECT coalesce(max(id), 0) AS id FROM events'),
       lastStateChange: p(`SELECT max(time) AS t FROM events WHERE disk = ? AND type = 'disk_state' AND json_extract(body, '$.result') IS NOT 'fail_deferred'`),
     };
   }
@@ -293,10 +305,6 @@ export class EventTable extends CatalogBase {
 
   events(filter: EventFilter = {}): PoolEvent[] {
     return queryEvents(this.db, filter);
-  }
-
-  lastEventId(): number {
-    return (this.eventSql.lastId.get() as { id: number }).id;
   }
 
   /** A disk's problems since a time, by error class: what its fault thresholds are checked against. */

@@ -8,6 +8,6 @@ export * from './rows.js';
 export { SCHEMA_VERSION } from './schema.js';
 export { riskKey, type RiskKey } from './extents.js';
 export {
-  DEFAULT_EVENT_RETENTION, ERROR_CLASSES, EVENT_TRIGGERS, EVENT_TYPES, EventReader, errorClassOf,
+  ERROR_CLASSES, EVENT_TYPES, EventReader,
   type ErrorClass, type EventFilter, type EventOrigin, type EventRetention, type EventSource, type EventTrigger, type EventType, type NewEvent, type PoolEvent,
 } from './events.js';

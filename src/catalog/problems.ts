@@ -62,21 +62,16 @@ export class ProblemTable extends ExtentTable {
    */
   recordProblems(extentId: string, problems: readonly FragmentProblem[], source: string, action = 'reported', origin?: EventOrigin): NewEvent[] {
     if (problems.length === 0) return [];
-    const trigger = origin?.trigger ?? SOURCE_TRIGGERS[source] ?? 'manual';
+    const from = { trigger: origin?.trigger ?? SOURCE_TRIGGERS[source] ?? 'manual', job: origin?.job ?? null };
     return this.transaction(() => {
       const now = Date.now();
+      const event = this.fragmentEvents(extentId, from);
       const events: NewEvent[] = [];
-      let context: { seq: number; key: string | null } | undefined;
       for (const p of problems) {
-        const known = this.problemSql.one.get(extentId, p.index) as { diskId: string | null; kind: string; observed: string | null } | undefined;
+        const known = this.knownProblem(extentId, p.index);
         const observed = p.observed ?? null;
         if (!known || known.kind !== p.kind || known.diskId !== p.diskId || known.observed !== observed) {
-          context ??= this.problemSql.context.get(extentId) as { seq: number; key: string | null } | undefined;
-          const expected = this.problemSql.fragmentChecksum.get(extentId, p.index) as { checksum: string } | undefined;
-          events.push({
-            type: 'problem', trigger, job: origin?.job ?? null, key: context?.key ?? null, extent: extentId, seq: context?.seq ?? null, fragment: p.index,
-            disk: p.diskId, kind: p.kind, expectedChecksum: expected?.checksum ?? null, observedChecksum: observed, result: action,
-          });
+          events.push(event('problem', p.index, { disk: p.diskId, kind: p.kind, observedChecksum: observed, result: action }));
         }
         this.problemSql.fragmentState.run(p.kind, extentId, p.index);
         this.problemSql.upsert.run(extentId, p.index, p.diskId, p.kind, source, action, now, observed);
@@ -85,6 +80,27 @@ export class ProblemTable extends ExtentTable {
       this.appendEvents(events, now);
       return events;
     });
+  }
+
+  private knownProblem(extentId: string, index: number): { diskId: string | null; kind: string; observed: string | null } | undefined {
+    return this.problemSql.one.get(extentId, index) as { diskId: string | null; kind: string; observed: string | null } | undefined;
+  }
+
+  /**
+   * Builds the events about one extent's fragments: its key and sequence
+   * (read once, on the first event) and each fragment's recorded checksum as
+   * the expected one.
+   */
+  private fragmentEvents(extentId: string, origin: EventOrigin) {
+    let context: { seq: number; key: string | null } | undefined;
+    return (type: NewEvent['type'], fragment: number, fields: Partial<NewEvent>): NewEvent => {
+      context ??= this.problemSql.context.get(extentId) as { seq: number; key: string | null } | undefined;
+      const expected = this.problemSql.fragmentChecksum.get(extentId, fragment) as { checksum: string } | undefined;
+      return {
+        type, trigger: origin.trigger, job: origin.job ?? null, key: context?.key ?? null, extent: extentId, seq: context?.seq ?? null, fragment,
+        expectedChecksum: expected?.checksum ?? null, ...fields,
+      };
+    };
   }
 
   /** The problems known on one extent's fragments, by index. */
@@ -115,19 +131,16 @@ export class ProblemTable extends ExtentTable {
    */
   clearProblems(extentId: string, indices: readonly number[], origin: EventOrigin = { trigger: 'scrub' }): void {
     this.transaction(() => {
-      const events: NewEvent[] = [];
-      let context: { seq: number; key: string | null } | undefined;
-      for (const index of indices) {
-        const known = this.problemSql.one.get(extentId, index) as { diskId: string | null; kind: string; observed: string | null } | undefined;
-        const fragment = this.problemSql.fragmentChecksum.get(extentId, index) as { checksum: string } | undefined;
-        context ??= this.problemSql.context.get(extentId) as { seq: number; key: string | null } | undefined;
-        events.push({
-          type: 'problem_cleared', trigger: origin.trigger, job: origin.job ?? null, key: context?.key ?? null, extent: extentId, seq: context?.seq ?? null,
-          fragment: index, disk: known?.diskId ?? null, kind: known?.kind ?? null, expectedChecksum: fragment?.checksum ?? null, observedChecksum: fragment?.checksum ?? null, result: 'ok',
-        });
+      const event = this.fragmentEvents(extentId, origin);
+      const events = indices.map((index) => {
+        const known = this.knownProblem(extentId, index);
+        // Found good: the bytes there are the ones recorded.
+        const cleared = event('problem_cleared', index, { disk: known?.diskId ?? null, kind: known?.kind ?? null, result: 'ok' });
+        cleared.observedChecksum = cleared.expectedChecksum ?? null;
         this.problemSql.fragmentState.run('ok', extentId, index);
         this.problemSql.resolve.run(extentId, index);
-      }
+        return cleared;
+      });
       this.problemSql.recomputeOne.run(extentId);
       this.appendEvents(events);
     });

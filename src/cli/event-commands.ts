@@ -2,15 +2,11 @@
 // connection (no lock: it works beside a daemon or a running scrub), and
 // `--follow` to watch new events as they are written, as `zpool events -f`.
 import type { Command } from 'commander';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { EventReader, type PoolEvent } from '../catalog/index.js';
-import { parseEventFilter, withEventReader, type EventParams } from '../ops/index.js';
-import { poolPaths, readPoolConfig } from '../pool/index.js';
+import type { PoolEvent } from '../catalog/index.js';
+import { followEvents, parseEventFilter, withEventReader, type EventParams } from '../ops/index.js';
+import { readPoolConfig } from '../pool/index.js';
 import type { CliContext } from './context.js';
 import { escapeControls, toJson } from './output.js';
-
-/** How often `--follow` looks for new events. */
-const FOLLOW_POLL_MS = 250;
 
 /** One event on one line, for people. */
 export function eventLine(e: PoolEvent): string {
@@ -45,12 +41,6 @@ export function registerEventCommands(program: Command, ctx: CliContext): void {
       const { follow, ...params } = opts;
       const filter = parseEventFilter(params, readPoolConfig(root).disks);
       const json = ctx.json();
-      if (!follow) {
-        const events = withEventReader(root, (reader) => reader?.events(filter) ?? []);
-        if (json) process.stdout.write(`${toJson({ events })}\n`);
-        else process.stdout.write(events.length ? `${events.map(eventLine).join('\n')}\n` : 'no events\n');
-        return;
-      }
       let stop = false;
       const onSignal = () => {
         stop = true;
@@ -58,28 +48,21 @@ export function registerEventCommands(program: Command, ctx: CliContext): void {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
-        const reader = EventReader.open(poolPaths(root).catalog);
-        if (!reader) {
-          process.stderr.write('this pool\'s catalogue has no journal yet: any command that opens the pool (status, say) brings it up to date\n');
-          return;
-        }
-        try {
-          const print = (events: PoolEvent[]) => {
-            for (const e of events) process.stdout.write(`${json ? JSON.stringify(e) : eventLine(e)}\n`);
-          };
-          const first = reader.events(filter);
-          print(first);
-          // Nothing matched yet: every later match is new.
-          let after = first.at(-1)?.id ?? filter.after ?? 0;
-          while (!stop) {
-            await sleep(FOLLOW_POLL_MS);
-            const next = reader.events({ ...filter, after, limit: 10_000 });
-            print(next);
-            if (next.length) after = next.at(-1)!.id;
+        await withEventReader(root, async (reader) => {
+          if (!follow) {
+            const events = reader?.events(filter) ?? [];
+            if (json) process.stdout.write(`${toJson({ events })}\n`);
+            else process.stdout.write(events.length ? `${events.map(eventLine).join('\n')}\n` : 'no events\n');
+            return;
           }
-        } finally {
-          reader.close();
-        }
+          if (!reader) {
+            process.stderr.write('this pool\'s catalogue has no journal yet: any command that opens the pool (status, say) brings it up to date\n');
+            return;
+          }
+          for await (const batch of followEvents((f) => reader.events(f), filter, () => stop)) {
+            for (const e of batch) process.stdout.write(`${json ? JSON.stringify(e) : eventLine(e)}\n`);
+          }
+        });
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

@@ -4,7 +4,8 @@
 // daemon or another command works on the pool).
 import { EVENT_TYPES, EventReader, type EventFilter, type PoolEvent } from '../catalog/index.js';
 import { DfsError } from '../errors.js';
-import { poolPaths, readPoolConfig } from '../pool/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { poolPaths } from '../pool/index.js';
 import { parseDuration } from '../scrub/index.js';
 
 /** The newest this many events when no limit is given. */
@@ -60,18 +61,39 @@ export function parseEventFilter(p: EventParams, disks: readonly { id: string; p
   return filter;
 }
 
-/** The journal of the pool at `root`, read on its own read-only connection; `fn` gets null when the catalogue predates the journal. */
-export function withEventReader<T>(root: string, fn: (reader: EventReader | null) => T): T {
+/**
+ * Runs `fn` on the journal of the pool at `root`, read on its own read-only
+ * connection, closed when `fn` has finished (awaited); `fn` gets null when
+ * the catalogue predates the journal.
+ */
+export async function withEventReader<T>(root: string, fn: (reader: EventReader | null) => T | Promise<T>): Promise<T> {
   const reader = EventReader.open(poolPaths(root).catalog);
   try {
-    return fn(reader);
+    return await fn(reader);
   } finally {
     reader?.close();
   }
 }
 
-/** Events of the pool at `root` that match `params`, oldest first. */
-export function readEvents(root: string, params: EventParams): PoolEvent[] {
-  const filter = parseEventFilter(params, readPoolConfig(root).disks);
-  return withEventReader(root, (reader) => reader?.events(filter) ?? []);
+/** How often a follower looks for new events, and how many it takes at a time. */
+export const FOLLOW_POLL_MS = 250;
+const FOLLOW_BATCH = 10_000;
+
+/**
+ * The journal as it grows, for `events --follow` and the SSE stream: the
+ * events matching `filter` now, then each poll's new ones (an empty batch
+ * when none came), until `stopped()` says so.
+ */
+export async function* followEvents(read: (filter: EventFilter) => PoolEvent[], filter: EventFilter, stopped: () => boolean): AsyncGenerator<PoolEvent[]> {
+  const first = read(filter);
+  yield first;
+  // Nothing matched yet: every later match is new.
+  let after = first.at(-1)?.id ?? filter.after ?? 0;
+  while (!stopped()) {
+    await sleep(FOLLOW_POLL_MS);
+    if (stopped()) return;
+    const next = read({ ...filter, after, limit: FOLLOW_BATCH });
+    if (next.length) after = next.at(-1)!.id;
+    yield next;
+  }
 }

@@ -21,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { log } from '../log/index.js';
-import { riskKey, type ExtentWithFragments, type FragmentProblem, type RiskKey } from '../catalog/index.js';
+import { riskKey, type EventOrigin, type ExtentWithFragments, type FragmentProblem, type RiskKey } from '../catalog/index.js';
 import type { ScrubOutcome } from '../kernels/index.js';
 import type { Engine } from '../store/index.js';
 import { classify, needsSecondLook } from './classify.js';
@@ -206,6 +206,8 @@ export interface PassOutcome {
  */
 export async function runPass(engine: Engine, pass: PassState, control: PassControl): Promise<PassOutcome> {
   const logger = log('scrub');
+  // What the journal says found and repaired what this pass found.
+  const origin: EventOrigin = { trigger: 'scrub', job: pass.id };
   const segmentStarted = performance.now();
   let lastCheckpoint = performance.now();
   const pacer = control.pacer ?? new Pacer(engine, { intensity: control.intensity, maxRate: control.maxRate });
@@ -295,9 +297,9 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
   };
 
   const queueRepair = (now: ExtentWithFragments, bad: FragmentProblem[], entries: ScrubProblem[], key: string): void => {
-    engine.noteProblems(now.id, bad, 'scrub', 'queued', { trigger: 'scrub', job: pass.id });
+    engine.noteProblems(now.id, bad, 'scrub', 'queued', origin);
     pendingRepairFragments += bad.length;
-    repairs.push(control.queue.submit(now.id, { trigger: 'scrub', job: pass.id }).then((result) => {
+    repairs.push(control.queue.submit(now.id, origin).then((result) => {
       pendingRepairFragments -= bad.length;
       pass.repairsAttempted += bad.length;
       control.totals.repairsAttempted += bad.length;
@@ -337,7 +339,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
       pass.checksFailed = (pass.checksFailed ?? 0) + 1; // a pass resumed from an older checkpoint has no count yet
       return;
     }
-    if (verdict.cleared.length && !pass.dryRun) engine.catalog.clearProblems(now.id, verdict.cleared, { trigger: 'scrub', job: pass.id });
+    if (verdict.cleared.length && !pass.dryRun) engine.catalog.clearProblems(now.id, verdict.cleared, origin);
     if (verdict.kind === 'healthy') {
       pass.extents.healthy++;
       verified.push(now.id);
@@ -353,7 +355,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
       case 'unrecoverable':
         pass.extents.unrecoverable++;
         listed('unrecoverable');
-        if (!pass.dryRun) engine.noteProblems(now.id, bad, 'scrub', 'unrecoverable', { trigger: 'scrub', job: pass.id });
+        if (!pass.dryRun) engine.noteProblems(now.id, bad, 'scrub', 'unrecoverable', origin);
         logger.error({ key, extent: now.id, seq: now.seq, bad: bad.length, need: now.need, width: now.width }, 'extent unrecoverable');
         return;
       case 'degraded':
@@ -363,7 +365,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
           if (!pass.repairsPaused) logger.warn({ cap: control.maxRepairsPerPass, pass: pass.id }, 'auto-repair paused: this pass reached its repair cap; further problems are reported only');
           pass.repairsPaused = true;
         }
-        if (!pass.dryRun) engine.noteProblems(now.id, bad, 'scrub', verdict.action, { trigger: 'scrub', job: pass.id });
+        if (!pass.dryRun) engine.noteProblems(now.id, bad, 'scrub', verdict.action, origin);
         return;
       case 'repair':
         queueRepair(now, bad, listed('queued'), key);

@@ -16,7 +16,7 @@ import type { Engine } from './engine.js';
 
 export type FailedListener = (diskId: string) => void;
 
-function window(seconds: number): string {
+function windowText(seconds: number): string {
   return seconds % 3600 === 0 ? `${seconds / 3600} h` : seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
 }
 
@@ -46,7 +46,7 @@ export class DiskFaults {
     for (const cls of ERROR_CLASSES) {
       const t = faults[cls];
       const n = this.engine.catalog.diskErrorsSince(diskId, Math.max(now - t.windowSeconds * 1000, sinceChange))[cls];
-      if (n >= t.errors) reasons.push(`${n} ${cls} errors within ${window(t.windowSeconds)} (threshold ${t.errors})`);
+      if (n >= t.errors) reasons.push(`${n} ${cls} errors within ${windowText(t.windowSeconds)} (threshold ${t.errors})`);
     }
     return reasons;
   }

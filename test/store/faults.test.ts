@@ -91,15 +91,20 @@ test('filters: type, disk, key prefix, since, after, and the newest N oldest fir
   }
 });
 
+/** An ec:4+2 pool of `disks` disks with a checksum-error threshold of `errors`, holding one object of `extents` extents of 64 KiB. */
+async function poolWithObject(name: string, disks: number, extents: number, errors: number): Promise<Engine> {
+  const folders = Array.from({ length: disks }, (_, i) => join(root, `${name}-d${i}`));
+  for (const d of folders) mkdirSync(d);
+  const engine = Engine.init(join(root, name), { policy: 'ec:4+2', extentSize: '64KiB', disks: folders });
+  engine.updateConfig({ ...engine.config, faults: { ...engine.config.faults, checksum: { errors, windowSeconds: 600 } } });
+  const data = randomBytes(64 * 1024 * extents, extents);
+  await putObject(engine, chunkSource((async function* () { yield data; })(), data.length), 'obj', { policy: parsePolicy('ec:4+2') });
+  return engine;
+}
+
 test('fault management: suspect past the threshold, failed past it again; held back while another disk is failing', async () => {
-  const pool = join(root, 'pool');
-  const disks = Array.from({ length: 8 }, (_, i) => join(root, `d${i}`));
-  for (const d of disks) mkdirSync(d);
-  const engine = Engine.init(pool, { policy: 'ec:4+2', extentSize: '64KiB', disks });
+  const engine = await poolWithObject('pool', 8, 20, 3);
   try {
-    engine.updateConfig({ ...engine.config, faults: { ...engine.config.faults, checksum: { errors: 3, windowSeconds: 600 } } });
-    const data = randomBytes(64 * 1024 * 20, 5);
-    await putObject(engine, chunkSource((async function* () { yield data; })(), data.length), 'obj', { policy: parsePolicy('ec:4+2') });
     const target = engine.catalog.disks()[0]!.id;
     const other = engine.catalog.disks()[1]!.id;
     // Fragments on the target disk, each a different extent's.
@@ -151,14 +156,8 @@ test('fault management: suspect past the threshold, failed past it again; held b
 });
 
 test('no room: a suspect disk whose extents could not be rebuilt elsewhere is not failed', async () => {
-  const pool = join(root, 'pool-tight');
-  const disks = Array.from({ length: 6 }, (_, i) => join(root, `t${i}`));
-  for (const d of disks) mkdirSync(d);
-  const engine = Engine.init(pool, { policy: 'ec:4+2', extentSize: '64KiB', disks });
+  const engine = await poolWithObject('pool-tight', 6, 4, 1);
   try {
-    engine.updateConfig({ ...engine.config, faults: { ...engine.config.faults, checksum: { errors: 1, windowSeconds: 600 } } });
-    const data = randomBytes(64 * 1024 * 4, 6);
-    await putObject(engine, chunkSource((async function* () { yield data; })(), data.length), 'obj', { policy: parsePolicy('ec:4+2') });
     const target = engine.catalog.disks()[0]!.id;
     const extents = engine.catalog.extentIdsOnDisk(target).map((id) => engine.catalog.extent(id)!);
     for (const e of extents.slice(0, 2)) {

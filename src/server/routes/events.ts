@@ -4,14 +4,12 @@
 // is written, each with its id, so that a client that reconnects with
 // Last-Event-ID misses nothing the journal still holds.
 import type { FastifyInstance } from 'fastify';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { PoolEvent } from '../../catalog/index.js';
-import { parseEventFilter, type EventParams } from '../../ops/index.js';
+import { followEvents, parseEventFilter, type EventParams } from '../../ops/index.js';
 import type { Engine } from '../../store/index.js';
 import { errors, open } from '../schemas.js';
 
-/** How often a follower looks for new events, and how often an idle stream says it is alive. */
-const POLL_MS = 250;
+/** How often an idle stream says it is alive. */
 const HEARTBEAT_MS = 15_000;
 
 const query = {
@@ -54,27 +52,20 @@ export async function eventRoutes(app: FastifyInstance, { engine }: { engine: En
     res.on('close', () => {
       closed = true;
     });
-    const first = engine.catalog.events(filter);
-    res.write(`retry: 1000\n\n${first.map(sse).join('')}`);
-    let after = first.at(-1)?.id ?? filter.after ?? 0;
+    res.write('retry: 1000\n\n');
     let quietSince = Date.now();
-    while (!closed && !closing) {
-      await sleep(POLL_MS);
-      if (closed || closing) break;
-      let next: PoolEvent[];
-      try {
-        next = engine.catalog.events({ ...filter, after, limit: 10_000 });
-      } catch {
-        break; // the catalogue closed under us: the daemon is stopping
+    try {
+      for await (const batch of followEvents((f) => engine.catalog.events(f), filter, () => closed || closing)) {
+        if (batch.length) {
+          res.write(batch.map(sse).join(''));
+          quietSince = Date.now();
+        } else if (Date.now() - quietSince > HEARTBEAT_MS) {
+          res.write(': alive\n\n');
+          quietSince = Date.now();
+        }
       }
-      if (next.length) {
-        res.write(next.map(sse).join(''));
-        after = next.at(-1)!.id;
-        quietSince = Date.now();
-      } else if (Date.now() - quietSince > HEARTBEAT_MS) {
-        res.write(': alive\n\n');
-        quietSince = Date.now();
-      }
+    } catch {
+      // The catalogue closed under us: the daemon is stopping.
     }
     res.end();
     return reply;
