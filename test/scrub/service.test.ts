@@ -56,7 +56,8 @@ async function until(what: string, probe: () => boolean, ms = 20_000): Promise<v
 }
 
 test('the scheduler with a fake clock: nightly in the window, once a night, yields at the window end and resumes next night; overdue', () => withPool(async (engine) => {
-  await put(engine, 'a', 40 * EXTENT, 1);
+  // More than one batch at low (40 extents), so that the window can close mid-pass.
+  await put(engine, 'a', 100 * EXTENT, 1);
   let now = new Date(2026, 10, 24, 0, 30).getTime();
   const service = new ScrubService(engine, { clock: () => now, tickMs: 0, checkpointMs: 50 });
   service.setSchedule({ frequency: 'nightly', window: '01:00-05:00', intensity: 'high' });
@@ -73,7 +74,7 @@ test('the scheduler with a fake clock: nightly in the window, once a night, yiel
   assert.is(service.state, 'running');
   await until('the pass to complete', () => service.state === 'idle');
   const first = service.status();
-  assert.is(first.lastPass!.extentsScanned, 40);
+  assert.is(first.lastPass!.extentsScanned, 100);
   assert.is(first.overdue, false);
   now = runAt + 3600_000;
   await service.tick();
@@ -89,7 +90,7 @@ test('the scheduler with a fake clock: nightly in the window, once a night, yiel
   now = new Date(2026, 10, 25, 5, 1).getTime();
   await until('the pass to yield at the window end', () => service.state === 'idle');
   const yielded = service.status().pass!;
-  assert.ok(yielded.extentsDone >= 3 && yielded.extentsDone < 40);
+  assert.ok(yielded.extentsDone >= 3 && yielded.extentsDone < 100);
   // The night after, the same pass resumes where it stopped.
   service.setIntensity('high');
   now = service.nextRunAt()!;
@@ -98,7 +99,7 @@ test('the scheduler with a fake clock: nightly in the window, once a night, yiel
   assert.is(service.status().pass!.id, yielded.id);
   await until('the resumed pass to complete', () => service.state === 'idle');
   const done = service.status();
-  assert.is(done.lastPass!.extentsScanned, 40);
+  assert.is(done.lastPass!.extentsScanned, 100);
   assert.is(done.pass, null);
 
   // No completed pass for more than 36 h: overdue.
