@@ -7,6 +7,9 @@
 //   - the same PUT with a stream body (Body a Readable, ContentLength given),
 //     as a client streaming a file sends it: aws-chunked with an unsigned
 //     payload and a CRC32 trailer (the SDK hashes nothing before sending);
+//   - the same GET with the client's checksum validation off (the SDK's
+//     responseChecksumValidation WHEN_REQUIRED): its CRC32 of the body runs
+//     in JavaScript on the client's side;
 //   - PUT and GET of 4 KiB objects from 16 concurrent clients;
 //   - CPU per request of the daemon and of the client process, each side.
 //
@@ -40,6 +43,9 @@ const key = cli(['--pool', poolDir, 's3-key', 'create', '--json']).json as S3Key
 const daemon = await startDaemon(poolDir, ['serve', '--log-level', 'warn']);
 const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
 const s3 = s3Client(daemon.s3Url!, key, { requestHandler: new NodeHttpHandler({ httpAgent: agent }) });
+// The same client, validating a GET's checksum only when asked (ChecksumMode): its default CRC32 of every
+// body runs in JavaScript, on the client's side.
+const s3Unchecked = s3Client(daemon.s3Url!, key, { requestHandler: new NodeHttpHandler({ httpAgent: agent }), responseChecksumValidation: 'WHEN_REQUIRED' });
 await s3.send(new CreateBucketCommand({ Bucket: 'bench' }));
 const v1 = new URL(daemon.url);
 const auth = { authorization: `Bearer ${daemon.token}` };
@@ -71,6 +77,12 @@ const sides = {
       for await (const chunk of out.Body as AsyncIterable<Uint8Array>) n += chunk.length;
       return n;
     },
+    getUnchecked: async (k: string) => {
+      const out = await s3Unchecked.send(new GetObjectCommand({ Bucket: 'bench', Key: k }));
+      let n = 0;
+      for await (const chunk of out.Body as AsyncIterable<Uint8Array>) n += chunk.length;
+      return n;
+    },
   },
   v1: {
     put: async (k: string, body: Buffer) => {
@@ -81,6 +93,8 @@ const sides = {
       await v1Request('PUT', `bench/${k}`, body);
     },
     get: (k: string) => v1Request('GET', `bench/${k}`),
+    // /v1 has one way: the same request as get.
+    getUnchecked: (k: string) => v1Request('GET', `bench/${k}`),
   },
 };
 type Side = keyof typeof sides;
@@ -137,6 +151,10 @@ for (let round = 0; round < ROUNDS; round++) {
       for (let i = 0; i < LARGE; i++) if ((await s.get(`large-${side}-${i}`)) !== large.length) throw new Error('short GET');
     });
     note('64 MiB GET (MB/s)', side, (LARGE * large.length) / getSeconds / 1e6, LARGE);
+    const uncheckedSeconds = await timed(async () => {
+      for (let i = 0; i < LARGE; i++) if ((await s.getUnchecked(`large-${side}-${i}`)) !== large.length) throw new Error('short GET');
+    });
+    note('64 MiB GET, no client checksum (MB/s)', side, (LARGE * large.length) / uncheckedSeconds / 1e6, LARGE);
     const streamSeconds = await timed(async () => {
       for (let i = 0; i < LARGE; i++) await s.putStream(`stream-${side}-${i}`, large);
     });
@@ -163,5 +181,6 @@ printRows([
   ...Object.keys(ratios).map((name) => [name.replace(/ \(.*\)$/, ''), ...['s3 daemon', 'v1 daemon', 's3 client', 'v1 client'].map((k) => median(rates[`${name} ${k} cpu`]!).toFixed(2))]),
 ]);
 s3.destroy();
+s3Unchecked.destroy();
 agent.destroy();
 await daemon.stop();
