@@ -21,9 +21,14 @@ import { readPacked } from './packs.js';
  * alternating rounds in one process):
  * replication:3 8/2 7684, 16/2 8704, 16/4 9504; ec:4+2 8/2 4946, 16/2 5489,
  * 16/4 5955. A deep queue keeps both cores busy while the main thread hands
- * out work, and a task of four extents pays one hand-off for four.
+ * out work, and a task of four extents pays one hand-off for four. From the
+ * disks (page cache dropped), sixteen extents ahead were not enough to keep
+ * every disk's queue full: a 1 GiB ec:4+2 get held at 1303–1313 MB/s in four
+ * runs of npm run bench:io while the baseline at the same per-disk depth
+ * read 1504–1766; thirty-two ahead gave 1573 against 1609 (0.98x). A lone
+ * read gets the thirty-two; several share READS_IN_FLIGHT as before.
  */
-export const READ_AHEAD = 16;
+export const READ_AHEAD = 32;
 const READ_GROUP = 4;
 /**
  * Extents in flight for all of an engine's object reads together: with many
