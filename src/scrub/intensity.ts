@@ -10,11 +10,12 @@
 // read queued behind a scrub check waits for one extent, not twenty. Low
 // checks ten extents a second as one batch of forty every four seconds, on
 // the scrubber's own threads (a client's read never waits in their queue):
-// the same pace as ten every second, at less CPU. The cost of a batch, its hand-offs and wake-ups across the daemon's threads,
-// outweighed the checks: npm run bench:scrub measured 1.30–1.45% of a core
-// with ten every second, 0.95–1.20% with twenty every two, and a daemon
-// scrubbing in its steady state 0.90–1.13% with twenty every two against
-// 0.77–0.97% with forty every four, alternating in the same build.
+// the same pace as ten every second, at less CPU. The cost of a batch, its
+// hand-offs and wake-ups across the daemon's threads, outweighed the checks:
+// npm run bench:scrub measured 1.30–1.45% of a core with ten every second,
+// 0.95–1.20% with twenty every two, and a daemon scrubbing in its steady
+// state 0.90–1.13% with twenty every two against 0.77–0.97% with forty every
+// four, alternating in the same build.
 import { DfsError } from '../errors.js';
 import { parseSize } from '../pool/index.js';
 

@@ -17,7 +17,7 @@
 //   DFS_BENCH_LARGE    large objects per round and side (default 3)
 //   DFS_BENCH_SMALL    small objects per round and side (default 1000)
 import { Agent, request } from 'node:http';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -25,6 +25,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { cli, tempDir } from '../helpers/cli.js';
 import { startDaemon } from '../helpers/daemon.js';
+import { cpuSeconds } from '../helpers/memory-load.js';
 import { s3Client, type S3Key } from '../helpers/s3.js';
 import { median, printRows } from './harness.js';
 
@@ -63,6 +64,19 @@ function v1Request(method: string, key: string, body?: Buffer): Promise<number> 
   });
 }
 
+/** A GetObject's body, counted as it streams. */
+async function s3Get(client: typeof s3, k: string): Promise<number> {
+  const out = await client.send(new GetObjectCommand({ Bucket: 'bench', Key: k }));
+  let n = 0;
+  for await (const chunk of out.Body as AsyncIterable<Uint8Array>) n += chunk.length;
+  return n;
+}
+
+const v1Put = async (k: string, body: Buffer) => {
+  await v1Request('PUT', `bench/${k}`, body);
+};
+const v1Get = (k: string) => v1Request('GET', `bench/${k}`);
+
 const sides = {
   s3: {
     put: async (k: string, body: Buffer) => {
@@ -71,51 +85,26 @@ const sides = {
     putStream: async (k: string, body: Buffer) => {
       await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: k, Body: Readable.from([body]), ContentLength: body.length }));
     },
-    get: async (k: string) => {
-      const out = await s3.send(new GetObjectCommand({ Bucket: 'bench', Key: k }));
-      let n = 0;
-      for await (const chunk of out.Body as AsyncIterable<Uint8Array>) n += chunk.length;
-      return n;
-    },
-    getUnchecked: async (k: string) => {
-      const out = await s3Unchecked.send(new GetObjectCommand({ Bucket: 'bench', Key: k }));
-      let n = 0;
-      for await (const chunk of out.Body as AsyncIterable<Uint8Array>) n += chunk.length;
-      return n;
-    },
+    get: (k: string) => s3Get(s3, k),
+    getUnchecked: (k: string) => s3Get(s3Unchecked, k),
   },
-  v1: {
-    put: async (k: string, body: Buffer) => {
-      await v1Request('PUT', `bench/${k}`, body);
-    },
-    // /v1 has one way: the same request as put.
-    putStream: async (k: string, body: Buffer) => {
-      await v1Request('PUT', `bench/${k}`, body);
-    },
-    get: (k: string) => v1Request('GET', `bench/${k}`),
-    // /v1 has one way: the same request as get.
-    getUnchecked: (k: string) => v1Request('GET', `bench/${k}`),
-  },
+  // /v1 has one way to send a body and one to read it: its stream and unchecked cases are the same requests.
+  v1: { put: v1Put, putStream: v1Put, get: v1Get, getUnchecked: v1Get },
 };
 type Side = keyof typeof sides;
 
-/** CPU seconds (utime + stime, all threads) of a process, from /proc. */
-function cpuOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 /** CPU seconds spent by the daemon and by this process (the clients) during the last timed phase. */
 let lastCpu = { daemon: 0, client: 0 };
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const d0 = cpuOf(daemon.child.pid!);
+  const d0 = cpuSeconds(daemon.child.pid!);
   const c0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   await fn();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const c = process.cpuUsage(c0);
-  lastCpu = { daemon: cpuOf(daemon.child.pid!) - d0, client: (c.user + c.system) / 1e6 };
+  lastCpu = { daemon: cpuSeconds(daemon.child.pid!) - d0, client: (c.user + c.system) / 1e6 };
   return seconds;
 }
 

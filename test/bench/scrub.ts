@@ -471,8 +471,8 @@ async function cpuAtLow(): Promise<string[][]> {
       const e1 = await status();
       // By thread (Node names them all "node"; the main thread's id is the process's): where the CPU went.
       const threads = new Map<string, number>();
-      for (const [tid, { seconds }] of t1) {
-        const spent = seconds - (t0.get(tid)?.seconds ?? 0);
+      for (const [tid, seconds] of t1) {
+        const spent = seconds - (t0.get(tid) ?? 0);
         threads.set(tid === pid ? 'main thread' : `thread ${tid}`, (spent / SECONDS_EACH) * 100);
       }
       return { core: ((c1 - c0) / SECONDS_EACH) * 100, extents: (e1 - e0) / SECONDS_EACH, threads, diskMBps: (d1 - d0) / 1e6 / SECONDS_EACH };
