@@ -10,7 +10,7 @@
 // the scratch every kernel call uses) is one per thread, so every task that
 // uses it holds it for its whole run (withArena); a client's read of a whole
 // extent goes to a shared read slot instead and needs it only to reconstruct.
-import { closeSync, fstatSync, openSync, read as readCallback, readSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, read as readCallback, readSync } from 'node:fs';
 import { decodeHeader, fragmentPath, headerHashedBytes, headerIdBytes, headerMatches } from '../format/index.js';
 import { diskFault, faultsInjected } from '../faults/index.js';
 import { diskGate } from './disk-gate.js';
@@ -90,8 +90,9 @@ const STALLING_MICROS = 20_000;
  */
 async function withFragment(
   source: FragmentSource | null,
-  read: (fd: number, source: FragmentSource) => Promise<ReadOutcome> | ReadOutcome,
+  read: (fd: number, source: FragmentSource, direct: boolean) => Promise<ReadOutcome> | ReadOutcome,
   wanted?: () => boolean,
+  direct = false,
 ): Promise<ReadOutcome> {
   if (source === null) return { outcome: { status: 'missing', hash: null }, bytes: 0 };
   const gate = diskGate();
@@ -100,16 +101,18 @@ async function withFragment(
   const at = process.hrtime.bigint();
   try {
     let fd: number;
+    let opened = false;
     try {
       // Opened on the thread: a look-up in the directory cache, mostly (the hop to a libuv thread cost more).
-      fd = openSync(source.path, 'r');
+      if (direct) ({ fd, direct: opened } = openDirect(source.path, source.disk));
+      else fd = openSync(source.path, 'r');
     } catch (error) {
       const errno = (error as NodeJS.ErrnoException).code ?? 'EIO';
       return { outcome: { status: MISSING_ERRNOS.has(errno) ? 'missing' : 'unreadable', hash: null, errno }, bytes: 0 };
     }
     try {
       if (faultsInjected()) await diskFault('read', source.path);
-      const outcome = read(fd, source);
+      const outcome = read(fd, source, opened);
       return outcome instanceof Promise ? await outcome : outcome;
     } catch (error) {
       const errno = (error as NodeJS.ErrnoException).code;
@@ -121,6 +124,45 @@ async function withFragment(
   } finally {
     gate.release(source.disk, at);
   }
+}
+
+/** O_DIRECT where the platform has it (Linux); 0 elsewhere. */
+const O_DIRECT: number = (fsConstants as Record<string, number>).O_DIRECT ?? 0;
+/** The alignment of direct reads: buffer address, file offset and length (the largest logical block size in use). */
+export const DIRECT_ALIGN = 4096;
+/** Disks (by read-queue place) whose filesystem refused O_DIRECT (tmpfs, some FUSE and network filesystems). */
+const directRefused = new Set<number | undefined>();
+
+/**
+ * Opens a fragment for a read past the page cache; where the filesystem
+ * refuses O_DIRECT (EINVAL) the file is opened as usual, and that disk is
+ * not asked again.
+ */
+function openDirect(path: string, disk: number | undefined): { fd: number; direct: boolean } {
+  if (O_DIRECT === 0 || directRefused.has(disk)) return { fd: openSync(path, 'r'), direct: false };
+  try {
+    return { fd: openSync(path, fsConstants.O_RDONLY | O_DIRECT), direct: true };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+    directRefused.add(disk);
+    return { fd: openSync(path, 'r'), direct: false };
+  }
+}
+
+/**
+ * Reads a file opened with O_DIRECT from its start into `into` (its address
+ * and length multiples of DIRECT_ALIGN), as much as the file has: each read
+ * but the one that meets the end of the file returns whole blocks, so the
+ * next starts aligned.
+ */
+function readUncached(fd: number, into: Uint8Array): number {
+  let got = 0;
+  while (got < into.length) {
+    const n = readSync(fd, into, got, into.length - got, got);
+    got += n;
+    if (n === 0 || got % DIRECT_ALIGN !== 0) break;
+  }
+  return got;
 }
 
 /**
@@ -760,7 +802,9 @@ async function scrub(kernels: KernelInstance, task: ScrubTask): Promise<ScrubRes
   const outcomes: ScrubOutcome[] = [];
   for (const [index, source] of task.fragments.entries()) {
     let bytes = 0;
-    const { outcome } = await withFragment(source, async (fd, src) => {
+    // Past the page cache only where one read takes the whole file (the other paths read at unaligned offsets).
+    const directWanted = task.direct === true && !task.light && source !== null && source.offset + task.fragmentLength <= SCRUB_WHOLE_READ_BYTES && source.offset >= task.headerLength;
+    const { outcome } = await withFragment(source, async (fd, src, direct) => {
       // The hash of the payload bytes found goes with a bad outcome: the journal records what was there.
       const status = (s: ScrubOutcome['status'], found: bigint | null = null): ReadOutcome => ({ outcome: { status: s as never, hash: s === 'ok' ? null : found }, bytes });
       const end = src.offset + task.fragmentLength;
@@ -773,19 +817,23 @@ async function scrub(kernels: KernelInstance, task: ScrubTask): Promise<ScrubRes
         bytes = headerGot;
         payloadHash = fstatSync(fd).size >= end ? src.expected : null;
       } else if (end <= SCRUB_WHOLE_READ_BYTES && src.offset >= task.headerLength) {
-        // One read of header and payload into WASM memory; the payload is hashed where it landed.
-        const region = kernels.region(1, end);
-        const view = region.fragment(0);
-        const got = await readFullyAdaptive(fd, view, 0, src.disk);
+        // One read of header and payload into WASM memory; the payload is hashed where it landed. A direct
+        // read lands at an aligned place in the region and asks for whole blocks (the file ends before).
+        const span = direct ? Math.ceil(end / DIRECT_ALIGN) * DIRECT_ALIGN : end;
+        const region = kernels.region(1, direct ? span + DIRECT_ALIGN : end);
+        const whole = region.fragment(0);
+        const skip = direct ? (DIRECT_ALIGN - (whole.byteOffset % DIRECT_ALIGN)) % DIRECT_ALIGN : 0;
+        const view = whole.subarray(skip, skip + end);
+        const got = direct ? Math.min(end, readUncached(fd, whole.subarray(skip, skip + span))) : await readFullyAdaptive(fd, view, 0, src.disk);
         bytes = got;
         headerGot = Math.min(got, task.headerLength);
-        payloadHash = got === end ? kernels.hashRange(region, src.offset, task.fragmentLength) : null;
+        payloadHash = got === end ? kernels.hashRange(region, skip + src.offset, task.fragmentLength) : null;
         // A short file: what there is of its payload, for the journal.
-        if (payloadHash === null && got > src.offset) partialHash = kernels.hashRange(region, src.offset, got - src.offset);
+        if (payloadHash === null && got > src.offset) partialHash = kernels.hashRange(region, skip + src.offset, got - src.offset);
         // The common case: the header is exactly the expected one, checked where it lies (no decoding).
         const expected = { ids, index, length: task.headerLength, payloadLength: task.fragmentLength, payloadChecksum: src.expected };
         if (payloadHash !== null && src.offset === task.headerLength
-          && headerMatches(view, expected, kernels.hashRange(region, 0, headerHashedBytes(task.headerLength)))) {
+          && headerMatches(view, expected, kernels.hashRange(region, skip, headerHashedBytes(task.headerLength)))) {
           return status(payloadHash === src.expected ? 'ok' : 'checksum_mismatch', payloadHash);
         }
         header.set(view.subarray(0, headerGot));
@@ -811,7 +859,7 @@ async function scrub(kernels: KernelInstance, task: ScrubTask): Promise<ScrubRes
       if (h.extentId !== task.extentId || h.index !== index || h.poolId !== task.poolId) return status('misplaced', payloadHash);
       if (payloadHash === null) return status('truncated', partialHash);
       return status(payloadHash === src.expected ? 'ok' : 'checksum_mismatch', payloadHash);
-    });
+    }, undefined, directWanted);
     bytesRead += bytes;
     const result: ScrubOutcome = { status: outcome.status, bytes };
     if (outcome.errno) result.errno = outcome.errno;
@@ -850,7 +898,7 @@ async function scrubPage(kernels: KernelInstance, task: ScrubPageTask): Promise<
         const path = disk >= 0 ? diskPaths[disk] : undefined;
         fragments.push(path === undefined ? null : { path: fragmentPath(path, extentId, i), offset: headerLength, expected: expected[first + i]!, disk: diskGates?.[disk] });
       }
-      const checked = await scrub(kernels, { op: 'scrub', poolId: task.poolId, extentId, fragmentLength: shape[e * 3]!, headerLength, fragments, light: task.light === true });
+      const checked = await scrub(kernels, { op: 'scrub', poolId: task.poolId, extentId, fragmentLength: shape[e * 3]!, headerLength, fragments, light: task.light === true, direct: task.direct === true });
       checked.fragments.forEach((o, i) => {
         result.status[first + i] = SCRUB_STATUS_CODES.get(o.status)!;
         result.bytes[first + i] = o.bytes;

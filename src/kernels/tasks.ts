@@ -175,6 +175,8 @@ export interface ScrubTask {
   fragments: (FragmentSource | null)[];
   /** A light check: each file's presence, size and header, its payload not read. */
   light?: boolean;
+  /** Read past the page cache (O_DIRECT) where the filesystem allows it: see task-runner's readUncached. */
+  direct?: boolean;
 }
 
 export interface ScrubResult {
@@ -208,6 +210,8 @@ export interface ScrubPageTask {
   expected: BigUint64Array;
   /** Light checks (see ScrubTask.light). */
   light?: boolean;
+  /** Reads past the page cache (see ScrubTask.direct). */
+  direct?: boolean;
 }
 
 export interface ScrubPageResult {

@@ -36,12 +36,19 @@ export interface Pacing {
   oneByOne?: boolean;
   /** The same, only while clients use the pool (an idle pool gets whole batches: fewer hand-offs). */
   oneByOneWhenBusy?: boolean;
+  /**
+   * Read fragments past the page cache (O_DIRECT, where the filesystem
+   * allows it): the bytes on the disk are what is verified, the clients'
+   * cached data is not pushed out by the pass, and the kernel does less
+   * work per byte (no readahead, no page-cache insertion and eviction).
+   */
+  direct?: boolean;
 }
 
 export const SCAN_IDLE_MS = 50;
 
 export const PACING: Record<TableIntensity, Pacing> = {
-  low: { sleepMs: 4000, batch: 40, inFlight: 1, pauseOnlyWhenBusy: false },
+  low: { sleepMs: 4000, batch: 40, inFlight: 1, pauseOnlyWhenBusy: false, direct: true },
   medium: { sleepMs: 50, batch: 5, inFlight: 1, pauseOnlyWhenBusy: false, oneByOne: true },
   high: { sleepMs: 10, batch: 20, inFlight: 2, pauseOnlyWhenBusy: true, idleInFlight: 4, oneByOneWhenBusy: true },
 };

@@ -23,6 +23,14 @@ export interface PaceInputs {
 
 /** Settings at `auto` while clients are idle: the same as high's on an idle pool. */
 const AUTO_IDLE = { batch: 20, inFlight: 4 };
+
+/** One round's settings: the batch size, batches in flight (0: wait), whether extents go one by one, and whether reads skip the page cache. */
+export interface Round {
+  batch: number;
+  inFlight: number;
+  oneByOne: boolean;
+  direct?: boolean;
+}
 /** A pause at `auto` is at most this long (the controller is asked again after it). */
 const MAX_AUTO_PAUSE_MS = 1000;
 /** How long a pass waits before it looks at the load gate again. */
@@ -97,20 +105,20 @@ export class Pacer {
     return max !== null && this.load() > max;
   }
 
-  /** This round's settings: the batch size, batches in flight (0: wait), and whether to send extents one by one. */
-  round(): { batch: number; inFlight: number; oneByOne: boolean } {
+  /** This round's settings (see Round). */
+  round(): Round {
     const round = this.uncapped();
     // Under a byte-rate ceiling, batches no bigger than a quarter second of it: a batch of twenty extents at a
     // ceiling of a few MB/s would come as one burst every several seconds, not as an even pace.
     const rate = this.ceiling();
     if (rate !== null && round.inFlight > 0) {
       const fit = Math.max(1, Math.floor((rate * 0.25) / this.extentBytes));
-      if (fit < round.batch * round.inFlight) return { batch: Math.min(round.batch, fit), inFlight: 1, oneByOne: round.oneByOne };
+      if (fit < round.batch * round.inFlight) return { ...round, batch: Math.min(round.batch, fit), inFlight: 1 };
     }
     return round;
   }
 
-  private uncapped(): { batch: number; inFlight: number; oneByOne: boolean } {
+  private uncapped(): Round {
     if (this.gated()) return { batch: 1, inFlight: 0, oneByOne: true };
     const intensity = this.inputs.intensity();
     if (intensity === 'auto') {
@@ -124,6 +132,7 @@ export class Pacer {
       batch: pacing.batch,
       inFlight: idle ? pacing.idleInFlight ?? pacing.inFlight : pacing.inFlight,
       oneByOne: pacing.oneByOne ?? (pacing.oneByOneWhenBusy === true && !idle),
+      ...(pacing.direct ? { direct: true } : {}),
     };
   }
 

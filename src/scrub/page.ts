@@ -21,10 +21,11 @@ export interface Checked {
  * Checks a batch as one page, or (`oneByOne`) as one page per extent, each
  * sent when the one before has finished, so that a client's read waits behind
  * at most one extent's check, not the whole batch's. `light`: presence, size
- * and header only (no payload read).
+ * and header only (no payload read). `direct`: fragments read past the
+ * page cache (see Pacing.direct).
  */
-export async function checkBatch(engine: Engine, extents: ExtentWithFragments[], options: { oneByOne: boolean; light?: boolean }): Promise<Checked[]> {
-  const { oneByOne, light = false } = options;
+export async function checkBatch(engine: Engine, extents: ExtentWithFragments[], options: { oneByOne: boolean; light?: boolean; direct?: boolean }): Promise<Checked[]> {
+  const { oneByOne, light = false, direct = false } = options;
   const diskPaths: string[] = [];
   const diskGates: number[] = [];
   const diskSlots = new Map<string, number>();
@@ -40,7 +41,7 @@ export async function checkBatch(engine: Engine, extents: ExtentWithFragments[],
   };
   const pageOf = (list: ExtentWithFragments[]) => {
     const fragments = list.reduce((n, e) => n + e.width, 0);
-    const page = { poolId: engine.poolId, light, diskPaths, diskGates, extentIds: list.map((e) => e.id), shape: new Uint32Array(list.length * 3), disks: new Int32Array(fragments).fill(-1), expected: new BigUint64Array(fragments) };
+    const page = { poolId: engine.poolId, light, direct, diskPaths, diskGates, extentIds: list.map((e) => e.id), shape: new Uint32Array(list.length * 3), disks: new Int32Array(fragments).fill(-1), expected: new BigUint64Array(fragments) };
     const snapshots: (FragmentRow | null)[][] = [];
     let at = 0;
     list.forEach((extent, e) => {

@@ -386,7 +386,7 @@ export async function runPass(engine: Engine, pass: PassState, control: PassCont
       dispatchCursor = page[page.length - 1]!.ord;
       const position = { suspectsDone: dispatchSuspects, riskCursor: dispatchRisk };
       control.onDispatch?.(page);
-      inflight.push({ promise: checkBatch(engine, page, { oneByOne: round.oneByOne, light: pass.light === true }), afterOrd, lastOrd: dispatchCursor, count: page.length, position, sentAt: performance.now() });
+      inflight.push({ promise: checkBatch(engine, page, { oneByOne: round.oneByOne, light: pass.light === true, direct: round.direct === true }), afterOrd, lastOrd: dispatchCursor, count: page.length, position, sentAt: performance.now() });
     }
     const head = inflight.shift();
     if (!head) {

@@ -22,8 +22,8 @@
 //
 // Both sides run in this process (the engine as the daemon runs it), in
 // rounds that alternate which side goes first; the table shows medians and
-// the median of per-round ratios (per pair for warm gets, measured
-// GET_PAIRS times a round). Peak RSS is that of a separate
+// the median of per-round ratios (per pair or triple for in-process gets,
+// measured GET_PAIRS warm and COLD_TRIPLES cold times a round). Peak RSS is that of a separate
 // `dynamicfs put` process of the same object, sampled from /proc.
 //
 // Before each timed phase the filesystem is synced (`sync`), so that neither
@@ -36,6 +36,7 @@
 //   DFS_BENCH_ROUNDS       rounds (default 3)
 //   DFS_BENCH_IO_POLICIES  policies to measure (default ec:4+2,replication:3)
 //   DFS_BENCH_GET_PAIRS    warm-cache get pairs per round (default 3)
+//   DFS_BENCH_COLD_TRIPLES cold-cache get triples per round (default 3)
 //   DFS_BENCH_SLOW_MS      delay of each read on the slowed disk (default 100)
 //   DFS_BENCH_VERBOSE      print every round's figures
 import { execFileSync, spawn } from 'node:child_process';
@@ -54,6 +55,8 @@ const POLICIES = (process.env.DFS_BENCH_IO_POLICIES ?? 'ec:4+2,replication:3').s
 const EXTENTS_IN_FLIGHT = 4;
 /** Warm-cache get pairs (ours and the baseline's) per round. */
 const GET_PAIRS = Number(process.env.DFS_BENCH_GET_PAIRS ?? 3);
+/** Cold-cache get triples (ours, the baseline, the same-depth baseline) per round. */
+const COLD_TRIPLES = Number(process.env.DFS_BENCH_COLD_TRIPLES ?? 3);
 const SLOW_MS = Number(process.env.DFS_BENCH_SLOW_MS ?? 100);
 const MiB = 1024 * 1024;
 
@@ -312,11 +315,12 @@ async function main(): Promise<void> {
       }
       // The same reads from the disks rather than the page cache (what a pool bigger than memory meets):
       // against the baseline as it is, and against one at the engine's depth (reads.perDiskInFlight).
-      if (cold) {
+      // A cold get of 1 GiB takes about half a second and its rate swings from one to the next: several triples a round.
+      for (let triple = 0; cold && triple < COLD_TRIPLES; triple++) {
         const sides = ['ours', 'base', 'depth'];
-        const order = [...sides.slice(round % 3), ...sides.slice(0, round % 3)];
+        const shift = (round * COLD_TRIPLES + triple) % 3;
         let depth = 0;
-        for (const side of order) {
+        for (const side of [...sides.slice(shift), ...sides.slice(0, shift)]) {
           dropCaches();
           if (side === 'ours') ours = await ourGet(key);
           else if (side === 'base') base = await baselineGet(layout, devnull, extentSize);
