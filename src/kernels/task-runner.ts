@@ -86,7 +86,9 @@ const STALLING_MICROS = 20_000;
  * source or file, and errno errors, become outcomes; anything else (a bug,
  * not a bad fragment) is thrown. Nothing waits that need not: with a place
  * free, no injected faults and the bytes in the page cache, the whole read
- * runs without yielding the thread (see readPayload).
+ * runs without yielding the thread (see readPayload). With `direct` the file
+ * is opened past the page cache where its filesystem allows it (see
+ * openDirect), and `read` is told whether it was.
  */
 async function withFragment(
   source: FragmentSource | null,
@@ -129,7 +131,7 @@ async function withFragment(
 /** O_DIRECT where the platform has it (Linux); 0 elsewhere. */
 const O_DIRECT: number = (fsConstants as Record<string, number>).O_DIRECT ?? 0;
 /** The alignment of direct reads: buffer address, file offset and length (the largest logical block size in use). */
-export const DIRECT_ALIGN = 4096;
+const DIRECT_ALIGN = 4096;
 /** Disks (by read-queue place) whose filesystem refused O_DIRECT (tmpfs, some FUSE and network filesystems). */
 const directRefused = new Set<number | undefined>();
 

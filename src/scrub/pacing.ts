@@ -24,13 +24,6 @@ export interface PaceInputs {
 /** Settings at `auto` while clients are idle: the same as high's on an idle pool. */
 const AUTO_IDLE = { batch: 20, inFlight: 4 };
 
-/** One round's settings: the batch size, batches in flight (0: wait), whether extents go one by one, and whether reads skip the page cache. */
-export interface Round {
-  batch: number;
-  inFlight: number;
-  oneByOne: boolean;
-  direct?: boolean;
-}
 /** A pause at `auto` is at most this long (the controller is asked again after it). */
 const MAX_AUTO_PAUSE_MS = 1000;
 /** How long a pass waits before it looks at the load gate again. */
@@ -72,6 +65,14 @@ class TokenBucket {
     }
     this.at = now;
   }
+}
+
+/** One round's settings: the batch size, batches in flight (0: wait), whether extents go one by one, and whether reads skip the page cache. */
+export interface Round {
+  batch: number;
+  inFlight: number;
+  oneByOne: boolean;
+  direct?: boolean;
 }
 
 /** The host's 1-minute load average per CPU (os.loadavg; 0 where the platform has none). */
