@@ -17,7 +17,7 @@
 //   DFS_BENCH_LARGE    large objects per round and side (default 3)
 //   DFS_BENCH_SMALL    small objects per round and side (default 1000)
 import { Agent, request } from 'node:http';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -173,3 +173,4 @@ s3.destroy();
 s3Unchecked.destroy();
 agent.destroy();
 await daemon.stop();
+rmSync(root, { recursive: true, force: true });
