@@ -2,12 +2,19 @@
 // and nothing half-written.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, expectCoded, fragmentFiles, makePool, tempDir, type TestPool } from '../helpers/cli.js';
 
 let pool: TestPool;
 let other: TestPool;
+/** Folders the tests made for pools that must not come to be; removed at the end. */
+const scratch: string[] = [];
+const scratchDir = (): string => {
+  const dir = tempDir();
+  scratch.push(dir);
+  return dir;
+};
 
 test.before(() => {
   pool = makePool({ disks: 3, policy: 'ec:2+1', extentSize: '64KiB' });
@@ -18,6 +25,7 @@ test.before(() => {
 test.after(() => {
   pool.cleanup();
   other.cleanup();
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 });
 
 function unchanged(check: () => void): void {
@@ -59,7 +67,7 @@ test('malformed and impossible policies', () => {
     fails(pool.run('put', f.path, '--key', 'p', '--policy', 'replication:4'), 'DFS_ERR_POLICY_UNSATISFIABLE');
     fails(pool.run('change-policy', 'seed', '--policy', 'replication:5'), 'DFS_ERR_POLICY_UNSATISFIABLE');
   });
-  const root = tempDir();
+  const root = scratchDir();
   fails(cli(['--pool', join(root, 'p'), 'init', '--policy', 'ec:4+x']), 'DFS_ERR_POLICY_INVALID');
   fails(cli(['--pool', join(root, 'p'), 'init', '--extent-size', 'huge']), 'DFS_ERR_SIZE_INVALID');
   fails(cli(['--pool', join(root, 'p'), 'init', '--extent-size', '100']), 'DFS_ERR_SIZE_INVALID');
@@ -83,7 +91,7 @@ test('missing input file, directory as input, stdin without --key, bad keys', ()
 
 test('missing disk folder, not a pool, a disk of another pool, a disk twice', () => {
   fails(pool.run('add-disk', '--disk', join(pool.root, 'no-such-disk')), 'DFS_ERR_DISK_NOT_FOUND');
-  const root = tempDir();
+  const root = scratchDir();
   mkdirSync(join(root, 'd1'));
   fails(cli(['--pool', join(root, 'p'), 'init', '--disk', join(root, 'd1'), '--disk', join(root, 'missing')]), 'DFS_ERR_DISK_NOT_FOUND');
   assert.not.ok(existsSync(join(root, 'p', 'pool.json')), 'init left a pool behind');

@@ -4,7 +4,7 @@
 // and leaves a young one alone; a ranged read returns exactly the range.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, chunkSource, collectGarbage, lookupObject, putObject, readObject, uploadPartKey } from '../../src/store/index.js';
 import { tempDir } from '../helpers/cli.js';
@@ -29,7 +29,10 @@ async function read(key: string, range?: { start: number; end: number }): Promis
   return Buffer.concat(chunks);
 }
 
-test.after(() => engine.close());
+test.after(async () => {
+  await engine.close();
+  rmSync(root, { recursive: true, force: true });
+});
 
 test('internal keys: refused from clients, hidden from listings, readable by the pool', async () => {
   const refused = await put(uploadPartKey('a'.repeat(32), 1), randomBytes(10, 1)).then(() => null, (e: { code?: string }) => e.code);
