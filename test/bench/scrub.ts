@@ -45,7 +45,7 @@ import { Engine, chunkSource, putObject } from '../../src/store/index.js';
 import { ScrubService } from '../../src/scrub/index.js';
 import { fragmentFiles, tempDir } from '../helpers/cli.js';
 import { startDaemon } from '../helpers/daemon.js';
-import { cpuSeconds, threadCpuSeconds } from '../helpers/memory-load.js';
+import { cpuSeconds, storageReadBytes, threadCpuSeconds } from '../helpers/memory-load.js';
 import { closedLoopGets, median, percentile, printRows } from './harness.js';
 
 const MiB = 1024 * 1024;
@@ -457,7 +457,7 @@ async function cpuAtLow(): Promise<string[][]> {
     // Bytes the daemon had fetched from the storage devices, not the page cache (/proc/PID/io): reads that
     // reach the disks cost several times the CPU of a copy from memory (the kernel's readahead, and here a
     // virtual machine's exits on every request).
-    const fromDisks = () => Number(/^read_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN);
+    const fromDisks = () => storageReadBytes(pid) ?? NaN;
     const measure = async (): Promise<{ core: number; extents: number; threads: Map<string, number>; diskMBps: number }> => {
       const status = async () => ((await api(url, token, 'GET', '/v1/scrub/status')) as unknown as { metrics: { extentsScanned: number } }).metrics.extentsScanned;
       const e0 = await status();

@@ -3,13 +3,23 @@
 // (VmRSS of /proc/PID/status) and CPU (utime+stime of /proc/PID/stat, all
 // threads). Used by `npm run bench:memory` and, shorter, by the e2e memory test.
 import http from 'node:http';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 export function rssBytes(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+}
+
+/**
+ * Bytes the process (every thread) has had fetched from storage rather than
+ * the page cache (`read_bytes` of /proc/PID/io), or null where that is not readable.
+ */
+export function storageReadBytes(pid: number | 'self'): number | null {
+  if (!existsSync(`/proc/${pid}/io`)) return null;
+  const match = /^read_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+  return match ? Number(match[1]) : null;
 }
 
 /** CPU seconds (user + system, every thread) the process has used; given `PID/task/TID`, one thread's. */

@@ -5,7 +5,7 @@
 // which counts what this process's threads fetched from storage).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, chunkSource, fragmentPath, putObject } from '../../src/store/index.js';
 import type { ExtentWithFragments } from '../../src/catalog/index.js';
@@ -13,15 +13,9 @@ import { checkBatch, type Checked } from '../../src/scrub/page.js';
 import { PACING } from '../../src/scrub/intensity.js';
 import { randomBytes } from '../helpers/gf-reference.js';
 import { tempDir } from '../helpers/cli.js';
+import { storageReadBytes } from '../helpers/memory-load.js';
 
 const MiB = 1024 * 1024;
-
-/** Bytes this process has fetched from storage so far (Linux), or null where /proc/self/io is not readable. */
-function storageReadBytes(): number | null {
-  if (!existsSync('/proc/self/io')) return null;
-  const match = /^read_bytes: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'));
-  return match ? Number(match[1]) : null;
-}
 
 /**
  * Whether read_bytes counts a direct read of this file here: one block read
@@ -29,7 +23,7 @@ function storageReadBytes(): number | null {
  * filesystem with no block device behind it, or with no O_DIRECT.
  */
 function directReadsCounted(path: string): boolean {
-  const before = storageReadBytes();
+  const before = storageReadBytes('self');
   if (before === null || !constants.O_DIRECT) return false;
   let fd: number;
   try {
@@ -42,7 +36,7 @@ function directReadsCounted(path: string): boolean {
   } finally {
     closeSync(fd);
   }
-  return storageReadBytes()! > before;
+  return storageReadBytes('self')! > before;
 }
 
 function statuses(checked: Checked[]): string[][] {
@@ -77,11 +71,11 @@ test('checks past the page cache: the same verdicts as through it, and the bytes
     const allOk = extents.map((e) => Array.from({ length: e.width }, () => 'ok'));
 
     // The files were just written: the page cache holds them. Through it, a check fetches (almost) nothing from the disk.
-    const r0 = storageReadBytes();
+    const r0 = storageReadBytes('self');
     assert.equal(statuses(await checkBatch(engine, extents, { oneByOne: false })), allOk);
-    const r1 = storageReadBytes();
+    const r1 = storageReadBytes('self');
     assert.equal(statuses(await checkBatch(engine, extents, { oneByOne: false, direct: true })), allOk);
-    const r2 = storageReadBytes();
+    const r2 = storageReadBytes('self');
     if (!directReadsCounted(pathOf(engine, extents[0]!, 0))) console.log('  (reads that reach the disk are not counted here (no /proc/self/io, or no block device under the pool): where the bytes came from is not checked)');
     else {
       assert.ok(r2! - r1! >= fileBytes * 0.9, `a direct check fetched ${r2! - r1!} bytes from the disk for ${fileBytes} bytes of fragment files`);
