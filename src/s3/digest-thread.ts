@@ -1,13 +1,19 @@
-// A thread of its own for the digests of large uploads (MD5 for the ETag, a
+// Threads of their own for the digests of large uploads (MD5 for the ETag, a
 // signed payload's SHA-256, CRC32 and SHA-1 checksums): at 665 MiB/s for MD5
 // and 1.6 GiB/s for SHA-256 on the machine here, hashing a 64 MiB upload on
 // the main thread cost it about 150 ms that the rest of the put (HTTP
-// parsing, encoding hand-offs, fragment writes) was waiting for. The thread
+// parsing, encoding hand-offs, fragment writes) was waiting for. Each thread
 // reads each extent where the put already holds it, in the buffer arena's
 // shared memory (no copy), and says when it is done with it; bytes in
 // ordinary memory go as copies. In order, per stream; the digests come back
 // when asked.
+//
+// An upload's MD5 runs on one thread and its other digests on another, so
+// one upload is bound by its MD5 (about 720 MiB/s here) rather than by the
+// sum of its digests, and concurrent uploads spread over the threads: up to
+// one per core (at most four), started when first needed.
 import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
 
 /** The thread's code (CommonJS, evaluated): a map of running hashes by stream id. */
 const SOURCE = `
@@ -41,70 +47,134 @@ parentPort.on('message', (m) => {
 
 export type ThreadAlgorithm = 'md5' | 'sha256' | 'sha1' | 'crc32';
 
-let worker: Worker | null = null;
-let nextId = 1;
-const waiting = new Map<number, (digests: Record<string, Uint8Array>) => void>();
-const acks = new Map<number, () => void>();
-let nextAck = 1;
+/** At most this many digest threads: one per core, and no more than four. */
+export const DIGEST_THREADS = Math.max(1, Math.min(4, availableParallelism()));
 
-function thread(): Worker {
-  if (!worker) {
-    worker = new Worker(SOURCE, { eval: true });
-    worker.on('message', (m: { id: number; digests: Record<string, Uint8Array> } | { ack: number }) => {
+class DigestThread {
+  readonly worker: Worker;
+  /** The weight of the streams open on this thread (see weightOf). */
+  load = 0;
+  private readonly waiting = new Map<number, (digests: Record<string, Uint8Array>) => void>();
+  private readonly acks = new Map<number, () => void>();
+
+  constructor() {
+    this.worker = new Worker(SOURCE, { eval: true });
+    this.worker.on('message', (m: { id: number; digests: Record<string, Uint8Array> } | { ack: number }) => {
       if ('ack' in m) {
-        acks.get(m.ack)?.();
-        acks.delete(m.ack);
+        this.acks.get(m.ack)?.();
+        this.acks.delete(m.ack);
         return;
       }
-      waiting.get(m.id)?.(m.digests);
-      waiting.delete(m.id);
+      this.waiting.get(m.id)?.(m.digests);
+      this.waiting.delete(m.id);
     });
     // Not kept alive by the thread: a daemon that stops does not wait for it.
-    worker.unref();
-  }
-  return worker;
-}
-
-/** Digests of one stream of bytes, computed on the digest thread. */
-export class ThreadDigests {
-  private readonly id = nextId++;
-  private done = false;
-
-  constructor(algorithms: readonly ThreadAlgorithm[]) {
-    thread().postMessage({ op: 'open', id: this.id, algorithms });
+    this.worker.unref();
   }
 
-  /**
-   * Hashes the next bytes. Bytes in shared memory are read where they lie:
-   * the promise settles once the thread is done with them (the caller must not
-   * change them before). Others are copied at once.
-   */
-  update(bytes: Uint8Array): Promise<void> {
+  open(id: number, algorithms: readonly ThreadAlgorithm[]): void {
+    this.worker.postMessage({ op: 'open', id, algorithms });
+  }
+
+  update(id: number, bytes: Uint8Array): Promise<void> {
     if (bytes.buffer instanceof SharedArrayBuffer) {
       const ack = nextAck++;
       return new Promise((resolve) => {
-        acks.set(ack, resolve);
-        thread().postMessage({ op: 'update', id: this.id, bytes: bytes.buffer, offset: bytes.byteOffset, length: bytes.byteLength, ack });
+        this.acks.set(ack, resolve);
+        this.worker.postMessage({ op: 'update', id, bytes: bytes.buffer, offset: bytes.byteOffset, length: bytes.byteLength, ack });
       });
     }
     const copy = new Uint8Array(bytes.byteLength);
     copy.set(bytes);
-    thread().postMessage({ op: 'update', id: this.id, bytes: copy.buffer, offset: 0, length: copy.byteLength }, [copy.buffer]);
+    this.worker.postMessage({ op: 'update', id, bytes: copy.buffer, offset: 0, length: copy.byteLength }, [copy.buffer]);
     return Promise.resolve();
   }
 
-  finish(): Promise<Record<string, Buffer>> {
-    this.done = true;
+  finish(id: number): Promise<Record<string, Uint8Array>> {
     return new Promise((resolve) => {
-      waiting.set(this.id, (digests) => resolve(Object.fromEntries(Object.entries(digests).map(([k, v]) => [k, Buffer.from(v)]))));
-      thread().postMessage({ op: 'finish', id: this.id });
+      this.waiting.set(id, resolve);
+      this.worker.postMessage({ op: 'finish', id });
     });
+  }
+
+  drop(id: number): void {
+    this.worker.postMessage({ op: 'drop', id });
+  }
+}
+
+const threads: DigestThread[] = [];
+let nextId = 1;
+let nextAck = 1;
+
+/** About what a group of digests costs a byte: MD5 about twice SHA-256 and CRC32 together. */
+function weightOf(group: readonly ThreadAlgorithm[]): number {
+  return group.includes('md5') ? 2 : 1;
+}
+
+/** The least loaded thread; a new one while there are fewer than DIGEST_THREADS and all are in use. */
+function pick(): DigestThread {
+  let best: DigestThread | null = null;
+  for (const t of threads) if (!best || t.load < best.load) best = t;
+  if ((!best || best.load > 0) && threads.length < DIGEST_THREADS) {
+    best = new DigestThread();
+    threads.push(best);
+  }
+  return best!;
+}
+
+/** The load of each digest thread started so far (0 for an idle one). */
+export function digestThreadLoads(): number[] {
+  return threads.map((t) => t.load);
+}
+
+/** Digests of one stream of bytes, computed on the digest threads: MD5 on one, the others on another. */
+export class ThreadDigests {
+  private readonly parts: { thread: DigestThread; id: number; weight: number }[] = [];
+  private done = false;
+
+  constructor(algorithms: readonly ThreadAlgorithm[]) {
+    const md5 = algorithms.filter((a) => a === 'md5');
+    const rest = algorithms.filter((a) => a !== 'md5');
+    for (const group of [md5, rest]) {
+      if (group.length === 0) continue;
+      const part = { thread: pick(), id: nextId++, weight: weightOf(group) };
+      part.thread.load += part.weight;
+      part.thread.open(part.id, group);
+      this.parts.push(part);
+    }
+  }
+
+  /** How many threads this stream's digests run on. */
+  get threadCount(): number {
+    return new Set(this.parts.map((p) => p.thread)).size;
+  }
+
+  /**
+   * Hashes the next bytes. Bytes in shared memory are read where they lie:
+   * the promise settles once every thread is done with them (the caller must
+   * not change them before). Others are copied at once.
+   */
+  update(bytes: Uint8Array): Promise<void> {
+    if (this.parts.length === 1) return this.parts[0]!.thread.update(this.parts[0]!.id, bytes);
+    return Promise.all(this.parts.map((p) => p.thread.update(p.id, bytes))).then(() => {});
+  }
+
+  async finish(): Promise<Record<string, Buffer>> {
+    this.done = true;
+    for (const p of this.parts) p.thread.load -= p.weight;
+    const all = await Promise.all(this.parts.map((p) => p.thread.finish(p.id)));
+    const out: Record<string, Buffer> = {};
+    for (const digests of all) for (const [k, v] of Object.entries(digests)) out[k] = Buffer.from(v);
+    return out;
   }
 
   /** Forgets the stream (a failed upload). */
   drop(): void {
     if (this.done) return;
     this.done = true;
-    thread().postMessage({ op: 'drop', id: this.id });
+    for (const p of this.parts) {
+      p.thread.load -= p.weight;
+      p.thread.drop(p.id);
+    }
   }
 }

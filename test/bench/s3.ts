@@ -11,7 +11,11 @@
 //     responseChecksumValidation WHEN_REQUIRED): its CRC32 of the body runs
 //     in JavaScript on the client's side;
 //   - PUT and GET of 4 KiB objects from 16 concurrent clients;
-//   - CPU per request of the daemon and of the client process, each side.
+//   - CPU per request of the daemon and of the client process, each side;
+//   - the digest threads alone (MD5, SHA-256 and CRC32 of 64 MiB in 1 MiB
+//     pieces of shared memory, as a signed PUT with the SDK's checksum has
+//     them computed): one upload and DIGEST_THREADS at once, against the same
+//     three digests computed one after another on one thread, in this process.
 //
 //   DFS_BENCH_ROUNDS   rounds (default 5)
 //   DFS_BENCH_LARGE    large objects per round and side (default 3)
@@ -19,7 +23,8 @@
 import { Agent, request } from 'node:http';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -28,6 +33,7 @@ import { startDaemon } from '../helpers/daemon.js';
 import { cpuSeconds } from '../helpers/memory-load.js';
 import { s3Client, type S3Key } from '../helpers/s3.js';
 import { median, printRows } from './harness.js';
+import { DIGEST_THREADS, ThreadDigests } from '../../src/s3/digest-thread.js';
 
 const ROUNDS = Number(process.env.DFS_BENCH_ROUNDS ?? 5);
 const LARGE = Number(process.env.DFS_BENCH_LARGE ?? 3);
@@ -174,3 +180,55 @@ s3Unchecked.destroy();
 agent.destroy();
 await daemon.stop();
 rmSync(root, { recursive: true, force: true });
+
+// The digest threads, with the daemon stopped.
+const shared = new Uint8Array(new SharedArrayBuffer(large.length));
+shared.set(large);
+/** Seconds to digest `streams` uploads of the 64 MiB at once on the digest threads (each extent fed as a put feeds it). */
+async function threaded(streams: number): Promise<number> {
+  const start = performance.now();
+  await Promise.all(Array.from({ length: streams }, async () => {
+    const d = new ThreadDigests(['md5', 'sha256', 'crc32']);
+    const pending: Promise<void>[] = [];
+    for (let at = 0; at < shared.length; at += MiB) {
+      pending.push(d.update(shared.subarray(at, at + MiB)));
+      if (pending.length >= 6) await pending.shift();
+    }
+    await Promise.all(pending);
+    await d.finish();
+  }));
+  return (performance.now() - start) / 1000;
+}
+function oneThread(): number {
+  const start = performance.now();
+  const md5 = createHash('md5');
+  const sha = createHash('sha256');
+  let crc = 0;
+  for (let at = 0; at < shared.length; at += MiB) {
+    const piece = shared.subarray(at, at + MiB);
+    md5.update(piece);
+    sha.update(piece);
+    crc = crc32(piece, crc);
+  }
+  md5.digest();
+  sha.digest();
+  return (performance.now() - start) / 1000;
+}
+// The threads do not keep the process alive by themselves.
+const keepAlive = setInterval(() => {}, 1000);
+await threaded(1);
+const digestRates: Record<string, number[]> = { base: [], one: [], many: [] };
+for (let round = 0; round < ROUNDS; round++) {
+  digestRates.base!.push(64 / oneThread());
+  digestRates.one!.push(64 / (await threaded(1)));
+  digestRates.many!.push((64 * DIGEST_THREADS) / (await threaded(DIGEST_THREADS)));
+}
+clearInterval(keepAlive);
+const base = median(digestRates.base!);
+console.log(`\nDigests of a signed PUT with a CRC32 (MD5, SHA-256, CRC32), MiB/s, medians of ${ROUNDS} rounds; ${DIGEST_THREADS} digest threads on this machine\n`);
+printRows([
+  ['case', 'MiB/s', '÷ one thread in turn'],
+  ['one thread, the three in turn (baseline)', base.toFixed(0), '1.00×'],
+  ['digest threads, one upload', median(digestRates.one!).toFixed(0), `${(median(digestRates.one!) / base).toFixed(2)}×`],
+  [`digest threads, ${DIGEST_THREADS} uploads at once`, median(digestRates.many!).toFixed(0), `${(median(digestRates.many!) / base).toFixed(2)}×`],
+]);
