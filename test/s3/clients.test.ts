@@ -1,5 +1,6 @@
 // The S3 endpoint with clients no one here wrote: rclone (sync and check),
-// restic (init, backup, check --read-data, restore), and a FUSE mount with
+// restic (init, backup, check --read-data, restore), the AWS CLI (the
+// examples of docs/S3.md, as written there), and a FUSE mount with
 // s3fs where /dev/fuse is usable. Also: data written through S3 keeps the
 // pool's guarantees, since damage is found and repaired and GETs stay exact.
 import { test } from 'uvu';
@@ -28,7 +29,8 @@ function clientEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 function run(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): SpawnSyncReturns<string> {
   const r = spawnSync(command, args, { env, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
   if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
-    throw new Error(`${command} is not installed: .ci/run installs it (apt-get install ${command === 's3fs' ? 's3fs fuse3' : command})`);
+    const packages: Record<string, string> = { s3fs: 's3fs fuse3', aws: 'awscli' };
+    throw new Error(`${command} is not installed: .ci/run installs it (apt-get install ${packages[command] ?? command})`);
   }
   return r;
 }
@@ -105,6 +107,47 @@ test('restic: init, backup, check --read-data and restore give the tree back ide
   const got = treeFiles(join(target, tree));
   assert.is(got.size, want.size);
   assert.equal([...got.entries()].sort(), [...want.entries()].sort());
+});
+
+test('AWS CLI: the examples of docs/S3.md (mb, a multipart cp, sync both ways, ls, head-object, presign, rb --force)', async () => {
+  const env = clientEnv({ AWS_DEFAULT_REGION: 'us-east-1', AWS_PAGER: '' });
+  const aws = (...args: string[]) => {
+    const r = run('aws', ['--endpoint-url', daemon.s3Url!, ...args], env);
+    assert.is(r.status, 0, `aws ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    return r.stdout;
+  };
+  const big = join(pool.root, 'aws-big.bin');
+  const bigBytes = randomBytes(20 * 1024 * 1024 + 12345);
+  writeFileSync(big, bigBytes);
+  const tree = join(pool.root, 'aws-tree');
+  makeTree(tree, 60);
+  aws('s3', 'mb', 's3://aws-cli');
+  // Above 8 MiB the CLI uploads in parts, several at once.
+  aws('s3', 'cp', '--only-show-errors', big, 's3://aws-cli/big.bin');
+  aws('s3', 'sync', '--only-show-errors', tree, 's3://aws-cli/tree');
+  const listed = aws('s3', 'ls', '--recursive', 's3://aws-cli/tree/').trim().split('\n');
+  assert.is(listed.length, 60);
+  const head = JSON.parse(aws('s3api', 'head-object', '--bucket', 'aws-cli', '--key', 'big.bin')) as { ContentLength: number; ETag: string };
+  assert.is(head.ContentLength, bigBytes.length);
+  assert.match(head.ETag, /^"[0-9a-f]{32}-3"$/, 'a multipart ETag, of 3 parts of 8 MiB');
+  // The pool holds the object: its catalogue row is there, under the bucket's prefix.
+  assert.is((pool.run('stat', 'aws-cli/big.bin', '--json').json as { size: number }).size, bigBytes.length);
+  // A presigned URL (V4, as the example configures) fetched by a plain HTTP client.
+  const config = run('aws', ['configure', 'set', 'default.s3.signature_version', 's3v4'], env);
+  assert.is(config.status, 0, config.stderr);
+  const url = aws('s3', 'presign', 's3://aws-cli/big.bin', '--expires-in', '600').trim();
+  assert.match(url, 'X-Amz-Signature=');
+  const fetched = Buffer.from(await (await fetch(url)).arrayBuffer());
+  assert.ok(fetched.equals(bigBytes), 'the presigned GET gives the bytes back');
+  const back = join(pool.root, 'aws-back.bin');
+  aws('s3', 'cp', '--only-show-errors', 's3://aws-cli/big.bin', back);
+  assert.ok(readFileSync(back).equals(bigBytes));
+  const backTree = join(pool.root, 'aws-tree-back');
+  aws('s3', 'sync', '--only-show-errors', 's3://aws-cli/tree', backTree);
+  assert.equal([...treeFiles(backTree).entries()].sort(), [...treeFiles(tree).entries()].sort());
+  aws('s3', 'rb', 's3://aws-cli', '--force');
+  const gone = run('aws', ['--endpoint-url', daemon.s3Url!, 's3api', 'head-bucket', '--bucket', 'aws-cli'], env);
+  assert.is.not(gone.status, 0, 'the bucket is gone');
 });
 
 /** Whether this machine lets us mount with FUSE (the device opens for writing and s3fs exists). */
