@@ -11,7 +11,8 @@
 // An upload's MD5 runs on one thread and its other digests on another, so
 // one upload is bound by its MD5 (about 720 MiB/s here) rather than by the
 // sum of its digests, and concurrent uploads spread over the threads: up to
-// one per core (at most four), started when first needed.
+// one per core (at most four), started when first needed and stopped after
+// idleMs without a stream (each holds about 10 MiB).
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 
@@ -49,11 +50,16 @@ export type ThreadAlgorithm = 'md5' | 'sha256' | 'sha1' | 'crc32';
 
 /** At most this many digest threads: one per core, and no more than four. */
 export const DIGEST_THREADS = Math.max(1, Math.min(4, availableParallelism()));
+/** A thread without a stream for `idleMs` stops (changed by tests). */
+export const digestThreadSettings = { idleMs: 30_000 };
 
 class DigestThread {
   readonly worker: Worker;
   /** The weight of the streams open on this thread (see weightOf). */
   load = 0;
+  /** Streams open or finishing (their digests not yet back). */
+  private active = 0;
+  private idle: NodeJS.Timeout | null = null;
   private readonly waiting = new Map<number, (digests: Record<string, Uint8Array>) => void>();
   private readonly acks = new Map<number, () => void>();
 
@@ -68,12 +74,27 @@ class DigestThread {
       this.waiting.get(m.id)?.(m.digests);
       this.waiting.delete(m.id);
     });
+    running++;
+    this.worker.once('exit', () => running--);
     // Not kept alive by the thread: a daemon that stops does not wait for it.
     this.worker.unref();
   }
 
   open(id: number, algorithms: readonly ThreadAlgorithm[]): void {
+    this.active++;
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = null;
     this.worker.postMessage({ op: 'open', id, algorithms });
+  }
+
+  /** A stream has ended: with none left, the thread stops after idleMs (unless one opens before). */
+  private ended(): void {
+    if (--this.active > 0) return;
+    this.idle = setTimeout(() => {
+      threads.splice(threads.indexOf(this), 1);
+      void this.worker.terminate();
+    }, digestThreadSettings.idleMs);
+    this.idle.unref();
   }
 
   update(id: number, bytes: Uint8Array): Promise<void> {
@@ -92,17 +113,23 @@ class DigestThread {
 
   finish(id: number): Promise<Record<string, Uint8Array>> {
     return new Promise((resolve) => {
-      this.waiting.set(id, resolve);
+      this.waiting.set(id, (digests) => {
+        this.ended();
+        resolve(digests);
+      });
       this.worker.postMessage({ op: 'finish', id });
     });
   }
 
   drop(id: number): void {
     this.worker.postMessage({ op: 'drop', id });
+    this.ended();
   }
 }
 
 const threads: DigestThread[] = [];
+/** Threads started and not yet exited (the ones stopping included). */
+let running = 0;
 let nextId = 1;
 let nextAck = 1;
 
@@ -122,9 +149,14 @@ function pick(): DigestThread {
   return best!;
 }
 
-/** The load of each digest thread started so far (0 for an idle one). */
+/** The load of each digest thread that takes streams (0 for an idle one). */
 export function digestThreadLoads(): number[] {
   return threads.map((t) => t.load);
+}
+
+/** How many digest threads are running (a stopping one until it has exited). */
+export function digestThreadsRunning(): number {
+  return running;
 }
 
 /** Digests of one stream of bytes, computed on the digest threads: MD5 on one, the others on another. */

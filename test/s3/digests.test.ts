@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { createHash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { BodyDigests, crc32c } from '../../src/s3/checksums.js';
-import { DIGEST_THREADS, digestThreadLoads, ThreadDigests } from '../../src/s3/digest-thread.js';
+import { DIGEST_THREADS, digestThreadLoads, digestThreadSettings, digestThreadsRunning, ThreadDigests } from '../../src/s3/digest-thread.js';
 
 const MiB = 1024 * 1024;
 // The digest threads do not keep the process alive (a daemon that stops does not wait for them): this does, while the tests wait for them.
@@ -104,6 +104,29 @@ test('concurrent uploads, one of them dropped halfway, each get their own digest
     assert.is(got.crc32!.readUInt32BE(0), crc32(b) >>> 0, `stream ${n} crc32`);
   });
   assert.equal(digestThreadLoads().filter((l) => l !== 0), []);
+});
+
+test('digest threads without a stream stop after a while, and new ones start for the next upload', async () => {
+  const was = digestThreadSettings.idleMs;
+  digestThreadSettings.idleMs = 200;
+  try {
+    const body = randomBytes(3 * MiB);
+    // Threads started before this test still run on the old timer: streams on every one of them restart it with the short one.
+    const streams = Array.from({ length: DIGEST_THREADS }, () => new ThreadDigests(['md5', 'sha256']));
+    assert.is(digestThreadLoads().filter((l) => l > 0).length, DIGEST_THREADS, 'every thread has a stream');
+    await Promise.all(streams.map((d) => d.finish()));
+    // 200 ms, and time for the threads to exit (a busy machine may take longer: up to 10 s).
+    for (let waited = 0; digestThreadsRunning() > 0 && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(digestThreadLoads(), [], 'idle threads take no more streams');
+    assert.is(digestThreadsRunning(), 0, 'idle threads have exited');
+    digestThreadSettings.idleMs = was;
+    const got = await digestOf(pieces(body, MiB, true));
+    assert.ok(got.md5.equals(createHash('md5').update(body).digest()));
+    assert.is(digestThreadLoads().length, Math.min(2, DIGEST_THREADS));
+    assert.is(digestThreadsRunning(), Math.min(2, DIGEST_THREADS));
+  } finally {
+    digestThreadSettings.idleMs = was;
+  }
 });
 
 test.run();
