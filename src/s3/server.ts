@@ -142,9 +142,17 @@ export function createS3Server(options: S3ServerOptions): Server {
 /** Requests for object bytes: their latency is what the scrubber at `auto` keeps from rising. */
 const OBJECT_OPERATIONS = new Set(['GetObject', 'HeadObject', 'PutObject', 'UploadPart', 'CopyObject']);
 
+/** Request ids: 16 hex digits, this process's random half and a counter (unique without a call for randomness per request). */
+const ID_PREFIX = randomBytes(4).toString('hex').toUpperCase();
+let requestCounter = 0;
+function requestId(): string {
+  requestCounter = (requestCounter + 1) >>> 0;
+  return ID_PREFIX + requestCounter.toString(16).toUpperCase().padStart(8, '0');
+}
+
 async function serve(ctx: S3Context, metrics: S3Metrics, logger: Logger, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = process.hrtime.bigint();
-  const id = randomBytes(8).toString('hex').toUpperCase();
+  const id = requestId();
   const log = logger.child({ component: 's3', reqId: id });
   enterLogContext(log);
   const r: S3Request = {

@@ -65,8 +65,20 @@ function header(headers: IncomingSigned['headers'], name: string): string | unde
   return Array.isArray(v) ? v.join(',') : v;
 }
 
+/** Signing keys by secret and scope: a key is the same for every request of its day (four HMACs saved on each). */
+const signingKeys = new Map<string, Buffer>();
+const MAX_SIGNING_KEYS = 256;
+
+/** The signing key of a secret for a day, region and service (read-only: it is shared between requests). */
 export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
-  return hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
+  const id = `${date}\n${region}\n${service}\n${secret}`;
+  let key = signingKeys.get(id);
+  if (!key) {
+    key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
+    if (signingKeys.size >= MAX_SIGNING_KEYS) signingKeys.clear();
+    signingKeys.set(id, key);
+  }
+  return key;
 }
 
 export function sameSignature(a: string, b: string): boolean {
