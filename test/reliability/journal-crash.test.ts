@@ -13,6 +13,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { BIN, makePool, type TestPool } from '../helpers/cli.js';
 import { resolveVariant, threadKernels } from '../../src/kernels/index.js';
 import { headerLengthFor, hex64 } from '../../src/format/index.js';
@@ -69,6 +70,13 @@ function check(pool: TestPool, since: number, damaged: { extent: string; index: 
 
 test('scrub --repair killed at its durable steps: committed repairs have their events, and no event claims one that did not commit', () => {
   const pool = makePool({ disks: 7, extentSize: '64KiB', policy: 'ec:4+2' });
+  // Every round damages eight fragments on purpose: over the rounds each disk would pass the pool's
+  // checksum-error threshold (10 in 10 minutes), become suspect and then, at random, failed, and a
+  // repair would find no disk to write to. What is tested here is the journal, not the fault counting.
+  const poolFile = join(pool.pool, 'pool.json');
+  const config = JSON.parse(readFileSync(poolFile, 'utf8')) as { faults?: Record<string, unknown> };
+  config.faults = { ...config.faults, checksum: { errors: 1_000_000, windowSeconds: 600 } };
+  writeFileSync(poolFile, JSON.stringify(config, null, 2));
   try {
     const f = pool.file('obj', 8 * EXTENT, 41);
     assert.is(pool.run('put', f.path, '--key', KEY).code, 0);
@@ -112,6 +120,7 @@ test('scrub --repair killed at its durable steps: committed repairs have their e
     for (const label of ['catalog:commit#3', 'catalog:committed#3', 'catalog:commit#6', 'catalog:committed#7']) kill({ DYNAMICFS_CRASH_LABEL: label }, `killed at ${label}`);
     assert.ok(kills >= 10, `${kills} runs were killed`);
     assert.ok(pool.run('get', KEY).raw.equals(Buffer.from(f.bytes)), 'the object is exact');
+    assert.equal(events(pool).filter((e) => e.type === 'disk_state'), [], 'no disk changed state: the damage is not a disk fault here');
   } finally {
     pool.cleanup();
   }
