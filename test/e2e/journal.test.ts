@@ -240,9 +240,9 @@ test('through the daemon: a read that meets a damaged fragment is healed; GET /v
 test('a disk that keeps failing checks becomes suspect, then failed; its extents are rebuilt elsewhere; reads stay exact; the journal tells it in order', () => {
   const pool = makePool({ disks: 8, extentSize: '64KiB', policy: 'ec:4+2' });
   try {
-    const config = JSON.parse(readFileSync(join(pool.pool, 'pool.json'), 'utf8'));
-    config.faults = { checksum: { errors: 3, windowSeconds: 3600 } };
-    writeFileSync(join(pool.pool, 'pool.json'), JSON.stringify(config));
+    pool.editConfig((config) => {
+      config.faults = { checksum: { errors: 3, windowSeconds: 3600 } };
+    });
     const files = [0, 1, 2].map((i) => pool.file(`o${i}`, 8 * EXTENT + 10 * i, 30 + i));
     files.forEach((f, i) => assert.is(pool.run('put', f.path, '--key', `f/${i}`).code, 0));
     const exact = () => files.forEach((f, i) => assert.ok(pool.run('get', `f/${i}`).raw.equals(Buffer.from(f.bytes)), `f/${i} exact`));

@@ -36,9 +36,9 @@ test('a truncated or overwritten catalogue is reported as damaged, never taken f
 
 test('a pool.json whose poolId was changed says that pool.json and the catalogue disagree', () =>
   withPool6(async (pool) => {
-    const path = join(pool.pool, 'pool.json');
-    const config = JSON.parse(readFileSync(path, 'utf8')) as { poolId: string };
-    writeFileSync(path, JSON.stringify({ ...config, poolId: '00000000-0000-4000-8000-000000000000' }));
+    pool.editConfig((config) => {
+      config.poolId = '00000000-0000-4000-8000-000000000000';
+    });
     assert.match(fails(pool.run('status'), 'DFS_ERR_CATALOG_POOL_MISMATCH'), /pool\.json says 0{8}-.*catalog\.db says [0-9a-f-]{36}; put the catalogue.s poolId back/);
   }));
 

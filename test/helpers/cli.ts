@@ -1,6 +1,6 @@
 // Drives the real `dynamicfs` binary on temporary pools, as a user would.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +46,8 @@ export interface TestPool {
   run(...args: string[]): CliResult;
   runWith(options: { input?: Uint8Array | string; env?: Record<string, string> }, ...args: string[]): CliResult;
   file(name: string, size: number, seed?: number): { path: string; bytes: Uint8Array };
+  /** Changes pool.json as an operator would by hand (read by each command that opens the pool). */
+  editConfig(change: (config: Record<string, unknown>) => void): void;
   cleanup(): void;
 }
 
@@ -69,6 +71,12 @@ export function makePool(options: { disks?: number; policy?: string; extentSize?
       const bytes = randomBytes(size, seed);
       writeFileSync(path, bytes);
       return { path, bytes };
+    },
+    editConfig(change) {
+      const path = join(pool, 'pool.json');
+      const config = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+      change(config);
+      writeFileSync(path, JSON.stringify(config, null, 2));
     },
     cleanup: () => rmSync(root, { recursive: true, force: true }),
   };

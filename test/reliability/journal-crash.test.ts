@@ -13,7 +13,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { BIN, makePool, type TestPool } from '../helpers/cli.js';
 import { resolveVariant, threadKernels } from '../../src/kernels/index.js';
 import { headerLengthFor, hex64 } from '../../src/format/index.js';
@@ -73,10 +72,9 @@ test('scrub --repair killed at its durable steps: committed repairs have their e
   // Every round damages eight fragments on purpose: over the rounds each disk would pass the pool's
   // checksum-error threshold (10 in 10 minutes), become suspect and then, at random, failed, and a
   // repair would find no disk to write to. What is tested here is the journal, not the fault counting.
-  const poolFile = join(pool.pool, 'pool.json');
-  const config = JSON.parse(readFileSync(poolFile, 'utf8')) as { faults?: Record<string, unknown> };
-  config.faults = { ...config.faults, checksum: { errors: 1_000_000, windowSeconds: 600 } };
-  writeFileSync(poolFile, JSON.stringify(config, null, 2));
+  pool.editConfig((config) => {
+    config.faults = { ...(config.faults as object), checksum: { errors: 1_000_000, windowSeconds: 600 } };
+  });
   try {
     const f = pool.file('obj', 8 * EXTENT, 41);
     assert.is(pool.run('put', f.path, '--key', KEY).code, 0);
