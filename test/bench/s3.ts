@@ -4,6 +4,9 @@
 //     (PutObject with a Buffer body: a signed payload hash and the SDK's
 //     default CRC32; GetObject with its default checksum validation) and
 //     through /v1 with Node's HTTP client (target: S3 ≥ 0.8× /v1);
+//   - the same PUT as a multipart upload (8 MiB parts, 4 at once, as the
+//     SDK's Upload and the AWS CLI send a large file), and how long its
+//     CompleteMultipartUpload took;
 //   - the same PUT with a stream body (Body a Readable, ContentLength given),
 //     as a client streaming a file sends it: aws-chunked with an unsigned
 //     payload and a CRC32 trailer (the SDK hashes nothing before sending);
@@ -15,7 +18,10 @@
 //   - the digest threads alone (MD5, SHA-256 and CRC32 of 64 MiB in 1 MiB
 //     pieces of shared memory, as a signed PUT with the SDK's checksum has
 //     them computed): one upload and DIGEST_THREADS at once, against the same
-//     three digests computed one after another on one thread, in this process.
+//     three digests computed one after another on one thread, in this process;
+//   - what S3 adds to the Buffer-body PUT: the wall time, the client's hashing
+//     before the request starts, and the daemon's CPU beyond /v1's, split into
+//     the digests (as measured alone) and the rest (the S3 layer itself).
 //
 //   DFS_BENCH_ROUNDS   rounds (default 5)
 //   DFS_BENCH_LARGE    large objects per round and side (default 3)
@@ -26,7 +32,7 @@ import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { Readable } from 'node:stream';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { cli, tempDir } from '../helpers/cli.js';
 import { startDaemon } from '../helpers/daemon.js';
@@ -39,6 +45,11 @@ const ROUNDS = Number(process.env.DFS_BENCH_ROUNDS ?? 5);
 const LARGE = Number(process.env.DFS_BENCH_LARGE ?? 3);
 const SMALL = Number(process.env.DFS_BENCH_SMALL ?? 1000);
 const CLIENTS = 16;
+/** The multipart PUT: the SDK's Upload defaults (lib-storage: 5 MiB parts, 4 at once) but with the AWS CLI's 8 MiB parts. */
+const PART_BYTES = 8 * 1024 * 1024;
+const PARTS_AT_ONCE = 4;
+/** Milliseconds each CompleteMultipartUpload took. */
+const completeMs: number[] = [];
 const MiB = 1024 * 1024;
 
 const root = tempDir('dfs-bench-s3-');
@@ -91,11 +102,28 @@ const sides = {
     putStream: async (k: string, body: Buffer) => {
       await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: k, Body: Readable.from([body]), ContentLength: body.length }));
     },
+    /** As the SDK's Upload (lib-storage) sends a large body: PART_BYTES parts, PARTS_AT_ONCE at once, then the completion (timed apart). */
+    putMultipart: async (k: string, body: Buffer) => {
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'bench', Key: k }));
+      const parts: { PartNumber: number; ETag: string }[] = [];
+      let next = 0;
+      await Promise.all(Array.from({ length: PARTS_AT_ONCE }, async () => {
+        for (let at = next++ * PART_BYTES; at < body.length; at = next++ * PART_BYTES) {
+          const PartNumber = at / PART_BYTES + 1;
+          const { ETag } = await s3.send(new UploadPartCommand({ Bucket: 'bench', Key: k, UploadId, PartNumber, Body: body.subarray(at, at + PART_BYTES) }));
+          parts.push({ PartNumber, ETag: ETag! });
+        }
+      }));
+      parts.sort((a, b) => a.PartNumber - b.PartNumber);
+      const start = performance.now();
+      await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'bench', Key: k, UploadId, MultipartUpload: { Parts: parts } }));
+      completeMs.push(performance.now() - start);
+    },
     get: (k: string) => s3Get(s3, k),
     getUnchecked: (k: string) => s3Get(s3Unchecked, k),
   },
   // /v1 has one way to send a body and one to read it: its stream and unchecked cases are the same requests.
-  v1: { put: v1Put, putStream: v1Put, get: v1Get, getUnchecked: v1Get },
+  v1: { put: v1Put, putStream: v1Put, putMultipart: v1Put, get: v1Get, getUnchecked: v1Get },
 };
 type Side = keyof typeof sides;
 
@@ -154,6 +182,10 @@ for (let round = 0; round < ROUNDS; round++) {
       for (let i = 0; i < LARGE; i++) await s.putStream(`stream-${side}-${i}`, large);
     });
     note('64 MiB PUT, stream body (MB/s)', side, (LARGE * large.length) / streamSeconds / 1e6, LARGE);
+    const multipartSeconds = await timed(async () => {
+      for (let i = 0; i < LARGE; i++) await s.putMultipart(`multipart-${side}-${i}`, large);
+    });
+    note(`64 MiB PUT, multipart (${PART_BYTES / MiB} MiB parts, ${PARTS_AT_ONCE} at once) (MB/s)`, side, (LARGE * large.length) / multipartSeconds / 1e6, LARGE);
     const smallPut = await timed(() => parallel(SMALL, (i) => s.put(`small-${side}/${round}-${i}`, small[i % small.length]!)));
     note(`4 KiB PUT, ${CLIENTS} clients (objects/s)`, side, SMALL / smallPut, SMALL);
     const smallGet = await timed(() => parallel(SMALL, async (i) => {
@@ -175,6 +207,9 @@ printRows([
   ['case', 'daemon, S3', 'daemon, /v1', 'client, SDK', 'client, /v1'],
   ...Object.keys(ratios).map((name) => [name.replace(/ \(.*\)$/, ''), ...['s3 daemon', 'v1 daemon', 's3 client', 'v1 client'].map((k) => median(rates[`${name} ${k} cpu`]!).toFixed(2))]),
 ]);
+const multipartName = Object.keys(ratios).find((n) => n.includes('multipart'))!;
+const multipartMs = (large.length / (median(rates[`${multipartName} s3`]!) * 1e6)) * 1000;
+console.log(`\nThe multipart PUT's CompleteMultipartUpload (it writes the object from its parts' bytes): ${median(completeMs).toFixed(0)} ms, median of ${completeMs.length}, of ${multipartMs.toFixed(0)} ms for the whole upload`);
 s3.destroy();
 s3Unchecked.destroy();
 agent.destroy();
@@ -231,4 +266,28 @@ printRows([
   ['one thread, the three in turn (baseline)', base.toFixed(0), '1.00×'],
   ['digest threads, one upload', median(digestRates.one!).toFixed(0), `${(median(digestRates.one!) / base).toFixed(2)}×`],
   [`digest threads, ${DIGEST_THREADS} uploads at once`, median(digestRates.many!).toFixed(0), `${(median(digestRates.many!) / base).toFixed(2)}×`],
+]);
+
+// Where the Buffer-body PUT's extra time goes: the client's hashing before it sends (SHA-256 for the
+// signature, CRC32 for the checksum header, computed here as the SDK computes them: node:crypto and
+// zlib), and the daemon's CPU beyond /v1's, against the same digests measured alone above.
+const preHash: number[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  const start = performance.now();
+  createHash('sha256').update(large).digest();
+  crc32(large);
+  preHash.push(performance.now() - start);
+}
+const PUT = '64 MiB PUT (MB/s)';
+const msPerPut = (side: Side) => (large.length / (median(rates[`${PUT} ${side}`]!) * 1e6)) * 1000;
+const daemonExtra = median(rates[`${PUT} s3 daemon cpu`]!) - median(rates[`${PUT} v1 daemon cpu`]!);
+const digestsAlone = (64 / base) * 1000;
+console.log('\nThe 64 MiB PUT with a Buffer body: what S3 adds, ms per PUT (medians)\n');
+printRows([
+  ['', 'ms'],
+  ['wall time, S3 − /v1', (msPerPut('s3') - msPerPut('v1')).toFixed(0)],
+  ['client: SHA-256 and CRC32 of the body, before the request starts', median(preHash).toFixed(0)],
+  ['daemon CPU, S3 − /v1', daemonExtra.toFixed(0)],
+  ['  of which its digests (MD5, SHA-256, CRC32 on one thread, as above)', digestsAlone.toFixed(0)],
+  ['  the rest: the S3 layer itself', (daemonExtra - digestsAlone).toFixed(0)],
 ]);
