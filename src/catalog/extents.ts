@@ -86,6 +86,7 @@ export class ExtentTable extends DiskTable {
         LIMIT ?`),
       lightChecked: p('UPDATE extents SET light_checked_at = ? WHERE id = ?'),
       deleteOfObject: p('DELETE FROM extents WHERE object_id = ?'),
+      move: p('UPDATE extents SET object_id = ?, seq = ? WHERE id = ? AND object_id = ?'),
       fragmentInsert: p('INSERT INTO fragments (extent_id, idx, disk_id, checksum, bytes, state) VALUES (?, ?, ?, ?, ?, ?)'),
       fragmentsOfExtent: p(`SELECT ${FRAGMENT_COLUMNS} FROM fragments WHERE extent_id = ? ORDER BY idx`),
       fragmentsOfObject: p(`SELECT ${FRAGMENT_COLUMNS} FROM fragments WHERE extent_id IN (SELECT id FROM extents WHERE object_id = ?)`),
@@ -229,6 +230,11 @@ export class ExtentTable extends DiskTable {
       this.extentSql.insert.run({ ...row, objectId });
       for (const f of fragments) this.extentSql.fragmentInsert.run(extent.id, f.index, f.diskId, f.checksum, f.bytes, 'ok');
     }
+  }
+
+  /** Moves an extent to another object, at `seq` (inside the object's transaction); false when it is no longer `from`'s. */
+  protected moveExtent(extentId: string, from: string, to: string, seq: number): boolean {
+    return this.extentSql.move.run(to, seq, extentId, from).changes === 1;
   }
 
   /** Deletes an object's extents and fragments (inside the object's transaction). */

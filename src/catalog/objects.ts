@@ -95,6 +95,33 @@ export class ObjectTable extends PackTable {
     });
   }
 
+  /**
+   * Makes `object` of extents that other objects hold now (a multipart
+   * upload's parts), in one transaction: the extents move to it in the order
+   * given, each `from` its part, and the parts, left empty, are dropped. An
+   * object of the key is replaced, as by commitObject (its extents are
+   * returned). Throws DFS_ERR_OBJECT_CHANGED, changing nothing, when a part no
+   * longer holds an extent it held (replaced meanwhile).
+   */
+  assembleObject(object: ObjectRow, moves: readonly { extentId: string; from: string }[], options: { meta?: string } = {}): ExtentWithFragments[] {
+    return this.transaction(() => {
+      const old = this.object(object.key);
+      const removed = old ? this.dropObjectRows(old.id) : [];
+      this.objectSql.insert.run(object);
+      if (options.meta !== undefined) this.objectSql.insertMeta.run(object.id, options.meta);
+      moves.forEach((m, seq) => {
+        if (!this.moveExtent(m.extentId, m.from, object.id, seq)) {
+          throw new DfsError('DFS_ERR_OBJECT_CHANGED', `extent ${m.extentId} is no longer part of object ${m.from}`);
+        }
+      });
+      for (const part of new Set(moves.map((m) => m.from))) {
+        if (this.extentsOfObject(part).length > 0) throw new DfsError('DFS_ERR_OBJECT_CHANGED', `object ${part} holds extents not moved`);
+        this.objectSql.delete.run(part);
+      }
+      return removed;
+    });
+  }
+
   /** Deletes an object's rows; returns its extents with their fragments. */
   deleteObject(key: string): { object: ObjectRow; extents: ExtentWithFragments[] } | null {
     return this.transaction(() => {

@@ -22,7 +22,11 @@
 //    96     8  object creation time, ms since the epoch (newest wins in recovery)
 //   104     4  extent sequence number within the object
 //   108     2  flags (bit 0: last extent of the object; bit 1: a pack of small
-//              objects, whose bytes are records (pack-format.ts); its key is empty)
+//              objects, whose bytes are records (pack-format.ts); its key is empty;
+//              bit 2: a part of a multipart upload not yet completed, under the key
+//              of the object it will be part of: not an object by itself, recovery
+//              skips it; the completion rewrites the header in place as the
+//              object's, at the same length, since the key is the same)
 //   110     2  key length in bytes (UTF-8, ≤ 1024)
 //   112     n  key
 //     …        zero padding
@@ -53,6 +57,7 @@ export function headerHashedBytes(length: number): number {
 export const UNKNOWN_SIZE = 0xffff_ffff_ffff_ffffn;
 export const FLAG_LAST = 1;
 export const FLAG_PACK = 2;
+export const FLAG_PART = 4;
 
 export interface FragmentHeader {
   poolId: string;
@@ -72,6 +77,8 @@ export interface FragmentHeader {
   key: string;
   /** A pack of small objects (its object id is the pack's own id). */
   pack?: boolean;
+  /** A part of a multipart upload not yet completed (see FLAG_PART). */
+  part?: boolean;
 }
 
 export type Hasher = (bytes: Uint8Array) => bigint;
@@ -116,7 +123,7 @@ export function encodeHeader(h: FragmentHeader, hash: Hasher): Buffer {
   b.writeBigUInt64LE(h.objectSize === null ? UNKNOWN_SIZE : BigInt(h.objectSize), at.objectSize);
   b.writeBigUInt64LE(BigInt(h.createdAt), at.createdAt);
   b.writeUInt32LE(h.seq, at.seq);
-  b.writeUInt16LE((h.last ? FLAG_LAST : 0) | (h.pack ? FLAG_PACK : 0), at.flags);
+  b.writeUInt16LE((h.last ? FLAG_LAST : 0) | (h.pack ? FLAG_PACK : 0) | (h.part ? FLAG_PART : 0), at.flags);
   b.writeUInt16LE(key.length, at.keyLength);
   key.copy(b, at.key);
   const hashed = headerHashedBytes(length);
@@ -162,6 +169,7 @@ export function decodeHeader(bytes: Uint8Array, hash: Hasher): { header: Fragmen
       seq: b.readUInt32LE(at.seq),
       last: (b.readUInt16LE(at.flags) & FLAG_LAST) !== 0,
       pack: (b.readUInt16LE(at.flags) & FLAG_PACK) !== 0,
+      part: (b.readUInt16LE(at.flags) & FLAG_PART) !== 0,
       key: b.subarray(at.key, at.key + keyLength).toString('utf8'),
     },
   };

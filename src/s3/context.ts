@@ -4,7 +4,7 @@
 // attributes, and the answers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log/index.js';
-import type { Engine } from '../store/index.js';
+import { bucketObjectKey, type Engine } from '../store/index.js';
 import type { ObjectRow } from '../catalog/index.js';
 import { s3Error } from './errors.js';
 import type { KeyStore } from './credentials.js';
@@ -80,7 +80,7 @@ export function poolKey(bucket: string, key: string): string {
   if (bytes === 0) throw s3Error('InvalidArgument', 'the key is empty');
   if (bytes > MAX_S3_KEY_BYTES) throw s3Error('KeyTooLongError', undefined, { Size: String(bytes), MaxSizeAllowed: String(MAX_S3_KEY_BYTES) });
   if (key.includes('\0')) throw s3Error('InvalidArgument', 'the key contains NUL');
-  return `${bucket}/${key}`;
+  return bucketObjectKey(bucket, key);
 }
 
 /** Attributes from their JSON text (none for null, or for a text that does not parse). */

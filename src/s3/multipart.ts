@@ -1,15 +1,17 @@
 // Multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort,
 // ListParts and ListMultipartUploads. Parts are hidden objects of the pool
-// (src/store/uploads.ts), each verified and scrubbed like any object. Complete
-// checks the list (ascending, every part present with its ETag, every part
-// but the last at least 5 MiB), then writes the object from the parts' bytes
-// in order and drops the parts; its ETag is S3's: the MD5 of the parts'
+// (src/store/uploads.ts), each verified and scrubbed like any object, written
+// under the key of the upload's object (PutOptions.partOf). Complete checks
+// the list (ascending, every part present with its ETag, every part but the
+// last at least 5 MiB), then makes the parts' extents the object's without
+// copying them (src/store/assemble.ts; parts that cannot be are copied) and
+// drops what is left of the upload; its ETag is S3's: the MD5 of the parts'
 // MD5s, a dash, and the number of parts. A long Complete answers 200 at once
 // and keeps the connection alive with spaces, as S3 does; an error found
 // after that is an Error document in the 200 body, which clients check for.
 import { createHash, randomBytes } from 'node:crypto';
-import { chunkSource, deleteObject, dropUpload, putObject, readObject, uploadPartKey } from '../store/index.js';
-import type { UploadRow } from '../catalog/index.js';
+import { assembleObject, chunkSource, deleteObject, dropUpload, putObject, readObject, uploadPartKey } from '../store/index.js';
+import type { ObjectRow, UploadRow } from '../catalog/index.js';
 import { s3Error, toS3Error } from './errors.js';
 import {
   attributesFromHeaders, header, headersFor, parseAttributes, isoDate, OWNER, poolKey, requireBucket, sendEmpty, sendXml, type ObjectAttributes, type S3Context, type S3Request,
@@ -69,7 +71,7 @@ export async function uploadPart(ctx: S3Context, r: S3Request): Promise<void> {
   const bucket = requireBucket(ctx, r);
   const part = partNumber(r);
   const upload = requireUpload(ctx, r, bucket);
-  const stored = await storeBody(ctx, r, uploadPartKey(upload.id, part), {}, { internal: true });
+  const stored = await storeBody(ctx, r, uploadPartKey(upload.id, part), {}, { internal: true, partOf: poolKey(bucket, upload.key) });
   await recordPart(ctx, upload, part, stored.size, stored.md5, Object.keys(stored.checksums).length > 0 ? stored.checksums : null);
   sendEmpty(r, 200, stored.headers);
 }
@@ -84,7 +86,7 @@ export async function uploadPartCopy(ctx: S3Context, r: S3Request): Promise<void
   const range = parseRange(rangeText, source.object.size);
   if (range && rangeText && Number(/-(\d+)$/.exec(rangeText)![1]) >= source.object.size) throw s3Error('InvalidRange', undefined, { ActualObjectSize: String(source.object.size) });
   if ((range ? range.end - range.start : source.object.size) > 5 * 1024 ** 3) throw s3Error('EntityTooLarge');
-  const copied = await copyBytes(ctx, source.object, range, uploadPartKey(upload.id, part), {}, true);
+  const copied = await copyBytes(ctx, source.object, range, uploadPartKey(upload.id, part), {}, { internal: true, partOf: poolKey(bucket, upload.key) });
   await recordPart(ctx, upload, part, copied.size, copied.md5, null);
   sendXml(r, 200, 'CopyPartResult', { LastModified: isoDate(Date.now()), ETag: `"${copied.md5}"` });
 }
@@ -140,9 +142,22 @@ export async function completeUpload(ctx: S3Context, r: S3Request): Promise<void
       yield* readObject(engine, object);
     }
   }
+  /** The parts' extents made the object's (assemble.ts), or, when they cannot be, their bytes copied. */
+  async function store(): Promise<void> {
+    const meta = JSON.stringify(attributes);
+    const objects = chosen.map((part) => engine.catalog.object(uploadPartKey(upload.id, part.part)));
+    if (objects.every((o) => o !== null)) {
+      try {
+        if (await assembleObject(engine, key, objects as ObjectRow[], { meta })) return;
+      } catch (error) {
+        r.log.warn({ err: (error as Error).message }, 'completing without copying failed; copying the parts');
+      }
+    }
+    await putObject(engine, chunkSource(bytes(), size), key, { meta });
+  }
   let document: string;
   try {
-    await putObject(engine, chunkSource(bytes(), size), key, { meta: JSON.stringify(attributes) });
+    await store();
     await dropUpload(engine, upload.id);
     const host = header(r.req, 'host') ?? 'localhost';
     document = xmlDocument('CompleteMultipartUploadResult', { Location: `http://${host}/${bucket}/${encodeURIComponent(upload.key)}`, Bucket: bucket, Key: upload.key, ETag: `"${etag}"` });

@@ -15,7 +15,7 @@ import {
 import { decodeComponent } from './sigv4.js';
 
 /** Stores a request body as `key`, with the request's attributes; the S3 answer's headers. */
-export async function storeBody(ctx: S3Context, r: S3Request, key: string, attributes: ObjectAttributes, options: { internal?: boolean; expectReplace?: string | null } = {}) {
+export async function storeBody(ctx: S3Context, r: S3Request, key: string, attributes: ObjectAttributes, options: Pick<PutOptions, 'internal' | 'expectReplace' | 'partOf'> = {}) {
   const body = requestBody(r.req, r.verified, MAX_PUT_BYTES, { offload: true });
   let digests: Awaited<ReturnType<typeof checkDigests>> | null = null;
   const putOptions: PutOptions = {
@@ -199,7 +199,9 @@ export function copySource(ctx: S3Context, r: S3Request): { object: ObjectRow; a
 }
 
 /** Copies `range` of an object into `key` (MD5 computed on the way); its MD5 in hex. */
-export async function copyBytes(ctx: S3Context, object: ObjectRow, range: { start: number; end: number } | null, key: string, attributes: ObjectAttributes, internal = false): Promise<{ md5: string; md5Bytes: Buffer; size: number }> {
+export async function copyBytes(
+  ctx: S3Context, object: ObjectRow, range: { start: number; end: number } | null, key: string, attributes: ObjectAttributes, options: Pick<PutOptions, 'internal' | 'partOf'> = {},
+): Promise<{ md5: string; md5Bytes: Buffer; size: number }> {
   const digests = new BodyDigests({ offload: (range ? range.end - range.start : object.size) >= OFFLOAD_BYTES });
   async function* chunks(): AsyncGenerator<Uint8Array> {
     for await (const chunk of readObject(ctx.engine, object, range ?? undefined)) {
@@ -210,7 +212,7 @@ export async function copyBytes(ctx: S3Context, object: ObjectRow, range: { star
   let md5Bytes: Buffer = Buffer.alloc(0);
   try {
     await putObject(ctx.engine, chunkSource(chunks(), range ? range.end - range.start : object.size), key, {
-      internal,
+      ...options,
       ...(digests.offloaded ? { onExtent: (bytes: Uint8Array) => digests.feed(bytes) } : {}),
       beforeCommit: async () => {
         md5Bytes = (await digests.finish()).md5;

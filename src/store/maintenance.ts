@@ -9,9 +9,10 @@ import type { FragmentSource } from '../kernels/index.js';
 import { codeLayout, labelMatches, parsePolicy, type Policy } from '../pool/index.js';
 import type { Engine } from './engine.js';
 import { DirectorySync, readAt, removeFile } from './fragment-io.js';
-import { fragmentPath, hex64, parseHex64 } from '../format/index.js';
+import { decodeHeader, fragmentPath, hex64, parseHex64 } from '../format/index.js';
 import { fragmentSources, lookupObject, readObject } from './reader.js';
 import { chunkSource } from './sources.js';
+import { uploadIdOfPart } from './object-meta.js';
 import { putObject, writeExtentFragments, type ExtentIdentity, type PutResult } from './writer.js';
 
 export type RepairOutcome = 'repaired' | 'healthy' | 'unrecoverable' | 'failed' | 'gone';
@@ -165,7 +166,7 @@ async function rebuildAndWrite(
       return { outcome: 'failed', rebuilt: 0, bytesWritten: 0, error: `fragment ${index} rebuilt as ${hex64(result.rebuiltHashes[j]!)}, the catalogue records ${recorded}` };
     }
   }
-  const identity = extentIdentity(engine, extent, policy);
+  const identity = await extentIdentity(engine, extent, policy, used);
   if (!identity) return { outcome: 'gone', rebuilt: 0, bytesWritten: 0 };
   for (const index of [...preferred.keys()]) if (!wanted.includes(index)) preferred.delete(index);
   const length = extent.fragmentLength;
@@ -246,14 +247,31 @@ export interface RebuildSummary {
   extents: { healthy: number; degraded: number; unrecoverable: number };
 }
 
-/** What a rewritten fragment's header says of its extent: its object's, or, for a pack, the pack's own; null when it is gone. */
-function extentIdentity(engine: Engine, extent: ExtentWithFragments, policy: Policy): ExtentIdentity | null {
+/**
+ * What a rewritten fragment's header says of its extent: its object's, or, for a pack, the pack's own;
+ * null when it is gone. `siblings`: fragments of the extent read and verified (a part's key is taken from one).
+ */
+async function extentIdentity(engine: Engine, extent: ExtentWithFragments, policy: Policy, siblings: readonly EventSource[]): Promise<ExtentIdentity | null> {
   const base = { poolId: engine.poolId, extentId: extent.id, policy, extentSize: extent.size, extentChecksum: parseHex64(extent.checksum), seq: extent.seq };
   const pack = engine.catalog.pack(extent.id);
   if (pack) return { ...base, objectId: extent.objectId, objectSize: extent.size, createdAt: pack.createdAt, last: true, key: '', pack: true };
   const object = engine.catalog.objectById(extent.objectId);
   if (!object) return null;
-  return { ...base, objectId: object.id, objectSize: object.size, createdAt: object.createdAt, last: extent.seq === object.extents - 1, key: object.key };
+  const identity = { ...base, objectId: object.id, objectSize: object.size, createdAt: object.createdAt, last: extent.seq === object.extents - 1, key: object.key };
+  if (uploadIdOfPart(object.key) === null) return identity;
+  // A part of a multipart upload: its headers name the key of the upload's object and say they are a
+  // part's (writer.ts, partOf), and the rewritten fragment must say the same: as a sibling's header does.
+  for (const sibling of siblings) {
+    const diskPath = engine.disks.path(sibling.disk);
+    if (diskPath === null) continue;
+    const bytes = new Uint8Array(extent.payloadOffset);
+    const got = await readAt(fragmentPath(diskPath, extent.id, sibling.fragment), bytes, 0).catch(() => 0);
+    const decoded = got === bytes.length ? decodeHeader(bytes, engine.hash) : null;
+    if (decoded && 'header' in decoded && decoded.length === extent.payloadOffset && decoded.header.extentId === extent.id) {
+      return { ...identity, key: decoded.header.key, ...(decoded.header.part ? { part: true } : {}) };
+    }
+  }
+  return identity;
 }
 
 /**

@@ -21,6 +21,19 @@ export function uploadPartKey(uploadId: string, part: number): string {
   return `${UPLOAD_PART_PREFIX}${uploadId}/${part}`;
 }
 
+/** The upload a part's key belongs to, or null for a key that is not a part's. */
+export function uploadIdOfPart(key: string): string | null {
+  if (!key.startsWith(UPLOAD_PART_PREFIX)) return null;
+  const rest = key.slice(UPLOAD_PART_PREFIX.length);
+  const slash = rest.indexOf('/');
+  return slash > 0 ? rest.slice(0, slash) : null;
+}
+
+/** The pool's key of an object of an S3 bucket ("<bucket>/<key>"): where a completed upload goes. */
+export function bucketObjectKey(bucket: string, key: string): string {
+  return `${bucket}/${key}`;
+}
+
 /**
  * Keys are data, never paths: any UTF-8 string of 1..MAX_KEY_BYTES bytes
  * without NUL (`internal`: a key of the pool's own, which starts with NUL).

@@ -30,6 +30,8 @@ export interface RecoverSummary {
   objectsRecovered: number;
   objectsIncomplete: { key: string; objectId: string; extentsFound: number }[];
   olderVersionsIgnored: number;
+  /** Extents of multipart uploads never completed: not objects, left to gc. */
+  uploadPartExtents: number;
   /** Keys whose newest version found was deleted (a tombstone says so): not recovered. */
   deletedSkipped: number;
   /** Packs of small objects found, and those that could not be read (their objects are not recovered). */
@@ -95,7 +97,7 @@ export async function recoverCatalog(root: string, options: { extraDisks?: strin
     const kernels = threadKernels(resolveVariant());
     const hash = (b: Uint8Array) => kernels.xxh3(b);
     const summary: RecoverSummary = {
-      disks: [], fragmentsFound: 0, fragmentsInvalid: 0, extents: 0, objectsRecovered: 0, objectsIncomplete: [], olderVersionsIgnored: 0, deletedSkipped: 0,
+      disks: [], fragmentsFound: 0, fragmentsInvalid: 0, extents: 0, objectsRecovered: 0, objectsIncomplete: [], olderVersionsIgnored: 0, uploadPartExtents: 0, deletedSkipped: 0,
       packs: 0, packsUnreadable: [], eventsKept: 0, backup: null,
     };
     const candidates = [...config.disks.map((d) => d.path), ...(options.extraDisks ?? []).map((p) => resolve(p))];
@@ -144,6 +146,8 @@ export async function recoverCatalog(root: string, options: { extraDisks?: strin
         summary.fragmentsFound++;
         let found = extents.get(h.extentId);
         if (!found) extents.set(h.extentId, (found = { header: h, fragments: new Map() }));
+        // Headers of one extent that disagree: the newest speaks for it (a completed upload's, over a part's left behind).
+        else if (h.createdAt > found.header.createdAt) found.header = h;
         if (!found.fragments.has(h.index)) found.fragments.set(h.index, { diskId, checksum: hex64(h.payloadChecksum), bytes: size, payloadLength: h.payloadLength });
       }
       summary.disks.push({ id: diskId, path: diskPath, fragments: count });
@@ -173,6 +177,11 @@ export async function recoverCatalog(root: string, options: { extraDisks?: strin
     for (const e of extents.values()) {
       const h = e.header;
       if (h.pack) continue;
+      // A part of a multipart upload never completed is not an object (its upload was in the catalogue alone).
+      if (h.part) {
+        summary.uploadPartExtents++;
+        continue;
+      }
       let o = objects.get(h.objectId);
       if (!o) objects.set(h.objectId, (o = { key: h.key, createdAt: h.createdAt, bySeq: new Map(), lastSeq: null }));
       o.bySeq.set(h.seq, e);

@@ -41,6 +41,14 @@ export interface PutOptions {
   /** A key of the pool's own (INTERNAL_KEY_PREFIX): the parts of multipart uploads. */
   internal?: boolean;
   /**
+   * A part of a multipart upload whose object will have this key: the
+   * fragments' headers name that key and are flagged as a part's (FLAG_PART:
+   * recovery skips them), so that the completion can make the part's extents
+   * the object's by rewriting their headers in place (assemble.ts). Such a
+   * part is never packed.
+   */
+  partOf?: string;
+  /**
    * Sees each extent's bytes in order, in the extent's buffer, once it is
    * filled (S3's digests, computed on a thread from that shared memory); the
    * buffer is not reused before the returned promise settles.
@@ -223,12 +231,16 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
   const policyName = formatPolicy(policy);
   try {
     key = checkKey(keyInput, options.internal);
+    if (options.partOf !== undefined) checkKey(options.partOf);
     engine.disks.checkPlaceable(policy);
   } catch (error) {
     await source.close().catch(() => {}); // refused before reading: release the input (a file, a request body)
     throw error;
   }
-  if (packable(engine, source.sizeHint, key)) return putPacked(engine, source, key, policy, options);
+  if (options.partOf === undefined && packable(engine, source.sizeHint, key)) return putPacked(engine, source, key, policy, options);
+  /** What the fragments' headers say of the object: its key (or, for a part, its upload's) and whether it is a part. */
+  const headerKey = options.partOf ?? key;
+  const payloadOffset = headerLengthFor(Buffer.byteLength(headerKey, 'utf8'));
   const extentSize = engine.extentSize;
   // A source that says it is shorter than an extent gets buffers of its size (a 4 KiB object
   // takes 8 KiB of the arena, not an extent's 1.5 MiB); if it turns out longer, the put moves
@@ -264,14 +276,14 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
       const extentId = newId();
       const identity: ExtentIdentity = {
         poolId: engine.poolId, extentId, objectId, policy, extentSize: length, extentChecksum,
-        objectSize: last ? offset + length : null, createdAt, seq, last, key,
+        objectSize: last ? offset + length : null, createdAt, seq, last, key: headerKey, ...(options.partOf !== undefined ? { part: true } : {}),
       };
       const placed = await writeExtentFragments(engine, identity, payloads, { dirs, written });
       if (failure) return;
       checksums[seq] = extentChecksum;
       extents[seq] = {
         id: extentId, seq, size: length, policy: policyName, need: policyNeed(policy), width: policyWidth(policy),
-        fragmentLength, payloadOffset: headerLengthFor(Buffer.byteLength(key, 'utf8')), checksum: hex64(extentChecksum),
+        fragmentLength, payloadOffset, checksum: hex64(extentChecksum),
         fragments: placed.map((p) => ({ index: p.index, diskId: p.diskId, checksum: p.checksum, bytes: p.bytes })),
       };
       bytesDone += length;

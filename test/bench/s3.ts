@@ -209,7 +209,7 @@ printRows([
 ]);
 const multipartName = Object.keys(ratios).find((n) => n.includes('multipart'))!;
 const multipartMs = (large.length / (median(rates[`${multipartName} s3`]!) * 1e6)) * 1000;
-console.log(`\nThe multipart PUT's CompleteMultipartUpload (it writes the object from its parts' bytes): ${median(completeMs).toFixed(0)} ms, median of ${completeMs.length}, of ${multipartMs.toFixed(0)} ms for the whole upload`);
+console.log(`\nThe multipart PUT's CompleteMultipartUpload: ${median(completeMs).toFixed(0)} ms, median of ${completeMs.length}, of ${multipartMs.toFixed(0)} ms for the whole upload`);
 s3.destroy();
 s3Unchecked.destroy();
 agent.destroy();

@@ -5,7 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand,
   DeleteObjectCommand, DeleteObjectsCommand, GetBucketAclCommand, GetBucketLocationCommand, GetBucketVersioningCommand, GetObjectCommand, GetObjectTaggingCommand,
@@ -35,6 +36,11 @@ async function failure(p: Promise<unknown>): Promise<{ code: string; status: num
     return { code: e.name, status: e.$metadata?.httpStatusCode, message: e.message };
   }
   throw new Error('the call succeeded');
+}
+
+/** The fragment files on the pool's disks. */
+function fragmentFiles(): string[] {
+  return pool.disks.flatMap((d) => readdirSync(join(d, 'fragments'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath ?? e.path, e.name))).sort();
 }
 
 async function body(p: Promise<{ Body?: unknown }>): Promise<Buffer> {
@@ -251,7 +257,15 @@ test('multipart: parts uploaded in any order, listed, completed with S3\'s ETag;
   assert.is((await failure(s3.send(new CompleteMultipartUploadCommand({ Bucket: 'photos', Key: 'big.bin', UploadId, MultipartUpload: { Parts: [all(3)[1]!, all(3)[0]!] } })))).code, 'InvalidPartOrder');
   assert.is((await failure(s3.send(new CompleteMultipartUploadCommand({ Bucket: 'photos', Key: 'big.bin', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"00000000000000000000000000000000"' }] } })))).code, 'InvalidPart');
   assert.is((await failure(s3.send(new CompleteMultipartUploadCommand({ Bucket: 'photos', Key: 'big.bin', UploadId, MultipartUpload: { Parts: [all(3)[2]!, { PartNumber: 4, ETag: etags[0] }] } })))).code, 'InvalidPart');
+  // The completion makes the parts' extents the object's: no fragment file is written.
+  const files = fragmentFiles();
   const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'photos', Key: 'big.bin', UploadId, MultipartUpload: { Parts: all(3) } }));
+  assert.equal(fragmentFiles(), files);
+  const whole = Buffer.concat(parts);
+  // Across the end of part 1, and the short extent that ends part 2 in the middle of the object.
+  for (const [first, last] of [[5 * MiB - 3, 5 * MiB + 3], [10 * MiB + 5, 10 * MiB + 9]]) {
+    assert.ok((await body(s3.send(new GetObjectCommand({ Bucket: 'photos', Key: 'big.bin', Range: `bytes=${first}-${last}` })))).equals(whole.subarray(first, last! + 1)));
+  }
   const want = `"${createHash('md5').update(Buffer.concat(parts.map((p) => createHash('md5').update(p).digest()))).digest('hex')}-3"`;
   assert.is(done.ETag, want);
   const got = await s3.send(new GetObjectCommand({ Bucket: 'photos', Key: 'big.bin' }));

@@ -11,7 +11,7 @@ const hash = (b: Uint8Array) => kernels.xxh3(b);
 const header: FragmentHeader = {
   poolId: '3a6e112f-1eba-42c2-9a7f-f789c8c8632e', extentId: '24e467ff1e2b7f6dc5d63d16f8dfc26f', objectId: 'f06d62ca71240ad933b1c72fe043a9bb',
   index: 5, policy: { kind: 'ec', k: 4, m: 2 }, extentSize: 1048576, payloadLength: 262144, payloadChecksum: 0x0123456789abcdefn,
-  extentChecksum: 0xfedcba9876543210n, objectSize: null, createdAt: 1763970000123, seq: 7, last: false, key: 'photos/2026/ü.jpg', pack: false,
+  extentChecksum: 0xfedcba9876543210n, objectSize: null, createdAt: 1763970000123, seq: 7, last: false, key: 'photos/2026/ü.jpg', pack: false, part: false,
 };
 
 test('a header round-trips every field', () => {
@@ -25,6 +25,8 @@ test('a header round-trips every field', () => {
   assert.ok('header' in last && last.header.last && last.header.objectSize === 7 * 1048576 + 3 && last.header.policy.kind === 'replication');
   const pack = decodeHeader(encodeHeader({ ...header, key: '', last: true, pack: true }, hash), hash);
   assert.ok('header' in pack && pack.header.pack && pack.header.last && pack.header.key === '');
+  const part = decodeHeader(encodeHeader({ ...header, part: true }, hash), hash);
+  assert.ok('header' in part && part.header.part && !part.header.pack && part.header.key === header.key);
 });
 
 test('pack records round-trip, and the list ends where the records do', () => {
