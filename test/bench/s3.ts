@@ -289,5 +289,5 @@ printRows([
   ['client: SHA-256 and CRC32 of the body, before the request starts', median(preHash).toFixed(0)],
   ['daemon CPU, S3 − /v1', daemonExtra.toFixed(0)],
   ['  of which its digests (MD5, SHA-256, CRC32 on one thread, as above)', digestsAlone.toFixed(0)],
-  ['  the rest: the S3 layer itself', (daemonExtra - digestsAlone).toFixed(0)],
+  ['  the rest: the S3 layer, and the kernel\'s share of the writes (it varies run to run)', (daemonExtra - digestsAlone).toFixed(0)],
 ]);
