@@ -21,7 +21,8 @@
 //     three digests computed one after another on one thread, in this process;
 //   - what S3 adds to the Buffer-body PUT: the wall time, the client's hashing
 //     before the request starts, and the daemon's CPU beyond /v1's, split into
-//     the digests (as measured alone) and the rest (the S3 layer itself).
+//     the digests (as measured alone) and the rest (the S3 layer, and the
+//     kernel's share of the writes, which varies from run to run).
 //
 //   DFS_BENCH_ROUNDS   rounds (default 5)
 //   DFS_BENCH_LARGE    large objects per round and side (default 3)
