@@ -9,10 +9,10 @@ import type { FragmentSource } from '../kernels/index.js';
 import { codeLayout, labelMatches, parsePolicy, type Policy } from '../pool/index.js';
 import type { Engine } from './engine.js';
 import { DirectorySync, readAt, removeFile } from './fragment-io.js';
-import { decodeHeader, fragmentPath, hex64, parseHex64 } from '../format/index.js';
+import { decodeHeader, fragmentPath, headerLengthFor, hex64, parseHex64 } from '../format/index.js';
 import { fragmentSources, lookupObject, readObject } from './reader.js';
 import { chunkSource } from './sources.js';
-import { uploadIdOfPart } from './object-meta.js';
+import { bucketObjectKey, uploadIdOfPart } from './object-meta.js';
 import { putObject, writeExtentFragments, type ExtentIdentity, type PutResult } from './writer.js';
 
 export type RepairOutcome = 'repaired' | 'healthy' | 'unrecoverable' | 'failed' | 'gone';
@@ -271,7 +271,11 @@ async function extentIdentity(engine: Engine, extent: ExtentWithFragments, polic
       return { ...identity, key: decoded.header.key, ...(decoded.header.part ? { part: true } : {}) };
     }
   }
-  return identity;
+  // No sibling's header to go by: the upload's key, if the payload sits where a header of it ends.
+  const upload = engine.catalog.upload(uploadIdOfPart(object.key)!);
+  const key = upload ? bucketObjectKey(upload.bucket, upload.key) : null;
+  if (key !== null && headerLengthFor(Buffer.byteLength(key, 'utf8')) === extent.payloadOffset) return { ...identity, key, part: true };
+  return headerLengthFor(Buffer.byteLength(object.key, 'utf8')) === extent.payloadOffset ? identity : null;
 }
 
 /**
