@@ -98,12 +98,13 @@ export class ObjectTable extends PackTable {
   /**
    * Makes `object` of extents that other objects hold now (a multipart
    * upload's parts), in one transaction: the extents move to it in the order
-   * given, each `from` its part, and the parts, left empty, are dropped. An
-   * object of the key is replaced, as by commitObject (its extents are
-   * returned). Throws DFS_ERR_OBJECT_CHANGED, changing nothing, when a part no
-   * longer holds an extent it held (replaced meanwhile).
+   * given, each `from` its part, and the parts (`parts`, their ids), left
+   * empty, are dropped. An object of the key is replaced, as by commitObject
+   * (its extents are returned). Throws DFS_ERR_OBJECT_CHANGED, changing
+   * nothing, when a part no longer holds an extent it held (replaced
+   * meanwhile).
    */
-  assembleObject(object: ObjectRow, moves: readonly { extentId: string; from: string }[], options: { meta?: string } = {}): ExtentWithFragments[] {
+  assembleObject(object: ObjectRow, parts: readonly string[], moves: readonly { extentId: string; from: string }[], options: { meta?: string } = {}): ExtentWithFragments[] {
     return this.transaction(() => {
       const old = this.object(object.key);
       const removed = old ? this.dropObjectRows(old.id) : [];
@@ -114,7 +115,7 @@ export class ObjectTable extends PackTable {
           throw new DfsError('DFS_ERR_OBJECT_CHANGED', `extent ${m.extentId} is no longer part of object ${m.from}`);
         }
       });
-      for (const part of new Set(moves.map((m) => m.from))) {
+      for (const part of parts) {
         if (this.extentsOfObject(part).length > 0) throw new DfsError('DFS_ERR_OBJECT_CHANGED', `object ${part} holds extents not moved`);
         this.objectSql.delete.run(part);
       }

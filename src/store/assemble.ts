@@ -145,7 +145,8 @@ export async function assembleObject(engine: Engine, keyInput: string, parts: re
   const checksum = objectChecksum(extents.map((e) => parseHex64(e.extent.checksum)), engine.hash);
   const object: ObjectRow = { id: objectId, key, size, policy, checksum: hex64(checksum), extents: extents.length, createdAt };
   const replaced = engine.catalog.object(key) !== null;
-  const removed = engine.catalog.assembleObject(object, extents.map((e) => ({ extentId: e.extent.id, from: e.from })), options.meta !== undefined ? { meta: options.meta } : {});
+  const removed = engine.catalog.assembleObject(object, parts.map((p) => p.id), extents.map((e) => ({ extentId: e.extent.id, from: e.from })), options.meta !== undefined ? { meta: options.meta } : {});
+  crashPoint('assemble:committed');
   await deleteExtentFiles(engine, removed);
   log('store').info({ key, size, extents: extents.length, policy, replaced, parts: parts.length }, 'object assembled from its parts');
   return { key, size, policy, extents: extents.length, checksum: hex64(checksum), objectId, replaced };
