@@ -42,12 +42,18 @@ async function uploaded(s3: ReturnType<typeof s3Client>, parts: Buffer[]) {
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-test('a completion killed while it rewrites headers: the retry completes it, scrub finds nothing wrong, recover-catalog brings it back', async () => {
+/** A new pool and its S3 key, with a daemon that dies at the crash point `label`. */
+async function crashingDaemon(label: string): Promise<S3Key> {
   pool = makePool({ disks: 6 });
   const key = pool.run('s3-key', 'create', '--json').json as S3Key;
+  daemon = await startDaemon(pool.pool, ['serve'], { DYNAMICFS_CRASH_LABEL: label });
+  return key;
+}
+
+test('a completion killed while it rewrites headers: the retry completes it, scrub finds nothing wrong, recover-catalog brings it back', async () => {
   // 5 MiB, 5 MiB + 5 and 2 MiB: 13 extents, 78 fragment headers to rewrite; the daemon dies before the 40th write.
-  daemon = await startDaemon(pool.pool, ['serve'], { DYNAMICFS_CRASH_LABEL: 'assemble:header#40' });
-  let s3 = s3Client(daemon.s3Url!, key);
+  const key = await crashingDaemon('assemble:header#40');
+  let s3 = s3Client(daemon!.s3Url!, key);
   await s3.send(new CreateBucketCommand({ Bucket: 'crash' }));
   const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB + 5), randomBytes(2 * MiB)];
   const { UploadId, complete: completeWith } = await uploaded(s3, parts);
@@ -58,7 +64,7 @@ test('a completion killed while it rewrites headers: the retry completes it, scr
     failed = true;
   }
   assert.ok(failed, 'the completion did not answer');
-  assert.is(await killed(daemon), 'SIGKILL');
+  assert.is(await killed(daemon!), 'SIGKILL');
   s3.destroy();
 
   daemon = await startDaemon(pool.pool, ['serve']);
@@ -85,15 +91,13 @@ test('a completion killed while it rewrites headers: the retry completes it, scr
 });
 
 test('a completion killed just after its commit: the retry answers with the object\'s ETag, and the upload is gone', async () => {
-  pool = makePool({ disks: 6 });
-  const key = pool.run('s3-key', 'create', '--json').json as S3Key;
-  daemon = await startDaemon(pool.pool, ['serve'], { DYNAMICFS_CRASH_LABEL: 'assemble:committed' });
-  let s3 = s3Client(daemon.s3Url!, key);
+  const key = await crashingDaemon('assemble:committed');
+  let s3 = s3Client(daemon!.s3Url!, key);
   await s3.send(new CreateBucketCommand({ Bucket: 'crash' }));
   const parts = [randomBytes(5 * MiB), randomBytes(3 * MiB)];
   const { UploadId, complete } = await uploaded(s3, parts);
   await complete(s3).catch(() => {});
-  assert.is(await killed(daemon), 'SIGKILL');
+  assert.is(await killed(daemon!), 'SIGKILL');
   s3.destroy();
   daemon = await startDaemon(pool.pool, ['serve']);
   s3 = s3Client(daemon.s3Url!, key);
