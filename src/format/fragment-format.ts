@@ -175,6 +175,14 @@ export function decodeHeader(bytes: Uint8Array, hash: Hasher): { header: Fragmen
   };
 }
 
+/** The header of one fragment of an extent, from a file's first `length` bytes (the extent's payload offset); null when it is damaged or describes another fragment. */
+export function fragmentHeaderOf(bytes: Uint8Array, hash: Hasher, expected: { extentId: string; index: number; length: number }): FragmentHeader | null {
+  if (bytes.length < expected.length) return null;
+  const decoded = decodeHeader(bytes.subarray(0, expected.length), hash);
+  if ('problem' in decoded || decoded.length !== expected.length || decoded.header.extentId !== expected.extentId || decoded.header.index !== expected.index) return null;
+  return decoded.header;
+}
+
 export function hex64(value: bigint): string {
   return value.toString(16).padStart(16, '0');
 }

@@ -18,9 +18,10 @@ import type { ExtentWithFragments, ObjectRow } from '../catalog/index.js';
 import { DfsError } from '../errors.js';
 import { crashPoint } from '../faults/index.js';
 import { log } from '../log/index.js';
-import { decodeHeader, encodeHeader, fragmentPath, headerLengthFor, hex64, parseHex64, type FragmentHeader } from '../format/index.js';
+import { encodeHeader, fragmentHeaderOf, fragmentPath, headerLengthFor, hex64, parseHex64, type FragmentHeader } from '../format/index.js';
 import type { Engine } from './engine.js';
 import { checkKey, newId, objectChecksum } from './object-meta.js';
+import { forEachLimited } from './maintenance.js';
 import { deleteExtentFiles, type PutResult } from './writer.js';
 
 /** How many extents have their headers rewritten at once. */
@@ -30,10 +31,7 @@ const EXTENTS_AT_ONCE = 8;
 async function readHeader(handle: FileHandle, engine: Engine, extent: ExtentWithFragments, index: number): Promise<FragmentHeader | null> {
   const bytes = Buffer.alloc(extent.payloadOffset);
   const { bytesRead } = await handle.read(bytes, 0, bytes.length, 0);
-  if (bytesRead !== bytes.length) return null;
-  const decoded = decodeHeader(bytes, engine.hash);
-  if ('problem' in decoded || decoded.length !== extent.payloadOffset || decoded.header.extentId !== extent.id || decoded.header.index !== index) return null;
-  return decoded.header;
+  return fragmentHeaderOf(bytes.subarray(0, bytesRead), engine.hash, { extentId: extent.id, index, length: extent.payloadOffset });
 }
 
 /** The fragment files of `extent` that can be opened now: on disks in use, recorded as sound. */
@@ -124,23 +122,10 @@ export async function assembleObject(engine: Engine, keyInput: string, parts: re
   const createdAt = Date.now();
   const size = extents.reduce((n, e) => n + e.extent.size, 0);
   const lastSeq = extents.length - 1;
-  // Every extent's turn ends before the answer, failed or not: none goes on rewriting behind a copy.
-  let failure: unknown = null;
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(EXTENTS_AT_ONCE, extents.length) }, async () => {
-    while (failure === null && next < extents.length) {
-      const seq = next++;
-      const { extent } = extents[seq]!;
-      try {
-        await engine.extentLocks.run(extent.id, () => rewriteHeaders(engine, extent, key, {
-          objectId, createdAt, seq, last: seq === lastSeq, objectSize: seq === lastSeq ? size : null,
-        }));
-      } catch (error) {
-        failure ??= error;
-      }
-    }
-  }));
-  if (failure !== null) throw failure;
+  // A failure settles every rewrite under way before it is thrown: none goes on behind a copy.
+  await forEachLimited(extents, EXTENTS_AT_ONCE, ({ extent }, seq) => engine.extentLocks.run(extent.id, () => rewriteHeaders(engine, extent, key, {
+    objectId, createdAt, seq, last: seq === lastSeq, objectSize: seq === lastSeq ? size : null,
+  })));
 
   const checksum = objectChecksum(extents.map((e) => parseHex64(e.extent.checksum)), engine.hash);
   const object: ObjectRow = { id: objectId, key, size, policy, checksum: hex64(checksum), extents: extents.length, createdAt };

@@ -9,7 +9,7 @@ import type { FragmentSource } from '../kernels/index.js';
 import { codeLayout, labelMatches, parsePolicy, type Policy } from '../pool/index.js';
 import type { Engine } from './engine.js';
 import { DirectorySync, readAt, removeFile } from './fragment-io.js';
-import { decodeHeader, fragmentPath, headerLengthFor, hex64, parseHex64 } from '../format/index.js';
+import { fragmentHeaderOf, fragmentPath, headerLengthFor, hex64, parseHex64 } from '../format/index.js';
 import { fragmentSources, lookupObject, readObject } from './reader.js';
 import { chunkSource } from './sources.js';
 import { bucketObjectKey, uploadIdOfPart } from './object-meta.js';
@@ -266,10 +266,8 @@ async function extentIdentity(engine: Engine, extent: ExtentWithFragments, polic
     if (diskPath === null) continue;
     const bytes = new Uint8Array(extent.payloadOffset);
     const got = await readAt(fragmentPath(diskPath, extent.id, sibling.fragment), bytes, 0).catch(() => 0);
-    const decoded = got === bytes.length ? decodeHeader(bytes, engine.hash) : null;
-    if (decoded && 'header' in decoded && decoded.length === extent.payloadOffset && decoded.header.extentId === extent.id) {
-      return { ...identity, key: decoded.header.key, ...(decoded.header.part ? { part: true } : {}) };
-    }
+    const header = fragmentHeaderOf(bytes.subarray(0, got), engine.hash, { extentId: extent.id, index: sibling.fragment, length: extent.payloadOffset });
+    if (header) return { ...identity, key: header.key, ...(header.part ? { part: true } : {}) };
   }
   // No sibling's header to go by: the upload's key, if the payload sits where a header of it ends.
   const upload = engine.catalog.upload(uploadIdOfPart(object.key)!);
@@ -413,14 +411,26 @@ export async function changeObjectPolicy(engine: Engine, key: string, policy: Po
   return { ...result, previousPolicy: object.policy };
 }
 
-/** Runs `fn` over `items`, at most `limit` at a time. */
-export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+/**
+ * Runs `fn` over `items`, at most `limit` at a time. After a failure no item
+ * is started, and the first failure is thrown once the calls under way have
+ * ended (none goes on behind the caller's back).
+ */
+export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<unknown>): Promise<void> {
   let next = 0;
+  let failed = false;
+  let failure: unknown;
   const worker = async () => {
-    while (next < items.length) {
+    while (!failed && next < items.length) {
       const index = next++;
-      await fn(items[index]!, index);
+      try {
+        await fn(items[index]!, index);
+      } catch (error) {
+        if (!failed) failure = error;
+        failed = true;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed) throw failure;
 }

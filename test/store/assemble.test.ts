@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Engine, assembleObject, chunkSource, decodeHeader, fragmentPath, lookupObject, putObject, readObject, recoverCatalog, repairExtent, uploadPartKey,
+  Engine, assembleObject, chunkSource, decodeHeader, forEachLimited, fragmentPath, lookupObject, putObject, readObject, recoverCatalog, repairExtent, uploadPartKey,
   type PutOptions,
 } from '../../src/store/index.js';
 import type { ObjectRow } from '../../src/catalog/index.js';
@@ -147,6 +147,26 @@ test('a part\'s fragment repaired before the completion keeps the part\'s header
   assert.is(engine.catalog.object(uploadPartKey('u6', 1)), null);
   // The part written as an object of its own (u3) comes back as one, as parts did before.
   assert.ok(engine.catalog.object(uploadPartKey('u3', 1)));
+});
+
+test('forEachLimited (which the rewrites run under): after a failure nothing starts, and it throws once the calls under way have ended', async () => {
+  const started: number[] = [];
+  let running = 0;
+  let endedAfterThrow = false;
+  let thrown: unknown = null;
+  await forEachLimited(Array.from({ length: 20 }, (_, i) => i), 3, async (i) => {
+    started.push(i);
+    running++;
+    await new Promise((r) => setTimeout(r, i === 1 ? 5 : 20));
+    running--;
+    if (i === 1) throw new Error('item 1');
+  }).catch((error: unknown) => {
+    thrown = error;
+    endedAfterThrow = running === 0;
+  });
+  assert.is((thrown as Error | null)?.message, 'item 1');
+  assert.ok(endedAfterThrow, 'no call was still running when it threw');
+  assert.equal(started, [0, 1, 2], 'nothing started after the failure');
 });
 
 test.run();
