@@ -13,6 +13,8 @@ const pool = join(home, 'pool');
 // The daemon runs with V8's memory reducer off, as the `dynamicfs` command and the systemd unit run it:
 // the reducer's collections in idle isolates were most of an idle daemon's CPU (docs/OPERATIONS.md).
 const DAEMON_NODE_FLAGS = ['--no-memory-reducer'];
+// ...and, as they do, with 16 threads for fragment I/O unless UV_THREADPOOL_SIZE says otherwise.
+const DAEMON_ENV = { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16' };
 const bin = join(root, 'build', 'src', 'cli', 'main.js');
 const run = (...args) => spawnSync(process.execPath, [bin, '--pool', pool, ...args], { stdio: 'inherit' }).status;
 
@@ -52,7 +54,7 @@ S3 on http://127.0.0.1:${s3Port} (region us-east-1; docs/S3.md), with a key of i
 With the daemon stopped, the CLI works on the pool directly:
   node build/src/cli/main.js --pool ${rel} ls
 `);
-const daemon = spawn(process.execPath, [...DAEMON_NODE_FLAGS, bin, '--pool', pool, 'serve', '--port', port, '--s3-port', s3Port], { stdio: 'inherit' });
+const daemon = spawn(process.execPath, [...DAEMON_NODE_FLAGS, bin, '--pool', pool, 'serve', '--port', port, '--s3-port', s3Port], { stdio: 'inherit', env: DAEMON_ENV });
 // A terminal's Ctrl-C reaches the daemon directly as well as this process (and npm, which passes
 // it on here again): forward one signal per burst, and a later one (a second Ctrl-C) again, which
 // the daemon takes as "stop now".

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --no-memory-reducer
+#!/usr/bin/env -S sh -c 'UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE:-16} exec node --no-memory-reducer "$0" "$@"'
 // The `dynamicfs` command. Each command group registers itself from its own
 // file; this file owns global options, error reporting and exit codes.
 import { readFileSync } from 'node:fs';
@@ -19,9 +19,13 @@ import { registerS3Commands } from './s3-commands.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-// Fragment writes run on libuv's thread pool (open, writev, fdatasync,
-// rename): its default of 4 threads would serialise an extent's six fsyncs.
-process.env.UV_THREADPOOL_SIZE ??= '16';
+// The #! line runs node with two settings a daemon needs (docs/OPERATIONS.md):
+// V8's memory reducer off, and 16 threads in libuv's pool (unless
+// UV_THREADPOOL_SIZE says otherwise). Fragment I/O (open, writev, fdatasync,
+// rename, a folder's fsync) runs on that pool; libuv's default of 4 lets only
+// four fsyncs wait at once across every disk. libuv reads the variable when
+// the pool starts, which the module loader has done before any code here
+// runs: it cannot be set from this file.
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('dynamicfs')

@@ -58,6 +58,14 @@ export interface DaemonInfo {
 }
 
 
+/** Threads in libuv's pool, which runs the fragment I/O: UV_THREADPOOL_SIZE read as libuv reads it (unset 4; atoi, 0 taken as 1, at most 1024). */
+export function ioThreadCount(value = process.env.UV_THREADPOOL_SIZE): number {
+  if (value === undefined) return 4;
+  const n = Number.parseInt(value, 10);
+  if (!Number.isFinite(n) || n === 0) return 1;
+  return n < 0 || n > 1024 ? 1024 : n;
+}
+
 export async function runDaemon(poolDir: string, options: DaemonOptions): Promise<never> {
   const logger = createLogger(options.logLevel);
   setRootLogger(logger);
@@ -100,7 +108,11 @@ export async function runDaemon(poolDir: string, options: DaemonOptions): Promis
     await engine.close();
     throw error;
   }
-  logger.info({ url, ...(s3Url ? { s3Url } : {}), pool: engine.root, poolId: engine.poolId }, 'dynamicfs daemon listening');
+  const ioThreads = ioThreadCount();
+  logger.info({ url, ...(s3Url ? { s3Url } : {}), pool: engine.root, poolId: engine.poolId, ioThreads }, 'dynamicfs daemon listening');
+  if (process.env.UV_THREADPOOL_SIZE === undefined) {
+    logger.warn({ ioThreads, code: 'DFS_WARN_IO_THREADS' }, 'fragment I/O runs on libuv\'s default 4 threads: start the daemon with UV_THREADPOOL_SIZE=16 in its environment (the dynamicfs command, npm start and the systemd unit do)');
+  }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

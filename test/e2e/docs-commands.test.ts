@@ -40,7 +40,8 @@ async function runDoc(file: string): Promise<{ ran: number; output: string }> {
   const dir = tempDir('dfs-docs-');
   const bin = join(dir, '.bin');
   mkdirSync(bin);
-  writeFileSync(join(bin, 'dynamicfs'), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`);
+  // As the command's own #! line runs node (this node, not the first on PATH).
+  writeFileSync(join(bin, 'dynamicfs'), `#!/bin/sh\nUV_THREADPOOL_SIZE=\${UV_THREADPOOL_SIZE:-16} exec "${process.execPath}" --no-memory-reducer "${BIN}" "$@"\n`);
   chmodSync(join(bin, 'dynamicfs'), 0o755);
   const work = join(dir, 'work');
   mkdirSync(work);

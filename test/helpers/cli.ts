@@ -8,6 +8,9 @@ import { randomBytes } from './gf-reference.js';
 
 export const BIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
+/** The environment the command's #! line gives node: 16 threads for fragment I/O unless set. */
+export const COMMAND_ENV = { UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16' };
+
 export interface CliResult {
   code: number | null;
   stdout: string;
@@ -19,7 +22,7 @@ export interface CliResult {
 export function cli(args: string[], options: { input?: Uint8Array | string; env?: Record<string, string> } = {}): CliResult {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     input: options.input,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...COMMAND_ENV, ...options.env },
     maxBuffer: 256 * 1024 * 1024,
   });
   const stdout = r.stdout.toString('utf8');
@@ -35,7 +38,7 @@ export function cli(args: string[], options: { input?: Uint8Array | string; env?
 }
 
 export function cliAsync(args: string[]): ChildProcess {
-  return spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...COMMAND_ENV } });
 }
 
 export interface TestPool {

@@ -1,0 +1,113 @@
+// The daemon's fragment I/O threads: libuv's pool, sized by UV_THREADPOOL_SIZE
+// when the process starts. The `dynamicfs` command's #! line gives 16 unless
+// the variable is set; a daemon started as `node main.js` without it runs on
+// libuv's default 4, and says so in its log.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, makePool, type TestPool } from '../helpers/cli.js';
+import { waitFor } from '../helpers/daemon.js';
+
+let pool: TestPool;
+
+test.before(() => {
+  pool = makePool({ disks: 6 });
+});
+
+test.after(() => {
+  pool.cleanup();
+});
+
+interface Started {
+  child: ChildProcess;
+  pid: number;
+  stderr: () => string;
+}
+
+/** Starts the daemon as `command args`, with UV_THREADPOOL_SIZE taken out of the environment unless given. */
+async function start(command: string, args: string[], size?: string): Promise<Started> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  delete env.UV_THREADPOOL_SIZE;
+  if (size !== undefined) env.UV_THREADPOOL_SIZE = size;
+  rmSync(join(pool.pool, 'run', 'daemon.json'), { force: true });
+  let stderr = '';
+  const child = spawn(command, [...args, '--pool', pool.pool, 'serve', '--port', '0', '--no-s3', '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  child.stderr!.on('data', (d) => (stderr += d));
+  const info = await waitFor('daemon.json', () => {
+    if (child.exitCode !== null) throw new Error(`the daemon exited ${child.exitCode}: ${stderr}`);
+    try {
+      return JSON.parse(readFileSync(join(pool.pool, 'run', 'daemon.json'), 'utf8')) as { pid: number };
+    } catch {
+      return null;
+    }
+  });
+  return { child, pid: info.pid, stderr: () => stderr };
+}
+
+async function stop(d: Started): Promise<void> {
+  if (d.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => d.child.once('exit', resolve));
+  d.child.kill('SIGTERM');
+  await exited;
+}
+
+/** The daemon's `listening` log line, and whether it warned about its I/O threads. */
+function startLog(d: Started): { ioThreads: number; warned: boolean } {
+  const lines = d.stderr().trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const listening = lines.find((l) => l.msg === 'dynamicfs daemon listening');
+  assert.ok(listening, d.stderr());
+  return { ioThreads: listening!.ioThreads as number, warned: lines.some((l) => l.code === 'DFS_WARN_IO_THREADS') };
+}
+
+/** Threads of the process once a put has run through the daemon (libuv starts its whole pool on first use). */
+async function threadsAfterPut(d: Started, name: string): Promise<number> {
+  const put = pool.runWith({ input: Buffer.alloc(3 * 1024 * 1024, 7) }, 'put', '-', '--key', name);
+  assert.is(put.code, 0, put.stderr);
+  return readdirSync(`/proc/${d.pid}/task`).length;
+}
+
+test('the dynamicfs command runs the daemon with 16 I/O threads; `node main.js` without UV_THREADPOOL_SIZE runs it with 4 and warns; a value set is kept', async () => {
+  {
+    // As the command: the #! line (env, sh, then node, one process: daemon.json names it).
+    const asCommand = await start(BIN, []);
+    let commandThreads: number;
+    try {
+      assert.equal(startLog(asCommand), { ioThreads: 16, warned: false });
+      commandThreads = await threadsAfterPut(asCommand, 'a');
+    } finally {
+      await stop(asCommand);
+    }
+    // As plain `node main.js serve`, nothing in the environment: libuv's default, and a warning.
+    const plain = await start(process.execPath, [BIN]);
+    let plainThreads: number;
+    try {
+      assert.equal(startLog(plain), { ioThreads: 4, warned: true });
+      plainThreads = await threadsAfterPut(plain, 'b');
+    } finally {
+      await stop(plain);
+    }
+    // The twelve threads more are libuv's (16 against 4): the rest of the process is the same.
+    assert.is(commandThreads - plainThreads, 12, `threads: ${commandThreads} as the command, ${plainThreads} as node main.js`);
+    // A value in the environment wins over the #! line's default.
+    const six = await start(BIN, [], '6');
+    try {
+      assert.equal(startLog(six), { ioThreads: 6, warned: false });
+      assert.is(await threadsAfterPut(six, 'c'), plainThreads + 2);
+    } finally {
+      await stop(six);
+    }
+  }
+});
+
+test('ioThreadCount reads UV_THREADPOOL_SIZE as libuv does', async () => {
+  const { ioThreadCount } = await import('../../src/server/daemon.js');
+  assert.is(ioThreadCount(undefined), 4);
+  assert.is(ioThreadCount('16'), 16);
+  assert.is(ioThreadCount('0'), 1);
+  assert.is(ioThreadCount('abc'), 1);
+  assert.is(ioThreadCount('5000'), 1024);
+});
+
+test.run();
