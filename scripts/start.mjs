@@ -12,7 +12,7 @@ const home = join(process.cwd(), '.dynamicfs');
 const pool = join(home, 'pool');
 // The daemon runs with V8's memory reducer off, as the `dynamicfs` command and the systemd unit run it:
 // the reducer's collections in idle isolates were most of an idle daemon's CPU (docs/OPERATIONS.md).
-const DAEMON_NODE_FLAGS = ['--no-memory-reducer'];
+const DAEMON_NODE_FLAGS = ['--no-memory-reducer', '--initial-old-space-size=32'];
 // ...and, as they do, with 16 threads for fragment I/O unless UV_THREADPOOL_SIZE says otherwise.
 const DAEMON_ENV = { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16' };
 const bin = join(root, 'build', 'src', 'cli', 'main.js');

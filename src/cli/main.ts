@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE:-16} exec node --no-memory-reducer "$0" "$@"'
+#!/usr/bin/env -S sh -c 'UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE:-16} exec node --no-memory-reducer --initial-old-space-size=32 "$0" "$@"'
 // The `dynamicfs` command. Each command group registers itself from its own
 // file; this file owns global options, error reporting and exit codes.
 import { readFileSync } from 'node:fs';
@@ -19,9 +19,10 @@ import { registerS3Commands } from './s3-commands.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-// The #! line runs node with two settings a daemon needs (docs/OPERATIONS.md):
-// V8's memory reducer off, and 16 threads in libuv's pool (unless
-// UV_THREADPOOL_SIZE says otherwise). Fragment I/O (open, writev, fdatasync,
+// The #! line runs node with what a daemon needs (docs/OPERATIONS.md): V8's
+// memory reducer off, V8's old generation sized from the start (no storm of
+// full collections under a stream of large PUTs), and 16 threads in libuv's
+// pool (unless UV_THREADPOOL_SIZE says otherwise). Fragment I/O (open, writev, fdatasync,
 // rename, a folder's fsync) runs on that pool; libuv's default of 4 lets only
 // four fsyncs wait at once across every disk. libuv reads the variable when
 // the pool starts, which the module loader has done before any code here

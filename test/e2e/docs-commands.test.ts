@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BIN, tempDir } from '../helpers/cli.js';
+import { BIN, COMMAND_NODE_FLAGS, tempDir } from '../helpers/cli.js';
 import { freePort } from '../helpers/daemon.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -41,7 +41,7 @@ async function runDoc(file: string): Promise<{ ran: number; output: string }> {
   const bin = join(dir, '.bin');
   mkdirSync(bin);
   // As the command's own #! line runs node (this node, not the first on PATH).
-  writeFileSync(join(bin, 'dynamicfs'), `#!/bin/sh\nUV_THREADPOOL_SIZE=\${UV_THREADPOOL_SIZE:-16} exec "${process.execPath}" --no-memory-reducer "${BIN}" "$@"\n`);
+  writeFileSync(join(bin, 'dynamicfs'), `#!/bin/sh\nUV_THREADPOOL_SIZE=\${UV_THREADPOOL_SIZE:-16} exec "${process.execPath}" ${COMMAND_NODE_FLAGS.join(' ')} "${BIN}" "$@"\n`);
   chmodSync(join(bin, 'dynamicfs'), 0o755);
   const work = join(dir, 'work');
   mkdirSync(work);

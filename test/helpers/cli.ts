@@ -10,6 +10,8 @@ export const BIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.ur
 
 /** The environment the command's #! line gives node: 16 threads for fragment I/O unless set. */
 export const COMMAND_ENV = { UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16' };
+/** The node flags of the command's #! line (and the systemd unit's). */
+export const COMMAND_NODE_FLAGS = ['--no-memory-reducer', '--initial-old-space-size=32'];
 
 export interface CliResult {
   code: number | null;

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { BIN, COMMAND_ENV } from './cli.js';
+import { BIN, COMMAND_ENV, COMMAND_NODE_FLAGS } from './cli.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -34,7 +34,7 @@ export async function startDaemon(pool: string, args: string[] = ['serve'], env:
   let stderr = '';
   const s3 = args.some((a) => a === '--no-s3' || a === '--s3-port') ? [] : ['--s3-port', '0'];
   // As the `dynamicfs` command (its #! line) and the systemd unit run the daemon.
-  const child = spawn(process.execPath, ['--no-memory-reducer', BIN, '--pool', pool, ...args, '--port', '0', ...s3], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...COMMAND_ENV, ...env } });
+  const child = spawn(process.execPath, [...COMMAND_NODE_FLAGS, BIN, '--pool', pool, ...args, '--port', '0', ...s3], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...COMMAND_ENV, ...env } });
   child.stderr!.on('data', (d) => (stderr += d));
   const { url, s3Url } = await waitFor('daemon.json', () => {
     if (child.exitCode !== null) throw new Error(`the daemon exited ${child.exitCode}: ${stderr}`);

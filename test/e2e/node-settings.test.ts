@@ -1,13 +1,14 @@
-// The daemon's fragment I/O threads: libuv's pool, sized by UV_THREADPOOL_SIZE
-// when the process starts. The `dynamicfs` command's #! line gives 16 unless
-// the variable is set; a daemon started as `node main.js` without it runs on
-// libuv's default 4, and says so in its log.
+// What the `dynamicfs` command's #! line gives node: V8's flags (the memory
+// reducer off, the old generation sized from the start) and the fragment I/O
+// threads, libuv's pool, sized by UV_THREADPOOL_SIZE when the process starts:
+// 16 unless the variable is set. A daemon started as `node main.js` without
+// it runs on libuv's default 4, and says so in its log.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, makePool, type TestPool } from '../helpers/cli.js';
+import { BIN, COMMAND_NODE_FLAGS, makePool, type TestPool } from '../helpers/cli.js';
 import { waitFor } from '../helpers/daemon.js';
 
 let pool: TestPool;
@@ -68,13 +69,16 @@ async function threadsAfterPut(d: Started, name: string): Promise<number> {
   return readdirSync(`/proc/${d.pid}/task`).length;
 }
 
-test('the dynamicfs command runs the daemon with 16 I/O threads; `node main.js` without UV_THREADPOOL_SIZE runs it with 4 and warns; a value set is kept', async () => {
+test('the dynamicfs command runs the daemon with its node flags and 16 I/O threads; `node main.js` without UV_THREADPOOL_SIZE runs it with 4 and warns; a value set is kept', async () => {
   {
     // As the command: the #! line (env, sh, then node, one process: daemon.json names it).
     const asCommand = await start(BIN, []);
     let commandThreads: number;
     try {
       assert.equal(startLog(asCommand), { ioThreads: 16, warned: false });
+      // The tests' daemons (helpers/daemon.ts) run with the same flags as the command's.
+      const argv = readFileSync(`/proc/${asCommand.pid}/cmdline`, 'utf8').split('\0');
+      assert.equal(argv.slice(1, 1 + COMMAND_NODE_FLAGS.length), COMMAND_NODE_FLAGS, argv.join(' '));
       commandThreads = await threadsAfterPut(asCommand, 'a');
     } finally {
       await stop(asCommand);
