@@ -22,11 +22,11 @@ const { version } = JSON.parse(readFileSync(new URL('../../../package.json', imp
 // The #! line runs node with what a daemon needs (docs/OPERATIONS.md): V8's
 // memory reducer off, V8's old generation sized from the start (no storm of
 // full collections under a stream of large PUTs), and 16 threads in libuv's
-// pool (unless UV_THREADPOOL_SIZE says otherwise). Fragment I/O (open, writev, fdatasync,
-// rename, a folder's fsync) runs on that pool; libuv's default of 4 lets only
-// four fsyncs wait at once across every disk. libuv reads the variable when
-// the pool starts, which the module loader has done before any code here
-// runs: it cannot be set from this file.
+// pool unless UV_THREADPOOL_SIZE says otherwise. Fragment I/O (open, writev,
+// fdatasync, rename, a folder's fsync) runs on that pool; libuv's default of
+// 4 lets only four fsyncs wait at once across every disk. libuv reads the
+// variable when it starts the pool, which Node's module loader has done
+// before any code here runs: it cannot be set from this file.
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('dynamicfs')
