@@ -44,6 +44,8 @@ async function start(command: string, args: string[], size?: string): Promise<St
       return null;
     }
   });
+  // daemon.json is written just before the log line that says the daemon listens.
+  await waitFor('the listening log line', () => (stderr.includes('dynamicfs daemon listening') ? true : null));
   return { child, pid: info.pid, stderr: () => stderr };
 }
 
@@ -54,8 +56,13 @@ async function stop(d: Started): Promise<void> {
   await exited;
 }
 
-/** The daemon's `listening` log line, and whether it warned about its I/O threads. */
-function startLog(d: Started): { ioThreads: number; warned: boolean } {
+/**
+ * The daemon's `listening` log line, and whether it warned about its I/O
+ * threads (written just after it, maybe a moment later: the log is written
+ * asynchronously, so a warning expected is waited for).
+ */
+async function startLog(d: Started, expectWarning: boolean): Promise<{ ioThreads: number; warned: boolean }> {
+  if (expectWarning) await waitFor('the warning', () => (d.stderr().includes('DFS_WARN_IO_THREADS') ? true : null), 5000).catch(() => {});
   const lines = d.stderr().trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
   const listening = lines.find((l) => l.msg === 'dynamicfs daemon listening');
   assert.ok(listening, d.stderr());
@@ -82,7 +89,7 @@ test('the dynamicfs command runs the daemon with its node flags and 16 I/O threa
   const asCommand = await start(BIN, []);
   let commandThreads: number;
   try {
-    assert.equal(startLog(asCommand), { ioThreads: 16, warned: false });
+    assert.equal(await startLog(asCommand, false), { ioThreads: 16, warned: false });
     assert.is(poolSizeVariable(asCommand), '16');
     // The tests' daemons (helpers/daemon.ts) run with the same flags as the command's.
     const argv = readFileSync(`/proc/${asCommand.pid}/cmdline`, 'utf8').split('\0');
@@ -98,7 +105,7 @@ test('the dynamicfs command runs the daemon with its node flags and 16 I/O threa
   const plain = await start(process.execPath, [BIN]);
   let plainThreads: number;
   try {
-    assert.equal(startLog(plain), { ioThreads: 4, warned: true });
+    assert.equal(await startLog(plain, true), { ioThreads: 4, warned: true });
     assert.is(poolSizeVariable(plain), undefined);
     plainThreads = threads(plain);
   } finally {
@@ -109,7 +116,7 @@ test('the dynamicfs command runs the daemon with its node flags and 16 I/O threa
   // A value in the environment wins over the #! line's default.
   const six = await start(BIN, [], '6');
   try {
-    assert.equal(startLog(six), { ioThreads: 6, warned: false });
+    assert.equal(await startLog(six, false), { ioThreads: 6, warned: false });
     assert.is(poolSizeVariable(six), '6');
     assert.ok(commandThreads - threads(six) >= 8, `threads: ${commandThreads} with 16, ${threads(six)} with 6`);
   } finally {
