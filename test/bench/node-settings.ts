@@ -25,14 +25,14 @@
 //   DFS_BENCH_DELAYS_US the added fsync delays in microseconds (default 0,4000)
 //   DFS_BENCH_DAEMONS   daemons of each kind for the GC part (default 4)
 //   DFS_BENCH_PUTS      pairs of 64 MiB PUTs (S3, /v1) through each of them (default 6)
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { BIN, cli, COMMAND_NODE_FLAGS, tempDir } from '../helpers/cli.js';
-import { waitFor } from '../helpers/daemon.js';
+import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { s3Client, type S3Key } from '../helpers/s3.js';
 import { median, printRows } from './harness.js';
 
@@ -43,18 +43,13 @@ const PUTS = Number(process.env.DFS_BENCH_PUTS ?? 6);
 const MiB = 1024 * 1024;
 const CLOCK_TICKS = 100;
 
-interface Daemon {
-  child: ChildProcess;
-  pid: number;
-  url: URL;
-  /** The S3 endpoint, when started with one. */
-  s3Url?: string;
+interface Daemon extends RunningDaemon {
   s3Key?: S3Key;
   put(key: string, body: Buffer): Promise<void>;
 }
 
 /** A daemon on a new ec:4+2 pool of six directory disks under `root`: `node FLAGS main.js serve`, through strace when `delayUs` is given. */
-async function startDaemon(root: string, nodeFlags: string[], threads: number, delayUs: number | null, s3 = false): Promise<Daemon> {
+async function start(root: string, nodeFlags: string[], threads: number, delayUs: number | null, s3 = false): Promise<Daemon> {
   mkdirSync(root, { recursive: true });
   const disks = Array.from({ length: 6 }, (_, i) => join(root, `d${i}`));
   for (const d of disks) mkdirSync(d);
@@ -62,38 +57,21 @@ async function startDaemon(root: string, nodeFlags: string[], threads: number, d
   const init = cli(['--pool', pool, 'init', '--policy', 'ec:4+2', ...disks.flatMap((d) => ['--disk', d])]);
   if (init.code !== 0) throw new Error(init.stderr);
   const s3Key = s3 ? (cli(['--pool', pool, 's3-key', 'create', '--json']).json as S3Key) : undefined;
-  const node = [process.execPath, ...nodeFlags, BIN, '--pool', pool, 'serve', '--port', '0', ...(s3 ? ['--s3-port', '0'] : ['--no-s3']), '--log-level', 'warn'];
   const strace = delayUs === null ? [] : ['strace', '-f', '-qq', '--seccomp-bpf', '-o', '/dev/null', '-e', 'trace=fsync,fdatasync', '-e', `inject=fsync,fdatasync:delay_enter=${delayUs}`];
-  const [command, ...args] = [...strace, ...node];
-  const child = spawn(command!, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, UV_THREADPOOL_SIZE: String(threads) } });
-  const info = await waitFor('daemon.json', () => {
-    if (child.exitCode !== null) throw new Error(`the daemon exited ${child.exitCode}`);
-    try {
-      return JSON.parse(readFileSync(join(pool, 'run', 'daemon.json'), 'utf8')) as { url: string; pid: number; s3Url?: string };
-    } catch {
-      return null;
-    }
-  });
-  const url = new URL(info.url);
-  const token = readFileSync(join(pool, 'token'), 'utf8').trim();
+  const daemon = await startDaemon(pool, ['serve', '--log-level', 'warn', ...(s3 ? [] : ['--no-s3'])], { UV_THREADPOOL_SIZE: String(threads) }, [...strace, process.execPath, ...nodeFlags, BIN]);
+  const url = new URL(daemon.url);
   const agent = new Agent({ keepAlive: true });
-  return {
-    child, pid: info.pid, url, ...(info.s3Url ? { s3Url: info.s3Url } : {}), ...(s3Key ? { s3Key } : {}),
-    put: (key, body) => new Promise((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, method: 'PUT', path: `/v1/objects/${key}`, agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'content-length': body.length } }, (res) => {
+  return Object.assign(daemon, {
+    ...(s3Key ? { s3Key } : {}),
+    put: (key: string, body: Buffer) => new Promise<void>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, method: 'PUT', path: `/v1/objects/${key}`, agent, headers: { authorization: `Bearer ${daemon.token}`, 'content-type': 'application/octet-stream', 'content-length': body.length } }, (res) => {
         res.resume();
         res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`PUT ${key}: ${res.statusCode}`))));
       });
       req.on('error', reject);
       req.end(body);
     }),
-  };
-}
-
-async function stop(d: Daemon): Promise<void> {
-  const exited = new Promise((resolve) => d.child.once('exit', resolve));
-  process.kill(d.pid, 'SIGTERM');
-  await exited;
+  });
 }
 
 /** Full (mark-compact) collections of the daemon's main thread so far, from its /metrics. */
@@ -119,7 +97,7 @@ for (const delay of hasStrace ? DELAYS : []) {
   const root = tempDir('dfs-bench-node-');
   const daemons = new Map<number, Daemon>();
   try {
-    for (const threads of [4, 16]) daemons.set(threads, await startDaemon(join(root, String(threads)), COMMAND_NODE_FLAGS, threads, delay));
+    for (const threads of [4, 16]) daemons.set(threads, await start(join(root, String(threads)), COMMAND_NODE_FLAGS, threads, delay));
     for (const d of daemons.values()) await d.put('warm', body);
     const ms = new Map<number, number[]>([[4, []], [16, []]]);
     const ratios: number[] = [];
@@ -135,7 +113,7 @@ for (const delay of hasStrace ? DELAYS : []) {
     }
     threadRows.push([`${delay / 1000} ms`, String(mbps(median(ms.get(4)!))), String(mbps(median(ms.get(16)!))), `${median(ratios).toFixed(2)}×`]);
   } finally {
-    for (const d of daemons.values()) await stop(d);
+    for (const d of daemons.values()) await d.stop();
     rmSync(root, { recursive: true, force: true });
   }
 }
@@ -147,7 +125,7 @@ const gc = new Map<string, { perPut: number[]; cpu: number[]; ms: number[] }>([[
 for (let i = 0; i < DAEMONS; i++) {
   for (const kind of i % 2 ? ['unsized', 'sized'] : ['sized', 'unsized']) {
     const root = tempDir('dfs-bench-node-');
-    const d = await startDaemon(root, kind === 'sized' ? sized : unsized, 16, null, true);
+    const d = await start(root, kind === 'sized' ? sized : unsized, 16, null, true);
     const s3 = s3Client(d.s3Url!, d.s3Key!);
     try {
       await s3.send(new CreateBucketCommand({ Bucket: 'bench' }));
@@ -169,7 +147,7 @@ for (let i = 0; i < DAEMONS; i++) {
       row.ms.push(median(times));
     } finally {
       s3.destroy();
-      await stop(d);
+      await d.stop();
       rmSync(root, { recursive: true, force: true });
     }
   }

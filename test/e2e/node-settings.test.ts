@@ -5,11 +5,9 @@
 // it runs on libuv's default 4, and says so in its log.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { BIN, COMMAND_NODE_FLAGS, makePool, type TestPool } from '../helpers/cli.js';
-import { waitFor } from '../helpers/daemon.js';
+import { startDaemon, waitFor, type RunningDaemon } from '../helpers/daemon.js';
 
 let pool: TestPool;
 
@@ -21,39 +19,15 @@ test.after(() => {
   pool.cleanup();
 });
 
-interface Started {
-  child: ChildProcess;
-  pid: number;
-  stderr: () => string;
-}
-
-/** Starts the daemon as `command args`, with UV_THREADPOOL_SIZE taken out of the environment unless given. */
-async function start(command: string, args: string[], size?: string): Promise<Started> {
-  const env: Record<string, string | undefined> = { ...process.env };
-  delete env.UV_THREADPOOL_SIZE;
-  if (size !== undefined) env.UV_THREADPOOL_SIZE = size;
-  rmSync(join(pool.pool, 'run', 'daemon.json'), { force: true });
-  let stderr = '';
-  const child = spawn(command, [...args, '--pool', pool.pool, 'serve', '--port', '0', '--no-s3', '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'], env });
-  child.stderr!.on('data', (d) => (stderr += d));
-  const info = await waitFor('daemon.json', () => {
-    if (child.exitCode !== null) throw new Error(`the daemon exited ${child.exitCode}: ${stderr}`);
-    try {
-      return JSON.parse(readFileSync(join(pool.pool, 'run', 'daemon.json'), 'utf8')) as { pid: number };
-    } catch {
-      return null;
-    }
-  });
-  // daemon.json is written just before the log line that says the daemon listens.
-  await waitFor('the listening log line', () => (stderr.includes('dynamicfs daemon listening') ? true : null));
-  return { child, pid: info.pid, stderr: () => stderr };
-}
-
-async function stop(d: Started): Promise<void> {
-  if (d.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => d.child.once('exit', resolve));
-  d.child.kill('SIGTERM');
-  await exited;
+/**
+ * Starts the daemon as `launch` (the command itself, or plain `node main.js`),
+ * with UV_THREADPOOL_SIZE out of the environment unless given, and waits for
+ * its `listening` log line (written just after daemon.json).
+ */
+async function start(launch: string[], size?: string): Promise<RunningDaemon> {
+  const d = await startDaemon(pool.pool, ['serve', '--no-s3', '--log-level', 'info'], { UV_THREADPOOL_SIZE: size }, launch);
+  await waitFor('the listening log line', () => (d.stderr().includes('dynamicfs daemon listening') ? true : null));
+  return d;
 }
 
 /**
@@ -61,7 +35,7 @@ async function stop(d: Started): Promise<void> {
  * threads (written just after it, maybe a moment later: the log is written
  * asynchronously, so a warning expected is waited for).
  */
-async function startLog(d: Started, expectWarning: boolean): Promise<{ ioThreads: number; warned: boolean }> {
+async function startLog(d: RunningDaemon, expectWarning: boolean): Promise<{ ioThreads: number; warned: boolean }> {
   if (expectWarning) await waitFor('the warning', () => (d.stderr().includes('DFS_WARN_IO_THREADS') ? true : null), 5000).catch(() => {});
   const lines = d.stderr().trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
   const listening = lines.find((l) => l.msg === 'dynamicfs daemon listening');
@@ -74,19 +48,19 @@ async function startLog(d: Started, expectWarning: boolean): Promise<{ ioThreads
  * (the module loader started it). Other pools may add a thread now and then
  * (the kernel workers grow under load), so counts are compared with a margin.
  */
-function threads(d: Started): number {
+function threads(d: RunningDaemon): number {
   return readdirSync(`/proc/${d.pid}/task`).length;
 }
 
 /** UV_THREADPOOL_SIZE in the environment node was started with, which libuv reads when it starts its pool. */
-function poolSizeVariable(d: Started): string | undefined {
+function poolSizeVariable(d: RunningDaemon): string | undefined {
   const entry = readFileSync(`/proc/${d.pid}/environ`, 'utf8').split('\0').find((e) => e.startsWith('UV_THREADPOOL_SIZE='));
   return entry?.slice('UV_THREADPOOL_SIZE='.length);
 }
 
 test('the dynamicfs command runs the daemon with its node flags and 16 I/O threads; `node main.js` without UV_THREADPOOL_SIZE runs it with 4 and warns; a value set is kept', async () => {
   // As the command: the #! line (env, sh, then node, one process: daemon.json names it).
-  const asCommand = await start(BIN, []);
+  const asCommand = await start([BIN]);
   let commandThreads: number;
   try {
     assert.equal(await startLog(asCommand, false), { ioThreads: 16, warned: false });
@@ -99,28 +73,28 @@ test('the dynamicfs command runs the daemon with its node flags and 16 I/O threa
     const put = pool.runWith({ input: Buffer.alloc(3 * 1024 * 1024, 7) }, 'put', '-', '--key', 'a');
     assert.is(put.code, 0, put.stderr);
   } finally {
-    await stop(asCommand);
+    await asCommand.stop();
   }
   // As plain `node main.js serve`, nothing in the environment: libuv's default, and a warning.
-  const plain = await start(process.execPath, [BIN]);
+  const plain = await start([process.execPath, BIN]);
   let plainThreads: number;
   try {
     assert.equal(await startLog(plain, true), { ioThreads: 4, warned: true });
     assert.is(poolSizeVariable(plain), undefined);
     plainThreads = threads(plain);
   } finally {
-    await stop(plain);
+    await plain.stop();
   }
   // Twelve threads more are libuv's (16 against 4); the rest of the process is the same, give or take a worker.
   assert.ok(commandThreads - plainThreads >= 10, `threads: ${commandThreads} as the command, ${plainThreads} as node main.js`);
   // A value in the environment wins over the #! line's default.
-  const six = await start(BIN, [], '6');
+  const six = await start([BIN], '6');
   try {
     assert.equal(await startLog(six, false), { ioThreads: 6, warned: false });
     assert.is(poolSizeVariable(six), '6');
     assert.ok(commandThreads - threads(six) >= 8, `threads: ${commandThreads} with 16, ${threads(six)} with 6`);
   } finally {
-    await stop(six);
+    await six.stop();
   }
 });
 

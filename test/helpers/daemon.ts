@@ -19,39 +19,58 @@ export async function waitFor<T>(what: string, probe: () => T | null | Promise<T
 
 export interface RunningDaemon {
   child: ChildProcess;
+  /** The daemon's pid, as run/daemon.json gives it (the child's, unless the launch wraps node in another program). */
+  pid: number;
   url: string;
   /** The S3 endpoint (the daemon listens on a free port for it unless the args say otherwise). */
   s3Url: string | null;
   token: string;
   stderr(): string;
-  /** SIGTERM (or the given signal) and wait for the exit code. */
+  /** SIGTERM (or the given signal) to the daemon and wait for the child's exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `dynamicfs <args> --port 0` (and `--s3-port 0` unless the args set S3) on the pool and waits for run/daemon.json. */
-export async function startDaemon(pool: string, args: string[] = ['serve'], env: Record<string, string> = {}): Promise<RunningDaemon> {
+/**
+ * Starts `dynamicfs <args> --port 0` (and `--s3-port 0` unless the args set
+ * S3) on the pool and waits for run/daemon.json. By default it runs as the
+ * `dynamicfs` command (its #! line) and the systemd unit run the daemon;
+ * `launch` replaces that command (`[BIN]` runs the #! line itself), and an
+ * `env` value of undefined takes the variable out of the environment.
+ */
+export async function startDaemon(
+  pool: string,
+  args: string[] = ['serve'],
+  env: Record<string, string | undefined> = {},
+  launch: string[] = [process.execPath, ...COMMAND_NODE_FLAGS, BIN],
+): Promise<RunningDaemon> {
   rmSync(join(pool, 'run', 'daemon.json'), { force: true });
   let stderr = '';
   const s3 = args.some((a) => a === '--no-s3' || a === '--s3-port') ? [] : ['--s3-port', '0'];
-  // As the `dynamicfs` command (its #! line) and the systemd unit run the daemon.
-  const child = spawn(process.execPath, [...COMMAND_NODE_FLAGS, BIN, '--pool', pool, ...args, '--port', '0', ...s3], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...COMMAND_ENV, ...env } });
+  const childEnv: Record<string, string | undefined> = { ...process.env, ...COMMAND_ENV, ...env };
+  for (const [name, value] of Object.entries(childEnv)) if (value === undefined) delete childEnv[name];
+  const [command, ...before] = launch;
+  const child = spawn(command!, [...before, '--pool', pool, ...args, '--port', '0', ...s3], { stdio: ['ignore', 'ignore', 'pipe'], env: childEnv });
   child.stderr!.on('data', (d) => (stderr += d));
-  const { url, s3Url } = await waitFor('daemon.json', () => {
+  const { url, s3Url, pid } = await waitFor('daemon.json', () => {
     if (child.exitCode !== null) throw new Error(`the daemon exited ${child.exitCode}: ${stderr}`);
     try {
-      return JSON.parse(readFileSync(join(pool, 'run', 'daemon.json'), 'utf8')) as { url: string; s3Url?: string };
+      return JSON.parse(readFileSync(join(pool, 'run', 'daemon.json'), 'utf8')) as { url: string; s3Url?: string; pid: number };
     } catch {
       return null;
     }
   }, 30_000, () => `daemon stderr: ${stderr.slice(-2000)}`);
   return {
-    child, url, s3Url: s3Url ?? null,
+    child, pid, url, s3Url: s3Url ?? null,
     token: readFileSync(join(pool, 'token'), 'utf8').trim(),
     stderr: () => stderr,
     stop(signal = 'SIGTERM') {
       if (child.exitCode !== null) return Promise.resolve(child.exitCode);
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      child.kill(signal);
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // gone already: its exit is on the way
+      }
       return exited;
     },
   };
