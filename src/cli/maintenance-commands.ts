@@ -78,7 +78,7 @@ export function registerMaintenanceCommands(program: Command, ctx: CliContext): 
       if (r.objectsIncomplete.length) ctx.problemsRemain();
       printResult(ctx.json(), r, () => [
         ...r.disks.map((d) => `disk ${d.id || '?'} ${d.path}: ${d.skipped ? `skipped (${d.skipped})` : `${d.fragments} fragments`}`),
-        `${r.fragmentsFound} fragments (${r.fragmentsInvalid} invalid), ${r.extents} extents, ${r.objectsRecovered} objects recovered${r.deletedSkipped ? `, ${count(r.deletedSkipped, 'deleted key')} left deleted` : ''}${r.uploadPartExtents ? `, ${count(r.uploadPartExtents, 'extent')} of unfinished multipart uploads left to gc` : ''}`,
+        `${r.fragmentsFound} fragments (${r.fragmentsInvalid} invalid), ${r.extents} extents, ${r.objectsRecovered} objects recovered${r.deletedSkipped ? `, ${count(r.deletedSkipped, 'deleted key')} left deleted` : ''}${r.assembliesApplied ? `, ${count(r.assembliesApplied, 'multipart completion')} from assembly records` : ''}${r.uploadPartExtents ? `, ${count(r.uploadPartExtents, 'extent')} of unfinished multipart uploads left to gc` : ''}`,
         ...r.objectsIncomplete.map((o) => `incomplete, not restored: ${JSON.stringify(o.key)} (${o.extentsFound} extents found)`),
         r.backup ? `previous catalogue kept as ${r.backup}` : '',
       ].filter(Boolean).join('\n'));

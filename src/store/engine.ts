@@ -19,6 +19,7 @@ import {
   PoolLock, isProcessAlive, policyWidth, type Policy, type PoolConfig,
 } from '../pool/index.js';
 import { ForegroundActivity } from './activity.js';
+import { HeaderRewrites } from './assemble.js';
 import { checkNoOverlap, DiskRegistry } from './disk-registry.js';
 import { ExtentLocks } from './extent-locks.js';
 import { DiskFaults } from './faults.js';
@@ -65,6 +66,8 @@ export class Engine {
   readonly packs: PackWriter = new PackWriter(this);
   /** Deletes on record for recover-catalog (tombstones.ts). */
   readonly tombstones: TombstoneWriter = new TombstoneWriter(this);
+  /** Headers of completed multipart objects still to rewrite (assemble.ts). */
+  readonly headerRewrites: HeaderRewrites = new HeaderRewrites(this);
   /** Disks made suspect or failed by their error counts (faults.ts). */
   readonly faults: DiskFaults = new DiskFaults(this);
   /**
@@ -136,6 +139,8 @@ export class Engine {
     }
     const engine = new Engine(poolPaths(root).dir, config, catalog, lock, options);
     engine.disks.refreshFreeSpace();
+    // Headers a crash left unrewritten: finished in the background (close waits for them).
+    engine.headerRewrites.resume();
     if (options.prefault) {
       engine.buffers.prefault();
       engine.cache.prefault();
@@ -285,6 +290,7 @@ export class Engine {
     // Groups waiting for their window are written first: their puts are waiting for the answer.
     await this.packs.close();
     await this.tombstones.close();
+    await this.headerRewrites.settled();
     this.closed = true;
     try {
       await this.pools.close();

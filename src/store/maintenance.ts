@@ -13,6 +13,7 @@ import { fragmentHeaderOf, fragmentPath, headerLengthFor, hex64, parseHex64 } fr
 import { fragmentSources, lookupObject, readObject } from './reader.js';
 import { chunkSource } from './sources.js';
 import { bucketObjectKey, uploadIdOfPart } from './object-meta.js';
+import { forEachLimited } from './limited.js';
 import { putObject, writeExtentFragments, type ExtentIdentity, type PutResult } from './writer.js';
 
 export type RepairOutcome = 'repaired' | 'healthy' | 'unrecoverable' | 'failed' | 'gone';
@@ -409,28 +410,4 @@ export async function changeObjectPolicy(engine: Engine, key: string, policy: Po
     result: 'rewritten', reason: `${object.policy} → ${result.policy}`, expectedChecksum: object.checksum, writtenChecksum: result.checksum,
   }]);
   return { ...result, previousPolicy: object.policy };
-}
-
-/**
- * Runs `fn` over `items`, at most `limit` at a time. After a failure no item
- * is started, and the first failure is thrown once the calls under way have
- * ended (none goes on behind the caller's back).
- */
-export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  let failure: unknown;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const index = next++;
-      try {
-        await fn(items[index]!, index);
-      } catch (error) {
-        if (!failed) failure = error;
-        failed = true;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed) throw failure;
 }

@@ -7,7 +7,9 @@
 // each of its records, checked against its checksum, is a version like any
 // other. A pack keeps the records of deleted objects until compaction
 // rewrites it: the disks' tombstone logs (tombstones.ts) say which keys were
-// deleted after their newest version found, and those stay deleted. The old
+// deleted after their newest version found, and those stay deleted. A
+// multipart completion whose headers still say "a part" is found by its
+// assembly record (assembly-records.ts). The old
 // catalogue, if any, is kept beside the new one as catalog.db.bak-<time>.
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -21,6 +23,7 @@ import { readAt } from './fragment-io.js';
 import { objectChecksum } from './object-meta.js';
 import { scanDisk } from './scan.js';
 import { readTombstones } from './tombstones.js';
+import { assemblyRecordsSync } from './assembly-records.js';
 
 export interface RecoverSummary {
   disks: { id: string; path: string; fragments: number; skipped?: string }[];
@@ -30,6 +33,8 @@ export interface RecoverSummary {
   objectsRecovered: number;
   objectsIncomplete: { key: string; objectId: string; extentsFound: number }[];
   olderVersionsIgnored: number;
+  /** Multipart completions whose headers were not all rewritten yet, made objects from their assembly records. */
+  assembliesApplied: number;
   /** Extents of multipart uploads never completed: not objects, left to gc. */
   uploadPartExtents: number;
   /** Keys whose newest version found was deleted (a tombstone says so): not recovered. */
@@ -97,7 +102,7 @@ export async function recoverCatalog(root: string, options: { extraDisks?: strin
     const kernels = threadKernels(resolveVariant());
     const hash = (b: Uint8Array) => kernels.xxh3(b);
     const summary: RecoverSummary = {
-      disks: [], fragmentsFound: 0, fragmentsInvalid: 0, extents: 0, objectsRecovered: 0, objectsIncomplete: [], olderVersionsIgnored: 0, uploadPartExtents: 0, deletedSkipped: 0,
+      disks: [], fragmentsFound: 0, fragmentsInvalid: 0, extents: 0, objectsRecovered: 0, objectsIncomplete: [], olderVersionsIgnored: 0, assembliesApplied: 0, uploadPartExtents: 0, deletedSkipped: 0,
       packs: 0, packsUnreadable: [], eventsKept: 0, backup: null,
     };
     const candidates = [...config.disks.map((d) => d.path), ...(options.extraDisks ?? []).map((p) => resolve(p))];
@@ -153,6 +158,18 @@ export async function recoverCatalog(root: string, options: { extraDisks?: strin
       summary.disks.push({ id: diskId, path: diskPath, fragments: count });
     }
     summary.extents = extents.size;
+
+    // Multipart completions whose headers were not all rewritten (assembly-records.ts): each record whose
+    // extents are all found, with headers that agree, gives them the object's identity, as the rewrite would have.
+    for (const record of assemblyRecordsSync([...disks.values()]).records) {
+      const found = record.extents.map((id) => extents.get(id));
+      if (!found.every((e) => e !== undefined && e.header.key === record.key && !e.header.pack && (e.header.part || e.header.objectId === record.objectId))) continue;
+      const last = found.length - 1;
+      found.forEach((e, seq) => {
+        e!.header = { ...e!.header, objectId: record.objectId, createdAt: record.createdAt, seq, last: seq === last, objectSize: seq === last ? record.size : null, part: false };
+      });
+      summary.assembliesApplied++;
+    }
 
     // Packs: each record that checks out is an object version held in that pack.
     const packed = new Map<string, { key: string; createdAt: number; pack: ExtentFound; offset: number; size: number; checksum: bigint }>();

@@ -20,8 +20,11 @@ import { checkKey, newId, objectChecksum } from './object-meta.js';
 import type { ExtentSource } from './sources.js';
 import type { BufferArena, Lease } from '../buffers/index.js';
 import { packable } from './packs.js';
+import { forEachLimited } from './limited.js';
 
 const EXTENTS_IN_FLIGHT = 4;
+/** Extents whose files are removed at once (their fragments' files in parallel). */
+const DELETE_EXTENTS_AT_ONCE = 8;
 
 export interface PutOptions {
   policy?: Policy;
@@ -442,7 +445,8 @@ function prefixedSource(prefix: Uint8Array, source: ExtentSource): ExtentSource 
 /** Deletes the files of extents no longer in the catalogue; what cannot be deleted now is left to gc. */
 export async function deleteExtentFiles(engine: Engine, extents: readonly ExtentWithFragments[]): Promise<number> {
   let removed = 0;
-  for (const extent of extents) {
+  // Several extents at once: one at a time, a 64 MiB object's 384 files took 90 ms to go here.
+  await forEachLimited(extents, DELETE_EXTENTS_AT_ONCE, async (extent) => {
     engine.cache.delete(extent.id);
     await Promise.all(
       extent.fragments.map(async (f) => {
@@ -450,7 +454,7 @@ export async function deleteExtentFiles(engine: Engine, extents: readonly Extent
         if (path && (await removeFile(path))) removed++;
       }),
     );
-  }
+  });
   return removed;
 }
 
