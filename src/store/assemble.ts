@@ -165,9 +165,12 @@ export class HeaderRewrites {
 
   /** Rewrites the headers of `record`'s object, then drops the record; a failure is logged and the record kept. */
   start(record: AssemblyRecord): void {
-    const job = this.rewrite(record).catch((error: unknown) => {
+    this.track(this.rewrite(record).catch((error: unknown) => {
       log('store').warn({ key: record.key, objectId: record.objectId, err: (error as Error).message }, 'fragment headers of an assembled object not rewritten; the next start of the pool retries');
-    });
+    }));
+  }
+
+  private track(job: Promise<void>): void {
     this.running.add(job);
     void job.finally(() => this.running.delete(job));
   }
@@ -198,14 +201,14 @@ export class HeaderRewrites {
     const disks = this.engine.catalog.disks().filter((d) => d.state !== 'failed');
     const { records, damaged } = assemblyRecordsSync(disks.map((d) => d.path));
     const dropped = records.filter((r) => !this.engine.catalog.objectById(r.objectId));
-    for (const record of records) if (!dropped.includes(record)) this.start(record);
+    const kept = records.filter((r) => !dropped.includes(r));
+    if (kept.length > 0) log('store').info({ objects: kept.length }, 'rewriting the fragment headers of assembled objects a stop interrupted');
+    for (const record of kept) this.start(record);
     if (dropped.length === 0 && damaged.length === 0) return;
-    const job = Promise.all([
+    this.track(Promise.all([
       ...dropped.map((r) => removeAssemblyRecord(disks, r.objectId)),
       ...damaged.map((path) => rm(path, { force: true, recursive: true }).catch(() => {})),
-    ]).then(() => {});
-    this.running.add(job);
-    void job.finally(() => this.running.delete(job));
+    ]).then(() => {}));
   }
 
   /** Resolves once every rewrite under way has ended. */
