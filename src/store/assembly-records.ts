@@ -20,7 +20,7 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crashPoint } from '../faults/index.js';
-import { log } from '../log/index.js';
+import { fsyncDirectory, writeToEveryDisk } from './fragment-io.js';
 
 export const ASSEMBLY_DIR = 'assembling';
 
@@ -47,15 +47,6 @@ function parse(text: string): AssemblyRecord | null {
   }
 }
 
-async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /** Writes the record to one disk and makes it durable (the folder made on first use). */
 async function writeOne(diskPath: string, record: AssemblyRecord): Promise<void> {
   const dir = join(diskPath, ASSEMBLY_DIR);
@@ -76,12 +67,7 @@ async function writeOne(diskPath: string, record: AssemblyRecord): Promise<void>
  * completion, which has changed nothing yet, fails).
  */
 export async function writeAssemblyRecord(disks: readonly { id: string; path: string }[], record: AssemblyRecord): Promise<void> {
-  const results = await Promise.allSettled(disks.map((d) => writeOne(d.path, record)));
-  results.forEach((r, i) => {
-    if (r.status === 'rejected') log('store').warn({ disk: disks[i]!.id, err: (r.reason as Error).message }, 'assembly record not written to this disk');
-  });
-  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failure && results.every((r) => r.status === 'rejected')) throw failure.reason;
+  await writeToEveryDisk(disks, 'assembly record', (diskPath) => writeOne(diskPath, record));
   crashPoint('assemble:recorded');
 }
 

@@ -16,6 +16,7 @@ import { fsyncDirectorySync, FRAGMENT_DIR } from '../pool/index.js';
 import { TEMP_MARKER } from '../format/index.js';
 import { crashPoint, diskFault } from '../faults/index.js';
 import { diskGate } from '../kernels/index.js';
+import { log } from '../log/index.js';
 
 /** Creates the fan-out folders of a new disk and makes them durable. */
 export function prepareDiskLayout(diskPath: string): void {
@@ -93,6 +94,30 @@ export async function writeFragmentFile(diskId: string, path: string, parts: rea
   }
 }
 
+/** fsyncs a directory (what a file created or renamed in it needs to last). */
+export async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes to every disk given at once: a disk that fails is logged (`what`
+ * names the write) and passed over; when every one fails, the first error is
+ * thrown. For the small records kept on each disk (tombstones, assembly records).
+ */
+export async function writeToEveryDisk(disks: readonly { id: string; path: string }[], what: string, write: (diskPath: string) => Promise<void>): Promise<void> {
+  const results = await Promise.allSettled(disks.map((d) => write(d.path)));
+  results.forEach((r, i) => {
+    if (r.status === 'rejected') log('store').warn({ disk: disks[i]!.id, err: (r.reason as Error).message }, `${what} not written to this disk`);
+  });
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure && results.every((r) => r.status === 'rejected')) throw failure.reason;
+}
+
 /** Directories touched by a write, fsynced once each before the commit. */
 export class DirectorySync {
   private readonly dirs = new Map<string, string>();
@@ -116,12 +141,7 @@ export class DirectorySync {
         try {
           crashPoint('dir:fsync');
           await diskFault('fsync', dir);
-          const handle = await open(dir, 'r');
-          try {
-            await handle.sync();
-          } finally {
-            await handle.close();
-          }
+          await fsyncDirectory(dir);
         } catch (error) {
           failure ??= new FragmentWriteError(diskId, 'fsync', (error as NodeJS.ErrnoException).code ?? 'EIO', dir, error);
         }

@@ -12,8 +12,8 @@
 // and than gc's grace period).
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { log } from '../log/index.js';
 import type { Engine } from './engine.js';
+import { writeToEveryDisk } from './fragment-io.js';
 
 export const TOMBSTONE_FILE = 'tombstones.log';
 
@@ -92,13 +92,10 @@ export class TombstoneWriter {
         this.pending = [];
         const text = batch.map((b) => b.text).join('');
         const disks = this.engine.catalog.disks().filter((d) => d.state !== 'failed');
-        const results = await Promise.allSettled(disks.map((d) => append(d.path, text)));
-        results.forEach((r, i) => {
-          if (r.status === 'rejected') log('store').warn({ disk: disks[i]!.id, err: (r.reason as Error).message }, 'tombstone not written to this disk');
-        });
-        const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (disks.length > 0 && results.every((r) => r.status === 'rejected')) batch.forEach((b) => b.reject(failure!.reason));
-        else batch.forEach((b) => b.resolve());
+        await writeToEveryDisk(disks, 'tombstone', (diskPath) => append(diskPath, text)).then(
+          () => batch.forEach((b) => b.resolve()),
+          (error: unknown) => batch.forEach((b) => b.reject(error)),
+        );
         continue;
       }
       const job = this.prunes.shift()!;
