@@ -80,8 +80,9 @@ export class ObjectTable extends PackTable {
    * Makes an object visible in one transaction. An existing object of the same
    * key is replaced (only if it is still `expectReplace`, when given); its
    * extents and fragments are returned so that the caller can delete the files.
+   * `also` runs last in the same transaction (its throw undoes it all).
    */
-  commitObject(object: ObjectRow, extents: readonly NewExtent[], options: { expectReplace?: string | null; meta?: string } = {}): ExtentWithFragments[] {
+  commitObject(object: ObjectRow, extents: readonly NewExtent[], options: { expectReplace?: string | null; meta?: string; also?: () => void } = {}): ExtentWithFragments[] {
     return this.transaction(() => {
       const old = this.object(object.key);
       if (options.expectReplace !== undefined && (old?.id ?? null) !== options.expectReplace) {
@@ -91,6 +92,7 @@ export class ObjectTable extends PackTable {
       this.objectSql.insert.run(object);
       if (options.meta !== undefined) this.objectSql.insertMeta.run(object.id, options.meta);
       this.insertExtents(object.id, extents);
+      options.also?.();
       return removed;
     });
   }

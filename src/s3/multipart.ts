@@ -10,13 +10,13 @@
 // and keeps the connection alive with spaces, as S3 does; an error found
 // after that is an Error document in the 200 body, which clients check for.
 import { createHash, randomBytes } from 'node:crypto';
-import { assembleObject, chunkSource, deleteObject, dropUpload, putObject, readObject, uploadPartKey } from '../store/index.js';
+import { assembleObject, chunkSource, dropUpload, putObject, readObject, uploadPartKey } from '../store/index.js';
 import type { ObjectRow, UploadRow } from '../catalog/index.js';
 import { s3Error, toS3Error } from './errors.js';
 import {
   attributesFromHeaders, header, headersFor, parseAttributes, isoDate, OWNER, poolKey, requireBucket, sendEmpty, sendXml, type ObjectAttributes, type S3Context, type S3Request,
 } from './context.js';
-import { copyBytes, copySource, parseRange, storeBody } from './objects.js';
+import { copyBytes, copySource, parseRange, storeBody, type StoredBody } from './objects.js';
 import { readSmallBody } from './small-body.js';
 import { checksumAlgorithm } from './checksums.js';
 import { parseXml, xmlDocument } from './xml.js';
@@ -54,25 +54,23 @@ export async function createUpload(ctx: S3Context, r: S3Request): Promise<void> 
   sendXml(r, 200, 'InitiateMultipartUploadResult', { Bucket: bucket, Key: r.key!, UploadId: id }, algorithm ? { 'x-amz-checksum-algorithm': algorithm.toUpperCase() } : {});
 }
 
-/** Records a stored part; if the upload went meanwhile (aborted, completed), the part goes too. */
-async function recordPart(ctx: S3Context, upload: UploadRow, part: number, size: number, md5: string, checksums: Record<string, string> | null): Promise<void> {
-  if (!ctx.engine.catalog.upload(upload.id)) {
-    await dropPart(ctx, upload.id, part);
-    throw s3Error('NoSuchUpload', undefined, { UploadId: upload.id });
-  }
-  ctx.engine.catalog.putPart(upload.id, { part, size, etag: md5, checksums: checksums ? JSON.stringify(checksums) : null, uploadedAt: Date.now() });
-}
-
-async function dropPart(ctx: S3Context, uploadId: string, part: number): Promise<void> {
-  await deleteObject(ctx.engine, uploadPartKey(uploadId, part), true).catch(() => {});
+/**
+ * The part's row, written in the transaction that commits the part's object
+ * (one commit, and never a part without its row): if the upload went
+ * meanwhile (aborted, completed), the part is refused and nothing is stored.
+ */
+function recordPart(ctx: S3Context, upload: UploadRow, part: number): (stored: StoredBody) => void {
+  return ({ size, md5, checksums }) => {
+    if (!ctx.engine.catalog.upload(upload.id)) throw s3Error('NoSuchUpload', undefined, { UploadId: upload.id });
+    ctx.engine.catalog.putPart(upload.id, { part, size, etag: md5, checksums: Object.keys(checksums).length > 0 ? JSON.stringify(checksums) : null, uploadedAt: Date.now() });
+  };
 }
 
 export async function uploadPart(ctx: S3Context, r: S3Request): Promise<void> {
   const bucket = requireBucket(ctx, r);
   const part = partNumber(r);
   const upload = requireUpload(ctx, r, bucket);
-  const stored = await storeBody(ctx, r, uploadPartKey(upload.id, part), {}, { internal: true, partOf: poolKey(bucket, upload.key) });
-  await recordPart(ctx, upload, part, stored.size, stored.md5, Object.keys(stored.checksums).length > 0 ? stored.checksums : null);
+  const stored = await storeBody(ctx, r, uploadPartKey(upload.id, part), {}, { internal: true, partOf: poolKey(bucket, upload.key), duringCommit: recordPart(ctx, upload, part) });
   sendEmpty(r, 200, stored.headers);
 }
 
@@ -86,8 +84,7 @@ export async function uploadPartCopy(ctx: S3Context, r: S3Request): Promise<void
   const range = parseRange(rangeText, source.object.size);
   if (range && rangeText && Number(/-(\d+)$/.exec(rangeText)![1]) >= source.object.size) throw s3Error('InvalidRange', undefined, { ActualObjectSize: String(source.object.size) });
   if ((range ? range.end - range.start : source.object.size) > 5 * 1024 ** 3) throw s3Error('EntityTooLarge');
-  const copied = await copyBytes(ctx, source.object, range, uploadPartKey(upload.id, part), {}, { internal: true, partOf: poolKey(bucket, upload.key) });
-  await recordPart(ctx, upload, part, copied.size, copied.md5, null);
+  const copied = await copyBytes(ctx, source.object, range, uploadPartKey(upload.id, part), {}, { internal: true, partOf: poolKey(bucket, upload.key), duringCommit: recordPart(ctx, upload, part) });
   sendXml(r, 200, 'CopyPartResult', { LastModified: isoDate(Date.now()), ETag: `"${copied.md5}"` });
 }
 

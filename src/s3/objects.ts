@@ -14,12 +14,26 @@ import {
 } from './context.js';
 import { decodeComponent } from './sigv4.js';
 
+/** What a stored body was: its length, its MD5 (hex) and the checksums kept with it. */
+export interface StoredBody {
+  size: number;
+  md5: string;
+  checksums: Record<string, string>;
+}
+
+/** How a body is stored: the put's options, and what else must be committed with the object. */
+export type StoreOptions = Pick<PutOptions, 'internal' | 'expectReplace' | 'partOf'> & {
+  /** Runs in the transaction that commits the object, with what was stored (PutOptions.duringCommit). */
+  duringCommit?: (stored: StoredBody) => void;
+};
+
 /** Stores a request body as `key`, with the request's attributes; the S3 answer's headers. */
-export async function storeBody(ctx: S3Context, r: S3Request, key: string, attributes: ObjectAttributes, options: Pick<PutOptions, 'internal' | 'expectReplace' | 'partOf'> = {}) {
+export async function storeBody(ctx: S3Context, r: S3Request, key: string, attributes: ObjectAttributes, options: StoreOptions = {}) {
   const body = requestBody(r.req, r.verified, MAX_PUT_BYTES, { offload: true });
   let digests: Awaited<ReturnType<typeof checkDigests>> | null = null;
+  const { duringCommit, ...put } = options;
   const putOptions: PutOptions = {
-    ...options,
+    ...put,
     ...(body.digests.offloaded ? { onExtent: (bytes: Uint8Array) => body.digests.feed(bytes) } : {}),
     beforeCommit: async () => {
       digests = await checkDigests(r.req, r.verified, body);
@@ -27,6 +41,7 @@ export async function storeBody(ctx: S3Context, r: S3Request, key: string, attri
       if (Object.keys(digests.checksums).length > 0) kept.checksums = digests.checksums;
       return JSON.stringify(kept);
     },
+    ...(duringCommit ? { duringCommit: () => duringCommit({ size: body.digests.bytes, md5: digests!.md5, checksums: digests!.checksums }) } : {}),
   };
   try {
     await putObject(ctx.engine, chunkSource(body.chunks, body.length), key, putOptions);
@@ -200,7 +215,7 @@ export function copySource(ctx: S3Context, r: S3Request): { object: ObjectRow; a
 
 /** Copies `range` of an object into `key` (MD5 computed on the way); its MD5 in hex. */
 export async function copyBytes(
-  ctx: S3Context, object: ObjectRow, range: { start: number; end: number } | null, key: string, attributes: ObjectAttributes, options: Pick<PutOptions, 'internal' | 'partOf'> = {},
+  ctx: S3Context, object: ObjectRow, range: { start: number; end: number } | null, key: string, attributes: ObjectAttributes, options: Omit<StoreOptions, 'expectReplace'> = {},
 ): Promise<{ md5: string; md5Bytes: Buffer; size: number }> {
   const digests = new BodyDigests({ offload: (range ? range.end - range.start : object.size) >= OFFLOAD_BYTES });
   async function* chunks(): AsyncGenerator<Uint8Array> {
@@ -210,14 +225,16 @@ export async function copyBytes(
     }
   }
   let md5Bytes: Buffer = Buffer.alloc(0);
+  const { duringCommit, ...put } = options;
   try {
     await putObject(ctx.engine, chunkSource(chunks(), range ? range.end - range.start : object.size), key, {
-      ...options,
+      ...put,
       ...(digests.offloaded ? { onExtent: (bytes: Uint8Array) => digests.feed(bytes) } : {}),
       beforeCommit: async () => {
         md5Bytes = (await digests.finish()).md5;
         return JSON.stringify({ ...attributes, etag: md5Bytes.toString('hex') });
       },
+      ...(duringCommit ? { duringCommit: () => duringCommit({ size: digests.bytes, md5: md5Bytes.toString('hex'), checksums: {} }) } : {}),
     });
   } catch (error) {
     digests.drop();

@@ -50,7 +50,9 @@ export async function reclaimUploads(engine: Engine, options: { dryRun: boolean;
     }
     if (stale.length < 100 || options.dryRun) break;
   }
-  // Parts whose upload is gone (a process killed between storing a part and recording it).
+  // Parts whose upload is gone: a part committed while its upload was being dropped (its object and
+  // row go in one transaction, which checks that the upload is there, but dropUpload lists the parts
+  // before it drops the rows), or one stored by an older version that recorded the row after the part.
   const prefix = UPLOAD_PART_PREFIX;
   let after = '';
   for (;;) {

@@ -41,6 +41,13 @@ export interface PutOptions {
    * stores nothing) and return the attributes to keep (replacing `meta`).
    */
   beforeCommit?: (size: number) => string | undefined | Promise<string | undefined>;
+  /**
+   * Runs inside the catalogue transaction that makes the object visible,
+   * after its rows: what must become visible with it, or not at all (a
+   * multipart upload's part row). Throwing refuses the put and stores
+   * nothing. A put with it is never packed.
+   */
+  duringCommit?: () => void;
   /** A key of the pool's own (INTERNAL_KEY_PREFIX): the parts of multipart uploads. */
   internal?: boolean;
   /**
@@ -240,7 +247,7 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
     await source.close().catch(() => {}); // refused before reading: release the input (a file, a request body)
     throw error;
   }
-  if (options.partOf === undefined && packable(engine, source.sizeHint, key)) return putPacked(engine, source, key, policy, options);
+  if (options.partOf === undefined && options.duringCommit === undefined && packable(engine, source.sizeHint, key)) return putPacked(engine, source, key, policy, options);
   /** What the fragments' headers say of the object: its key (or, for a part, its upload's) and whether it is a part. */
   const headerKey = options.partOf ?? key;
   const payloadOffset = headerLengthFor(Buffer.byteLength(headerKey, 'utf8'));
@@ -378,6 +385,7 @@ export async function putObject(engine: Engine, source: ExtentSource, keyInput: 
     removed = engine.catalog.commitObject(object, extents, {
       ...(options.expectReplace === undefined ? {} : { expectReplace: options.expectReplace }),
       ...(meta !== undefined ? { meta } : {}),
+      ...(options.duringCommit !== undefined ? { also: options.duringCommit } : {}),
     });
   } catch (error) {
     if (error instanceof FragmentWriteError) engine.disks.noteWriteFailure(error.diskId, error.phase, error.errno);

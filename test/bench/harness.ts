@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { spawnSync } from 'node:child_process';
 // A small interleaved benchmark harness. Machines here are noisy, so every
 // contender of a case runs once per round, in rotating order, and the table
 // reports medians; ratios are the median of per-round ratios, so drift that
@@ -81,6 +82,17 @@ export function printTable(results: CaseResult[], peerOf: (name: string) => stri
     }
   }
   printRows(rows);
+}
+
+/**
+ * The command before `node` that makes every fsync and fdatasync of the
+ * process (all its threads) wait `delayUs` first, as a disk with a slower
+ * flush would: strace, tracing only those two calls (--seccomp-bpf), so the
+ * rest runs untouched (with 0, strace alone). Null when strace is not installed.
+ */
+export function slowFlushes(delayUs: number): string[] | null {
+  if (spawnSync('strace', ['-V']).status !== 0) return null;
+  return ['strace', '-f', '-qq', '--seccomp-bpf', '-o', '/dev/null', '-e', 'trace=fsync,fdatasync', '-e', `inject=fsync,fdatasync:delay_enter=${delayUs}`];
 }
 
 /** Prints rows (the first is the header) as a Markdown table. */

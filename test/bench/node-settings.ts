@@ -25,7 +25,6 @@
 //   DFS_BENCH_DELAYS_US the added fsync delays in microseconds (default 0,4000)
 //   DFS_BENCH_DAEMONS   daemons of each kind for the GC part (default 4)
 //   DFS_BENCH_PUTS      pairs of 64 MiB PUTs (S3, /v1) through each of them (default 6)
-import { spawnSync } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,7 +33,7 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { BIN, cli, COMMAND_NODE_FLAGS, tempDir } from '../helpers/cli.js';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { s3Client, type S3Key } from '../helpers/s3.js';
-import { median, printRows } from './harness.js';
+import { median, printRows, slowFlushes } from './harness.js';
 
 const ROUNDS = Number(process.env.DFS_BENCH_ROUNDS ?? 5);
 const DELAYS = (process.env.DFS_BENCH_DELAYS_US ?? '0,4000').split(',').map(Number);
@@ -57,7 +56,7 @@ async function start(root: string, nodeFlags: string[], threads: number, delayUs
   const init = cli(['--pool', pool, 'init', '--policy', 'ec:4+2', ...disks.flatMap((d) => ['--disk', d])]);
   if (init.code !== 0) throw new Error(init.stderr);
   const s3Key = s3 ? (cli(['--pool', pool, 's3-key', 'create', '--json']).json as S3Key) : undefined;
-  const strace = delayUs === null ? [] : ['strace', '-f', '-qq', '--seccomp-bpf', '-o', '/dev/null', '-e', 'trace=fsync,fdatasync', '-e', `inject=fsync,fdatasync:delay_enter=${delayUs}`];
+  const strace = delayUs === null ? [] : slowFlushes(delayUs)!;
   const daemon = await startDaemon(pool, ['serve', '--log-level', 'warn', ...(s3 ? [] : ['--no-s3'])], { UV_THREADPOOL_SIZE: String(threads) }, [...strace, process.execPath, ...nodeFlags, BIN]);
   const url = new URL(daemon.url);
   const agent = new Agent({ keepAlive: true });
@@ -90,7 +89,7 @@ const body = randomBytes(64 * MiB);
 const mbps = (ms: number) => Math.round((64 * MiB) / 1e6 / (ms / 1000));
 
 // 1. I/O threads, with slow flushes.
-const hasStrace = spawnSync('strace', ['-V']).status === 0;
+const hasStrace = slowFlushes(0) !== null;
 if (!hasStrace) console.log('strace is not installed (apt-get install strace): the I/O thread part is not run\n');
 const threadRows: string[][] = [['fsync delay', '4 threads (MB/s)', '16 threads (MB/s)', '16 ÷ 4']];
 for (const delay of hasStrace ? DELAYS : []) {

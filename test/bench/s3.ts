@@ -31,6 +31,11 @@
 //   DFS_BENCH_ROUNDS   rounds (default 5)
 //   DFS_BENCH_LARGE    large objects per round and side (default 3)
 //   DFS_BENCH_SMALL    small objects per round and side (default 1000)
+//   DFS_BENCH_FSYNC_DELAY_US
+//                      a delay added to every fsync and fdatasync of the
+//                      daemon (strace), as disks with a slower flush than
+//                      this machine's one virtual disk would take; a spinning
+//                      disk's is some milliseconds (default 0: none)
 import { Agent, request } from 'node:http';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -40,16 +45,17 @@ import { crc32 } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { cli, tempDir } from '../helpers/cli.js';
+import { BIN, cli, COMMAND_NODE_FLAGS, tempDir } from '../helpers/cli.js';
 import { startDaemon } from '../helpers/daemon.js';
 import { cpuSeconds } from '../helpers/memory-load.js';
 import { s3Client, type S3Key } from '../helpers/s3.js';
-import { median, printRows } from './harness.js';
+import { median, printRows, slowFlushes } from './harness.js';
 import { DIGEST_THREADS, ThreadDigests } from '../../src/s3/digest-thread.js';
 
 const ROUNDS = Number(process.env.DFS_BENCH_ROUNDS ?? 5);
 const LARGE = Number(process.env.DFS_BENCH_LARGE ?? 3);
 const SMALL = Number(process.env.DFS_BENCH_SMALL ?? 1000);
+const FSYNC_DELAY_US = Number(process.env.DFS_BENCH_FSYNC_DELAY_US ?? 0);
 const CLIENTS = 16;
 /** The multipart PUT: the SDK's Upload defaults (lib-storage: 5 MiB parts, 4 at once) but with the AWS CLI's 8 MiB parts. */
 const PART_BYTES = 8 * 1024 * 1024;
@@ -68,7 +74,12 @@ for (const d of disks) mkdirSync(d);
 const poolDir = join(root, 'pool');
 cli(['--pool', poolDir, 'init', '--policy', 'ec:4+2', ...disks.flatMap((d) => ['--disk', d])]);
 const key = cli(['--pool', poolDir, 's3-key', 'create', '--json']).json as S3Key;
-const daemon = await startDaemon(poolDir, ['serve', '--log-level', 'warn']);
+const strace = FSYNC_DELAY_US > 0 ? slowFlushes(FSYNC_DELAY_US) : [];
+if (strace === null) {
+  console.error('DFS_BENCH_FSYNC_DELAY_US needs strace (apt-get install strace)');
+  process.exit(2);
+}
+const daemon = await startDaemon(poolDir, ['serve', '--log-level', 'warn'], {}, [...strace, process.execPath, ...COMMAND_NODE_FLAGS, BIN]);
 const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
 const s3 = s3Client(daemon.s3Url!, key, { requestHandler: new NodeHttpHandler({ httpAgent: agent }) });
 // The same client, validating a GET's checksum only when asked (ChecksumMode): its default CRC32 of every
@@ -148,14 +159,14 @@ type Side = keyof typeof sides;
 let lastCpu = { daemon: 0, client: 0 };
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const d0 = cpuSeconds(daemon.child.pid!);
+  const d0 = cpuSeconds(daemon.pid);
   const c0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   untimed = 0;
   await fn();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9 - untimed;
   const c = process.cpuUsage(c0);
-  lastCpu = { daemon: cpuSeconds(daemon.child.pid!) - d0, client: (c.user + c.system) / 1e6 };
+  lastCpu = { daemon: cpuSeconds(daemon.pid) - d0, client: (c.user + c.system) / 1e6 };
   return seconds;
 }
 
@@ -222,7 +233,7 @@ for (let round = 0; round < ROUNDS; round++) {
   process.stderr.write(`round ${round + 1}/${ROUNDS}\n`);
 }
 
-console.log(`\nS3 (AWS SDK) against /v1 on the same daemon, ec:4+2, 6 disks; medians of ${ROUNDS} rounds (ratio: median of per-round ratios)\n`);
+console.log(`\nS3 (AWS SDK) against /v1 on the same daemon, ec:4+2, 6 disks${FSYNC_DELAY_US > 0 ? `, every fsync of the daemon ${FSYNC_DELAY_US / 1000} ms slower (strace)` : ''}; medians of ${ROUNDS} rounds (ratio: median of per-round ratios)\n`);
 printRows([
   ['case', 'S3', '/v1', 'S3 ÷ /v1'],
   ...Object.keys(ratios).map((name) => [name, median(rates[`${name} s3`]!).toFixed(0), median(rates[`${name} v1`]!).toFixed(0), `${median(ratios[name]!).toFixed(2)}×`]),

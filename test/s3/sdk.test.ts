@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand,
   DeleteObjectCommand, DeleteObjectsCommand, GetBucketAclCommand, GetBucketLocationCommand, GetBucketVersioningCommand, GetObjectCommand, GetObjectTaggingCommand,
@@ -15,7 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { makePool, type TestPool } from '../helpers/cli.js';
-import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { startDaemon, waitFor, type RunningDaemon } from '../helpers/daemon.js';
 import { rawRequest, s3Client, signed, type S3Key } from '../helpers/s3.js';
 
 let pool: TestPool;
@@ -292,6 +293,21 @@ test('multipart: a small part before the last is EntityTooSmall; abort drops the
   assert.is(c1.CopyPartResult!.ETag, `"${md5(source.subarray(0, 6 * MiB))}"`);
   await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'photos', Key: 'copied-parts', UploadId: up.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: c1.CopyPartResult!.ETag }, { PartNumber: 2, ETag: c2.CopyPartResult!.ETag }] } }));
   assert.ok((await body(s3.send(new GetObjectCommand({ Bucket: 'photos', Key: 'copied-parts' })))).equals(source));
+});
+
+test('multipart: an upload aborted while a part streams in refuses the part, which leaves no file', async () => {
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'photos', Key: 'raced' }));
+  const before = fragmentFiles();
+  const data = randomBytes(6 * MiB);
+  const stream = new PassThrough();
+  const sending = failure(s3.send(new UploadPartCommand({ Bucket: 'photos', Key: 'raced', UploadId, PartNumber: 1, Body: stream, ContentLength: data.length })));
+  stream.write(data.subarray(0, 4 * MiB));
+  // Part of it is on the disks when the upload goes.
+  await waitFor('the part\'s first fragments', () => (fragmentFiles().length > before.length ? true : null));
+  await s3.send(new AbortMultipartUploadCommand({ Bucket: 'photos', Key: 'raced', UploadId }));
+  stream.end(data.subarray(4 * MiB));
+  assert.is((await sending).code, 'NoSuchUpload');
+  assert.equal(fragmentFiles(), before);
 });
 
 test('presigned URLs: GET and PUT work without other credentials; a tampered or expired one is refused', async () => {

@@ -1,13 +1,14 @@
 // Multipart uploads' storage, on a real pool: parts are hidden objects (no
 // listing shows them), readable by key; gc reclaims an upload older than
 // s3.uploadMaxAgeSeconds with its parts (and parts whose upload is gone),
-// and leaves a young one alone; a ranged read returns exactly the range.
+// and leaves a young one alone; a ranged read returns exactly the range; a
+// part and its row commit in one transaction, or neither does.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Engine, chunkSource, collectGarbage, lookupObject, putObject, readObject, uploadPartKey } from '../../src/store/index.js';
-import { tempDir } from '../helpers/cli.js';
+import { Engine, chunkSource, collectGarbage, deleteObject, lookupObject, putObject, readObject, uploadPartKey, type PutOptions } from '../../src/store/index.js';
+import { fragmentFiles, tempDir } from '../helpers/cli.js';
 import { randomBytes } from '../helpers/gf-reference.js';
 
 const root = tempDir('dfs-uploads-');
@@ -16,11 +17,11 @@ for (const d of disks) mkdirSync(d);
 await Engine.init(join(root, 'pool'), { disks, policy: 'ec:4+2', extentSize: '64K' }).close();
 const engine = Engine.open(join(root, 'pool'), { cacheBytes: 0 });
 
-async function put(key: string, bytes: Uint8Array, internal = false) {
+async function put(key: string, bytes: Uint8Array, internal = false, options: PutOptions = {}) {
   async function* one() {
     yield bytes;
   }
-  return putObject(engine, chunkSource(one(), bytes.length), key, { internal });
+  return putObject(engine, chunkSource(one(), bytes.length), key, { internal, ...options });
 }
 
 async function read(key: string, range?: { start: number; end: number }): Promise<Buffer> {
@@ -69,6 +70,37 @@ test('gc reclaims an old upload and its parts, and parts whose upload is gone; a
   const all = await collectGarbage(engine, { graceSeconds: 0 });
   assert.equal([all.uploads.uploads, all.uploads.parts], [1, 2]);
   assert.is(engine.catalog.object(uploadPartKey('a'.repeat(32), 1)), null, 'the orphan part is gone');
+});
+
+test('a part and its row commit together: a row refused stores nothing and keeps the part it would replace', async () => {
+  const id = 'e'.repeat(32);
+  const key = uploadPartKey(id, 1);
+  engine.catalog.createUpload({ id, bucket: 'bk', key: 'k', meta: '{}', createdAt: Date.now() });
+  const row = (etag: string, size: number) => engine.catalog.putPart(id, { part: 1, size, etag, checksums: null, uploadedAt: Date.now() });
+  const first = randomBytes(150_000, 11);
+  // Inside the transaction, after the object's rows: the part is there to see.
+  let seen: string | null = null;
+  await put(key, first, true, { partOf: 'bk/k', duringCommit: () => {
+    seen = engine.catalog.object(key)?.id ?? null;
+    row('first', first.length);
+  } });
+  const stored = engine.catalog.object(key)!;
+  assert.is(seen, stored.id);
+  assert.equal(engine.catalog.parts(id).map((p) => [p.etag, p.size]), [['first', first.length]]);
+  const files = fragmentFiles(disks);
+  // The same part again, its row refused (as when the upload went meanwhile): the error comes out,
+  // the row written before the throw is undone, and the part it would replace is untouched.
+  const refused = await put(key, randomBytes(200_000, 12), true, { partOf: 'bk/k', duringCommit: () => {
+    row('second', 200_000);
+    throw new Error('the upload is gone');
+  } }).then(() => null, (e: Error) => e.message);
+  assert.is(refused, 'the upload is gone');
+  assert.is(engine.catalog.object(key)!.id, stored.id);
+  assert.ok((await read(key)).equals(first));
+  assert.equal(engine.catalog.parts(id).map((p) => p.etag), ['first']);
+  assert.equal(fragmentFiles(disks), files, 'the refused part left no file, and the first kept its own');
+  engine.catalog.dropUpload(id);
+  await deleteObject(engine, key, true);
 });
 
 test('ranged reads return exactly the range, within an extent, across extents and at the ends', async () => {
